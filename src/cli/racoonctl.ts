@@ -1,0 +1,5 @@
+/** `racoonctl` entry point (see README). */
+export async function main(_argv: string[]): Promise<number> {
+  process.stderr.write('racoonctl: not built yet in this revision\n');
+  return 1;
+}

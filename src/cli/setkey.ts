@@ -1,0 +1,5 @@
+/** `setkey` entry point (see README). */
+export async function main(_argv: string[]): Promise<number> {
+  process.stderr.write('setkey: not built yet in this revision\n');
+  return 1;
+}
