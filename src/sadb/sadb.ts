@@ -99,7 +99,12 @@ export interface SecurityAssociation {
   timers: Array<() => void>;
 }
 
-/** A message as the SADB needs it (the sadb_msg header fields plus extensions). */
+/**
+ * A message as the SADB needs it (the sadb_msg header fields plus extensions).
+ * The SADB takes ownership of the extension objects it keeps: callers hand
+ * over fresh objects (the dispatcher gets them from the codec or from
+ * LocalPfKeySocket, which copies on send) and do not touch them afterwards.
+ */
 export interface SadbRequest {
   satype: SadbSaType;
   seq: number;
@@ -163,21 +168,24 @@ function pairKey(src: string, dst: string, proto: number): string {
 
 /** Deep copy of a message value (Buffers copied, bigints kept), so stored state never aliases a caller's objects. */
 export function deepCopy<T>(value: T): T {
-  if (Buffer.isBuffer(value)) return Buffer.from(value) as unknown as T;
-  if (Array.isArray(value)) return value.map((v: unknown) => deepCopy(v)) as unknown as T;
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = deepCopy(v);
-    return out as T;
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value) as unknown as T;
+  if (Array.isArray(value)) {
+    const arr: unknown[] = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) arr[i] = deepCopy(value[i] as unknown);
+    return arr as unknown as T;
   }
-  return value;
+  const src = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k in src) out[k] = deepCopy(src[k]);
+  return out as T;
 }
 
 function pickSaExtensions(ext: PfKeyExtensions): SaExtensions {
   const out: SaExtensions = {};
   for (const name of SA_EXTENSION_NAMES) {
     const v = ext[name];
-    if (v !== undefined) (out as Record<string, unknown>)[name] = deepCopy(v);
+    if (v !== undefined) (out as Record<string, unknown>)[name] = v;
   }
   return out;
 }
@@ -301,12 +309,12 @@ export class Sadb {
       reqid: reqid as Reqid,
       ext: {
         sa: { spi, replay: 0, state: SadbSaState.LARVAL, auth: 0, encrypt: 0, flags: 0 },
-        addressSrc: deepCopy(req.ext.addressSrc!),
-        addressDst: deepCopy(req.ext.addressDst!),
-        ...(req.ext.sa2 ? { sa2: deepCopy(req.ext.sa2) } : {}),
-        ...(req.ext.natTType ? { natTType: deepCopy(req.ext.natTType) } : {}),
-        ...(req.ext.natTSport ? { natTSport: deepCopy(req.ext.natTSport) } : {}),
-        ...(req.ext.natTDport ? { natTDport: deepCopy(req.ext.natTDport) } : {}),
+        addressSrc: req.ext.addressSrc!,
+        addressDst: req.ext.addressDst!,
+        ...(req.ext.sa2 ? { sa2: req.ext.sa2 } : {}),
+        ...(req.ext.natTType ? { natTType: req.ext.natTType } : {}),
+        ...(req.ext.natTSport ? { natTSport: req.ext.natTSport } : {}),
+        ...(req.ext.natTDport ? { natTDport: req.ext.natTDport } : {}),
       },
       current: { allocations: 0, bytes: 0n, addtime: this.nowSec(), usetime: 0n },
       seq: req.seq,
@@ -417,7 +425,7 @@ export class Sadb {
     if (old.state === SadbSaState.DEAD) return fail(Errno.EINVAL, 'SA is dead');
     for (const name of ['lifetimeHard', 'lifetimeSoft', 'natTSport', 'natTDport', 'natTOa'] as const) {
       const v = req.ext[name];
-      if (v !== undefined) (old.ext as Record<string, unknown>)[name] = deepCopy(v);
+      if (v !== undefined) (old.ext as Record<string, unknown>)[name] = v;
       else delete old.ext[name];
     }
     old.state = SadbSaState.MATURE;
