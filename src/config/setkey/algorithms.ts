@@ -5,16 +5,17 @@
  * S_AUTHALG states, and the -C keywords); the dump names are those of
  * libipsec pfkey_dump.c (str_alg_enc / str_alg_auth / str_alg_comp), which
  * differ for a few (keyed-md5 dumps as "md5", hmac-sha2-256 as "hmac-sha256").
- * Key sizes are the kernel's (Linux af_key/xfrm_algo.c) accepted ranges,
- * which is what setkey's ipsec_check_keylen checks against after REGISTER.
+ * Key sizes are the registry's (what tanuki's data plane implements), plus
+ * the salt/nonce for counter and AEAD modes.
  *
- * Rows marked `tanuki` are not in setkey's lexer; they are tanuki additions
- * for algorithms that have a Linux SADB number (AEADs, serpent).
+ * Names marked `tanuki` are not in setkey's lexer; they are tanuki additions
+ * for algorithms that have a Linux SADB number (AES-GCM/CCM/GMAC).
  *
- * Every lookup goes through findSetkeyAlgorithm(); when the shared crypto
- * registry (src/crypto/registry.ts) is on main, that function is the one
- * place to switch over.
+ * Numbers, names and key sizes come from the shared algorithm registry
+ * (src/crypto/registry.ts); this file adds setkey's special tokens and the
+ * pfkey_dump names.
  */
+import { algorithmsOf, findAlgorithm } from '../../crypto/registry';
 import { SadbAalg, SadbCalg, SadbEalg } from '../../pfkey/constants';
 
 export type AlgorithmKind = 'auth' | 'encrypt' | 'comp';
@@ -53,68 +54,69 @@ export const SadbXSaFlag = {
   PMASK: 0x0300,
 } as const;
 
-const k = (min: number, max = min, step = 8) => ({ min, max, step });
-
-const TABLE: readonly SetkeyAlgorithm[] = [
-  // -E (token.l S_ENCALG)
-  { kind: 'encrypt', name: 'des-cbc', sadb: SadbEalg.DESCBC, keyBits: k(64) },
-  { kind: 'encrypt', name: '3des-cbc', sadb: SadbEalg.TRIPLEDESCBC, keyBits: k(192) },
-  { kind: 'encrypt', name: 'null', sadb: SadbEalg.NULL },
+/** setkey names whose meaning is more than a registry row (token.l special tokens). */
+const SPECIAL: readonly SetkeyAlgorithm[] = [
+  // des-deriv / des-32iv: DES with KAME flags (ALG_ENC_DESDERIV / ALG_ENC_DES32IV)
+  { kind: 'encrypt', name: 'des-deriv', sadb: SadbEalg.DESCBC, keyBits: { min: 64, max: 64, step: 8 }, flags: SadbXSaFlag.DERIV, forbidsOld: true },
+  { kind: 'encrypt', name: 'des-32iv', sadb: SadbEalg.DESCBC, keyBits: { min: 64, max: 64, step: 8 }, flags: SadbXSaFlag.IV4B, requiresOld: true },
+  // simple: ALG_ENC_OLD, null encryption with "WARNING: obsolete algorithm"
   { kind: 'encrypt', name: 'simple', sadb: SadbEalg.NULL, obsolete: true },
-  { kind: 'encrypt', name: 'blowfish-cbc', sadb: SadbEalg.BLOWFISHCBC, keyBits: k(40, 448) },
-  { kind: 'encrypt', name: 'cast128-cbc', sadb: SadbEalg.CASTCBC, keyBits: k(40, 128) },
-  { kind: 'encrypt', name: 'des-deriv', sadb: SadbEalg.DESCBC, keyBits: k(64), flags: SadbXSaFlag.DERIV, forbidsOld: true },
-  { kind: 'encrypt', name: 'des-32iv', sadb: SadbEalg.DESCBC, keyBits: k(64), flags: SadbXSaFlag.IV4B, requiresOld: true },
-  { kind: 'encrypt', name: 'twofish-cbc', sadb: SadbEalg.TWOFISHCBC, keyBits: k(128, 256, 64) },
-  { kind: 'encrypt', name: 'aes-cbc', sadb: SadbEalg.AESCBC, keyBits: k(128, 256, 64) },
-  { kind: 'encrypt', name: 'rijndael-cbc', sadb: SadbEalg.AESCBC, keyBits: k(128, 256, 64) },
-  // RFC 3686: AES key + 32-bit nonce
-  { kind: 'encrypt', name: 'aes-ctr', sadb: SadbEalg.AESCTR, keyBits: k(160, 288, 64) },
-  { kind: 'encrypt', name: 'camellia-cbc', sadb: SadbEalg.CAMELLIACBC, keyBits: k(128, 256, 64) },
-  // tanuki additions (Linux SADB numbers; key = AES key + 4-byte salt, RFC 4106 §8.1 / RFC 4309 §7.1 (3-byte salt) / RFC 4543 §3.2)
-  { kind: 'encrypt', name: 'aes-gcm-16', sadb: SadbEalg.AES_GCM_ICV16, keyBits: k(160, 288, 64), tanuki: true },
-  { kind: 'encrypt', name: 'aes-gcm-12', sadb: SadbEalg.AES_GCM_ICV12, keyBits: k(160, 288, 64), tanuki: true },
-  { kind: 'encrypt', name: 'aes-gcm-8', sadb: SadbEalg.AES_GCM_ICV8, keyBits: k(160, 288, 64), tanuki: true },
-  { kind: 'encrypt', name: 'aes-ccm-16', sadb: SadbEalg.AES_CCM_ICV16, keyBits: k(152, 280, 64), tanuki: true },
-  { kind: 'encrypt', name: 'aes-ccm-12', sadb: SadbEalg.AES_CCM_ICV12, keyBits: k(152, 280, 64), tanuki: true },
-  { kind: 'encrypt', name: 'aes-ccm-8', sadb: SadbEalg.AES_CCM_ICV8, keyBits: k(152, 280, 64), tanuki: true },
-  { kind: 'encrypt', name: 'null-aes-gmac', sadb: SadbEalg.NULL_AES_GMAC, keyBits: k(160, 288, 64), tanuki: true },
-  { kind: 'encrypt', name: 'serpent-cbc', sadb: SadbEalg.SERPENTCBC, keyBits: k(128, 256, 64), tanuki: true },
-
-  // -A (token.l S_AUTHALG)
-  { kind: 'auth', name: 'hmac-md5', sadb: SadbAalg.MD5HMAC, keyBits: k(128) },
-  { kind: 'auth', name: 'hmac-sha1', sadb: SadbAalg.SHA1HMAC, keyBits: k(160) },
-  { kind: 'auth', name: 'keyed-md5', sadb: SadbAalg.X_MD5, keyBits: k(128) },
-  { kind: 'auth', name: 'keyed-sha1', sadb: SadbAalg.X_SHA, keyBits: k(160) },
-  { kind: 'auth', name: 'hmac-sha2-256', sadb: SadbAalg.SHA2_256HMAC, keyBits: k(256) },
-  { kind: 'auth', name: 'hmac-sha256', sadb: SadbAalg.SHA2_256HMAC, keyBits: k(256) },
-  { kind: 'auth', name: 'hmac-sha2-384', sadb: SadbAalg.SHA2_384HMAC, keyBits: k(384) },
-  { kind: 'auth', name: 'hmac-sha384', sadb: SadbAalg.SHA2_384HMAC, keyBits: k(384) },
-  { kind: 'auth', name: 'hmac-sha2-512', sadb: SadbAalg.SHA2_512HMAC, keyBits: k(512) },
-  { kind: 'auth', name: 'hmac-sha512', sadb: SadbAalg.SHA2_512HMAC, keyBits: k(512) },
-  { kind: 'auth', name: 'hmac-ripemd160', sadb: SadbAalg.RIPEMD160HMAC, keyBits: k(160) },
-  { kind: 'auth', name: 'aes-xcbc-mac', sadb: SadbAalg.AES_XCBC_MAC, keyBits: k(128) },
   {
     kind: 'auth',
     name: 'tcp-md5',
     sadb: -1,
     unsupportedReason: 'tcp-md5 (SADB_X_AALG_TCP_MD5) is a BSD-only PF_KEY algorithm; Linux has no number for it',
   },
-  { kind: 'auth', name: 'null', sadb: SadbAalg.X_NULL },
-
-  // -C (token.l, global keywords)
-  { kind: 'comp', name: 'oui', sadb: SadbCalg.OUI },
-  { kind: 'comp', name: 'deflate', sadb: SadbCalg.DEFLATE },
-  { kind: 'comp', name: 'lzs', sadb: SadbCalg.LZS },
 ];
 
-/** The one lookup of a setkey algorithm name (switch to src/crypto/registry.ts here). */
-export function findSetkeyAlgorithm(kind: AlgorithmKind, name: string): SetkeyAlgorithm | undefined {
-  return TABLE.find((row) => row.kind === kind && row.name === name);
+const REGISTRY_KIND = { encrypt: 'encr', auth: 'integ', comp: 'comp' } as const;
+
+/** Key lengths as a range: the registry's lengths plus the salt/nonce the SA key carries (RFC 3686 §5.1, RFC 4106 §8.1, RFC 4309 §7.1, RFC 4543 §3.2). */
+function keyRange(bits: readonly number[], saltBits: number): { min: number; max: number; step: number } | undefined {
+  const all = bits.filter((b) => b > 0).map((b) => b + saltBits);
+  if (all.length === 0) return undefined;
+  const min = Math.min(...all);
+  const max = Math.max(...all);
+  const step = all.length > 1 ? (max - min) / (all.length - 1) : 8;
+  // the registry lists evenly spaced sizes (e.g. AES 128/192/256); the step check relies on that
+  return { min, max, step: Number.isInteger(step) && step > 0 ? step : 8 };
 }
 
-export function setkeyAlgorithms(kind?: AlgorithmKind): readonly SetkeyAlgorithm[] {
-  return kind ? TABLE.filter((r) => r.kind === kind) : TABLE;
+/**
+ * The one lookup of a setkey algorithm name: the special tokens above, then
+ * the shared algorithm registry (src/crypto/registry.ts, naming 'setkey').
+ * Names are case-sensitive like setkey's lexer.
+ */
+export function findSetkeyAlgorithm(kind: AlgorithmKind, name: string): SetkeyAlgorithm | undefined {
+  const special = SPECIAL.find((r) => r.kind === kind && r.name === name);
+  if (special) return special;
+  const row = findAlgorithm(REGISTRY_KIND[kind], 'setkey', name);
+  if (!row || !row.setkey.includes(name)) return undefined;
+  const tanuki = row.extensionNames.includes(name);
+  if (row.sadb === null) {
+    return {
+      kind,
+      name,
+      sadb: -1,
+      tanuki,
+      unsupportedReason: `${name} has no Linux PF_KEY (SADB) algorithm number, so it cannot be installed through PF_KEY`,
+    };
+  }
+  const out: SetkeyAlgorithm = { kind, name, sadb: row.sadb, tanuki };
+  if (row.kind === 'encr') {
+    const range = keyRange(row.keyBits, row.saltBytes * 8);
+    if (range) out.keyBits = range;
+  } else if (row.kind === 'integ') {
+    if (row.keyBytes > 0) out.keyBits = { min: row.keyBytes * 8, max: row.keyBytes * 8, step: 8 };
+  }
+  return out;
+}
+
+/** Every name setkey accepts (for documentation and tests). */
+export function setkeyAlgorithmNames(kind: AlgorithmKind): string[] {
+  const names = new Set<string>(SPECIAL.filter((r) => r.kind === kind).map((r) => r.name));
+  for (const row of algorithmsOf(REGISTRY_KIND[kind])) for (const n of row.setkey) names.add(n);
+  return [...names];
 }
 
 /**
