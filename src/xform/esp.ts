@@ -60,13 +60,13 @@ export function prepareEspCrypto(sa: XformSa, provider: CryptoProvider): Prepare
   const key = sa.encrKey ?? Buffer.alloc(0);
   if (encr.aead) {
     const aead = provider.createAead(encr, key);
-    const gmac = provider.isGmac?.(encr) ?? false;
-    // RFC 4106 §3.2 / RFC 4309 §3.2 / RFC 7634 §3 / RFC 4543: 4-byte alignment
-    return { kind: 'aead', aead, ivBytes: encr.ivBytes, align: 4, icvBytes: aead.icvBytes, gmac };
+    // RFC 4543 §3: ENCR_NULL_AUTH_AES_GMAC authenticates the payload, does not encrypt it
+    const gmac = encr.mode === 'gmac';
+    // RFC 4106 §3.2 / RFC 4309 §3.2 / RFC 7634 §3 / RFC 4543: 4-byte alignment (blockBytes is 1)
+    return { kind: 'aead', aead, ivBytes: encr.ivBytes, align: Math.max(4, encr.blockBytes), icvBytes: aead.icvBytes, gmac };
   }
-  const isNull = provider.isNull?.(encr) ?? (encr.keyBits === 0 && encr.ivBytes === 0);
-  const cipher = isNull ? null : provider.createCipher(encr, key);
-  const mac = sa.integ ? provider.createMac(sa.integ, sa.integKey ?? Buffer.alloc(0)) : null;
+  const cipher = encr.mode === 'null' ? null : provider.createCipher(encr, key);
+  const mac = sa.integ && sa.integ.icvBytes > 0 ? provider.createMac(sa.integ, sa.integKey ?? Buffer.alloc(0)) : null;
   const blockBytes = cipher ? cipher.blockBytes : 1;
   return {
     kind: 'cipher',

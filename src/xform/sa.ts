@@ -10,8 +10,9 @@ import type { DfPolicy, DscpDecapPolicy, DscpPolicy, EcnMode } from './ecn';
 
 /** The parts of a registry EncrAlg row that ESP reads. */
 export interface EncrAlgRow {
-  name?: string;
-  keyBits: number;
+  id?: string;
+  /** Registry EncrMode: 'null' (RFC 2410) and 'gmac' (RFC 4543) change how ESP uses the transform. */
+  mode?: string;
   saltBytes: number;
   blockBytes: number;
   ivBytes: number;
@@ -21,7 +22,8 @@ export interface EncrAlgRow {
 
 /** The parts of a registry IntegAlg row that ESP/AH read. */
 export interface IntegAlgRow {
-  name?: string;
+  id?: string;
+  /** 0 for the registry's 'none' row: no integrity transform. */
   icvBytes: number;
 }
 
@@ -47,10 +49,6 @@ export interface CryptoProvider<E extends EncrAlgRow = EncrAlgRow, I extends Int
   createAead(alg: E, key: Buffer): AeadCtx;
   createCipher(alg: E, key: Buffer): CipherCtx;
   createMac(alg: I, key: Buffer): MacCtx;
-  /** True for ENCR_NULL_AUTH_AES_GMAC (RFC 4543): the payload is authenticated, not encrypted. */
-  isGmac?(alg: E): boolean;
-  /** True for ENCR_NULL (RFC 2410). */
-  isNull?(alg: E): boolean;
 }
 
 export type IpsecProto = 'esp' | 'ah';

@@ -8,27 +8,28 @@ import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import type { AeadCtx, CipherCtx, CryptoProvider, EncrAlgRow, IntegAlgRow, MacCtx } from '../../src/xform/sa';
 
 export interface TestEncr extends EncrAlgRow {
-  name: string;
+  id: string;
   ossl: string;
+  keyBits: number;
 }
 export interface TestInteg extends IntegAlgRow {
-  name: string;
+  id: string;
   hash: string;
 }
 
 export const ENCR = {
-  aesCbc128: { name: 'aes-cbc-128', ossl: 'aes-128-cbc', keyBits: 128, saltBytes: 0, blockBytes: 16, ivBytes: 16, icvBytes: 0, aead: false },
-  aesCbc256: { name: 'aes-cbc-256', ossl: 'aes-256-cbc', keyBits: 256, saltBytes: 0, blockBytes: 16, ivBytes: 16, icvBytes: 0, aead: false },
-  aesGcm128: { name: 'aes-gcm-16-128', ossl: 'aes-128-gcm', keyBits: 128, saltBytes: 4, blockBytes: 16, ivBytes: 8, icvBytes: 16, aead: true },
-  aesGcm192: { name: 'aes-gcm-16-192', ossl: 'aes-192-gcm', keyBits: 192, saltBytes: 4, blockBytes: 16, ivBytes: 8, icvBytes: 16, aead: true },
-  aesGcm256: { name: 'aes-gcm-16-256', ossl: 'aes-256-gcm', keyBits: 256, saltBytes: 4, blockBytes: 16, ivBytes: 8, icvBytes: 16, aead: true },
-  chacha: { name: 'chacha20-poly1305', ossl: 'chacha20-poly1305', keyBits: 256, saltBytes: 4, blockBytes: 1, ivBytes: 8, icvBytes: 16, aead: true },
-  null: { name: 'null', ossl: '', keyBits: 0, saltBytes: 0, blockBytes: 1, ivBytes: 0, icvBytes: 0, aead: false },
+  aesCbc128: { id: 'aes-cbc-128', mode: 'cbc', ossl: 'aes-128-cbc', keyBits: 128, saltBytes: 0, blockBytes: 16, ivBytes: 16, icvBytes: 0, aead: false },
+  aesCbc256: { id: 'aes-cbc-256', mode: 'cbc', ossl: 'aes-256-cbc', keyBits: 256, saltBytes: 0, blockBytes: 16, ivBytes: 16, icvBytes: 0, aead: false },
+  aesGcm128: { id: 'aes-gcm-16-128', mode: 'gcm', ossl: 'aes-128-gcm', keyBits: 128, saltBytes: 4, blockBytes: 1, ivBytes: 8, icvBytes: 16, aead: true },
+  aesGcm192: { id: 'aes-gcm-16-192', mode: 'gcm', ossl: 'aes-192-gcm', keyBits: 192, saltBytes: 4, blockBytes: 1, ivBytes: 8, icvBytes: 16, aead: true },
+  aesGcm256: { id: 'aes-gcm-16-256', mode: 'gcm', ossl: 'aes-256-gcm', keyBits: 256, saltBytes: 4, blockBytes: 1, ivBytes: 8, icvBytes: 16, aead: true },
+  chacha: { id: 'chacha20-poly1305', mode: 'chacha20-poly1305', ossl: 'chacha20-poly1305', keyBits: 256, saltBytes: 4, blockBytes: 1, ivBytes: 8, icvBytes: 16, aead: true },
+  null: { id: 'null', mode: 'null', ossl: '', keyBits: 0, saltBytes: 0, blockBytes: 1, ivBytes: 0, icvBytes: 0, aead: false },
 } satisfies Record<string, TestEncr>;
 
 export const INTEG = {
-  sha256: { name: 'hmac-sha2-256-128', hash: 'sha256', icvBytes: 16 },
-  sha1: { name: 'hmac-sha1-96', hash: 'sha1', icvBytes: 12 },
+  sha256: { id: 'hmac-sha2-256-128', hash: 'sha256', icvBytes: 16 },
+  sha1: { id: 'hmac-sha1-96', hash: 'sha1', icvBytes: 12 },
 } satisfies Record<string, TestInteg>;
 
 type AuthCipher = ReturnType<typeof createCipheriv> & { setAAD(b: Buffer, o?: object): void; getAuthTag(): Buffer };
@@ -83,7 +84,6 @@ export const nodeProvider: CryptoProvider<TestEncr, TestInteg> = {
       },
     };
   },
-  isNull: (alg) => alg.name === 'null',
 };
 
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
