@@ -16,6 +16,7 @@ import { DEFAULT_PFKEY_SOCKET, PFKEY_SOCKET_ENV, type KernelBackendName, type Pf
 import type { PfKeyMessage, SockAddr } from '../pfkey/types';
 import { encodeMessage } from '../pfkey/codec';
 import { connectUnixPfKey } from '../pfkey/unix';
+import { openXfrmPfKey } from '../kernel/xfrm';
 import { compileSetkeyScript, type Resolver, type SetkeyStep } from '../config/setkey/compile';
 import { formatKdebug, formatMonitorRecord, formatSadump, formatSpdump } from '../config/setkey/dump';
 import { formatParseError } from '../config/setkey/errors';
@@ -50,12 +51,13 @@ export interface SetkeyIo {
 }
 
 /**
- * userspace: tanuki's kernel on its unix socket. The xfrm and af_key
- * backends arrive with their own issues (src/kernel); until then they say so.
+ * userspace: tanuki's kernel on its unix socket; xfrm: the Linux kernel's
+ * XFRM through NETLINK_XFRM; af_key has no transport in this build yet.
  */
 async function defaultOpenSocket(opts: OpenPfKeyOptions): Promise<PfKeySocket> {
-  if (opts.backend !== 'userspace') throw new Error(`the ${opts.backend} kernel backend is not available in this build`);
-  return connectUnixPfKey(opts.socketPath);
+  if (opts.backend === 'userspace') return connectUnixPfKey(opts.socketPath);
+  if (opts.backend === 'xfrm') return openXfrmPfKey();
+  throw new Error(`the ${opts.backend} kernel backend is not available in this build`);
 }
 
 function defaultIo(): SetkeyIo {

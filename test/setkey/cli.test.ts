@@ -306,13 +306,13 @@ describe('other modes and flags', () => {
     expect(bad.err).toContain('unknown kernel backend "bsd"');
   });
 
-  it('the built-in transport: xfrm/af_key say they are not available; no kernel at the path is a clear error', async () => {
+  it('the built-in transport: af_key says it is not available; no kernel at the path is a clear error', async () => {
     const errs: string[] = [];
     const r1 = await main(['-D', '--kernel', 'af_key'], { stdout: () => undefined, stderr: () => undefined });
-    const r2 = await main(['-D', '--kernel', 'xfrm'], { stdout: () => undefined, stderr: (t) => void errs.push(t) });
+    const r2 = await main(['-D', '--kernel', 'af_key'], { stdout: () => undefined, stderr: (t) => void errs.push(t) });
     const r3 = await main(['-D', '--socket', '/nonexistent/tanuki.sock'], { stdout: () => undefined, stderr: (t) => void errs.push(t) });
     expect([r1, r2, r3]).toEqual([1, 1, 1]);
-    expect(errs[0]).toBe('setkey: pfkey_open: the xfrm kernel backend is not available in this build\n');
+    expect(errs[0]).toBe('setkey: pfkey_open: the af_key kernel backend is not available in this build\n');
     expect(errs[1]).toBe('setkey: pfkey_open: no tanuki kernel at /nonexistent/tanuki.sock: start `tanuki-kernel` or racoon\n');
   });
 
