@@ -50,7 +50,7 @@ export interface EspInput {
 }
 
 type Prepared =
-  | { kind: 'aead'; aead: AeadCtx; ivBytes: number; align: number; icvBytes: number; gmac: boolean }
+  | { kind: 'aead'; aead: AeadCtx; ivBytes: number; align: number; icvBytes: number }
   | { kind: 'cipher'; cipher: CipherCtx | null; mac: MacCtx | null; ivBytes: number; align: number; icvBytes: number };
 
 /** Build the crypto contexts of an SA once (keys are scheduled here, not per packet). */
@@ -60,10 +60,10 @@ export function prepareEspCrypto(sa: XformSa, provider: CryptoProvider): Prepare
   const key = sa.encrKey ?? Buffer.alloc(0);
   if (encr.aead) {
     const aead = provider.createAead(encr, key);
-    // RFC 4543 §3: ENCR_NULL_AUTH_AES_GMAC authenticates the payload, does not encrypt it
-    const gmac = encr.mode === 'gmac';
-    // RFC 4106 §3.2 / RFC 4309 §3.2 / RFC 7634 §3 / RFC 4543: 4-byte alignment (blockBytes is 1)
-    return { kind: 'aead', aead, ivBytes: encr.ivBytes, align: Math.max(4, encr.blockBytes), icvBytes: aead.icvBytes, gmac };
+    // RFC 4106 §3.2 / RFC 4309 §3.2 / RFC 7634 §3 / RFC 4543: 4-byte alignment (blockBytes is 1).
+    // ENCR_NULL_AUTH_AES_GMAC (RFC 4543) is an AEAD here too: src/crypto's seal returns
+    // payload || ICV with aad || iv || payload authenticated, so ESP treats it like GCM.
+    return { kind: 'aead', aead, ivBytes: encr.ivBytes, align: Math.max(4, encr.blockBytes), icvBytes: aead.icvBytes };
   }
   const cipher = encr.mode === 'null' ? null : provider.createCipher(encr, key);
   const mac = sa.integ && sa.integ.icvBytes > 0 ? provider.createMac(sa.integ, sa.integKey ?? Buffer.alloc(0)) : null;
@@ -209,13 +209,7 @@ export class EspSa {
     let out: Buffer;
     if (c.kind === 'aead') {
       const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
-      if (c.gmac) {
-        // RFC 4543 §3.2/§5: everything is AAD, the payload travels in clear
-        const icv = c.aead.seal(iv, Buffer.concat([aad, iv, pt]), Buffer.alloc(0));
-        out = Buffer.concat([head, iv, pt, icv]);
-      } else {
-        out = Buffer.concat([head, iv, c.aead.seal(iv, aad, pt)]);
-      }
+      out = Buffer.concat([head, iv, c.aead.seal(iv, aad, pt)]);
     } else {
       const ct = c.cipher ? c.cipher.encrypt(iv, pt) : pt;
       if (c.mac) {
@@ -339,16 +333,9 @@ export class EspSa {
     let pt: Buffer;
     if (c.kind === 'aead') {
       const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
-      if (c.gmac) {
-        const body = esp.subarray(bodyStart, bodyEnd);
-        const r = c.aead.open(iv, Buffer.concat([aad, iv, body]), esp.subarray(bodyEnd));
-        if (r === null) return drop('icv-mismatch', 'GMAC ICV', base + bodyEnd);
-        pt = body;
-      } else {
-        const r = c.aead.open(iv, aad, esp.subarray(bodyStart));
-        if (r === null) return drop('icv-mismatch', 'AEAD ICV', base + bodyEnd);
-        pt = r;
-      }
+      const r = c.aead.open(iv, aad, esp.subarray(bodyStart));
+      if (r === null) return drop('icv-mismatch', 'AEAD ICV', base + bodyEnd);
+      pt = r;
     } else {
       const ct = esp.subarray(bodyStart, bodyEnd);
       if (c.mac) {
