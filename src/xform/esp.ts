@@ -5,7 +5,7 @@
  * anti-replay, ICV verified before decryption, UDP encapsulation (RFC 3948).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { IPPROTO, ParsedIp, getTos, parseIp, upperLayerChecksum, checksumFieldOffset } from './ip';
+import { IPPROTO, ParsedIp, encodeIpv4Header, encodeIpv6Header, getTos, parseIp, upperLayerChecksum, checksumFieldOffset } from './ip';
 import { Result, drop, ok, DropCounters, newDropCounters, Drop } from './result';
 import { ReplayWindow, SeqNum, SequenceCounter } from './replay';
 import { AeadCtx, CipherCtx, CryptoProvider, MacCtx, UsageCallback, XformSa } from './sa';
@@ -265,7 +265,38 @@ export class EspSa {
       return drop('wrong-protocol', `protocol ${parsed.protocol} is not ESP`, parsed.family === 4 ? 9 : parsed.protocolFieldOffset);
     }
     if (espOffset > parsed.totalLength) return drop('truncated', 'UDP header', parsed.payloadOffset);
-    const opened = this.open(pkt.subarray(espOffset, parsed.totalLength), espOffset);
+    // transport mode puts the payload back behind the original headers
+    const prefix = Buffer.from(pkt.subarray(0, parsed.payloadOffset));
+    const nhField = parsed.family === 4 ? 9 : parsed.protocolFieldOffset;
+    return this.decapsulate(pkt.subarray(espOffset, parsed.totalLength), espOffset, getTos(pkt), prefix, nhField);
+  }
+
+  /**
+   * Input of ESP bytes (SPI..ICV) delivered without their IP header, as a UDP
+   * socket on port 4500 delivers them (RFC 3948). `outer` gives what the
+   * socket knows: the addresses, and the TOS byte if IP_RECVTOS is on (else 0).
+   * In transport mode a plain IP header is rebuilt from the addresses.
+   */
+  inputEsp(esp: Buffer, outer: { src: Buffer; dst: Buffer; tos?: number; ttl?: number }): Result<EspInput> {
+    let prefix: Buffer;
+    if (outer.src.length === 4) {
+      prefix = encodeIpv4Header({
+        dscp: (outer.tos ?? 0) >> 2, ecn: (outer.tos ?? 0) & 3, totalLength: 20, identification: 0, flags: 0,
+        fragmentOffset: 0, ttl: outer.ttl ?? 64, protocol: IPPROTO.ESP, src: outer.src, dst: outer.dst, options: Buffer.alloc(0),
+      });
+    } else {
+      prefix = encodeIpv6Header({
+        trafficClass: outer.tos ?? 0, flowLabel: 0, payloadLength: 0, nextHeader: IPPROTO.ESP, hopLimit: outer.ttl ?? 64,
+        src: outer.src, dst: outer.dst,
+      });
+    }
+    const r = this.decapsulate(esp, 0, outer.tos ?? 0, prefix, outer.src.length === 4 ? 9 : 6);
+    if (!r.ok) this.counters.drops[r.reason]++;
+    return r;
+  }
+
+  private decapsulate(esp: Buffer, base: number, outerTos: number, prefix: Buffer, nhField: number): Result<EspInput> {
+    const opened = this.open(esp, base);
     if (!opened.ok) return opened;
     const { payload, nextHeader, seq } = opened.value;
     if (nextHeader === IPPROTO.NONE) return drop('dummy-packet', 'next header 59: TFC dummy packet (RFC 4303 §2.6)');
@@ -279,16 +310,13 @@ export class EspSa {
         return drop('bad-inner-packet', `next header ${nextHeader} does not match inner IP version ${innerR.value.family}`);
       // TFC padding (RFC 4303 §2.7) is whatever follows the inner packet's own length
       const inner = Buffer.from(payload.subarray(0, innerR.value.totalLength));
-      const tos = applyDecapTos(inner, getTos(pkt), this.sa.tunnel);
+      const tos = applyDecapTos(inner, outerTos, this.sa.tunnel);
       if (!tos.ok) return tos;
       if (tos.value.alarm) this.counters.ecnAlarms++;
       this.commit(seq, inner.length);
       return ok({ packet: inner, seq, nextHeader, ecnAlarm: tos.value.alarm });
     }
 
-    // transport: put the payload back behind the original headers
-    const prefix = Buffer.from(pkt.subarray(0, parsed.payloadOffset));
-    const nhField = parsed.family === 4 ? 9 : parsed.protocolFieldOffset;
     const out = joinTransport(prefix, nhField, nextHeader, [payload]);
     if (this.sa.natt) {
       const fixed = this.natTransportFixup(out);
