@@ -209,3 +209,40 @@ describe('REGISTER and ACQUIRE', () => {
     expect(seenByUnregistered.filter((m) => m.type === SadbMsgType.ACQUIRE)).toEqual([]);
   });
 });
+
+describe('kernel lifetimes → EXPIRE / X_SPDEXPIRE', () => {
+  test('a larval SA outliving net.core.xfrm_acq_expires raises a hard SADB_EXPIRE (racoon stops the negotiation on it)', async () => {
+    ns.exec('sysctl', '-q', '-w', 'net.core.xfrm_acq_expires=1');
+    try {
+      await sock.request(header(SadbMsgType.REGISTER, SadbSaType.ESP));
+      const expired = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (m) => m.type === SadbMsgType.EXPIRE, 5000);
+      const g = await sock.request(getspi('192.0.2.2', '192.0.2.1'));
+      const e = await expired;
+      expect(e.satype).toBe(SadbSaType.ESP);
+      expect(e.ext.sa?.spi).toBe(g.ext.sa?.spi);
+      expect(e.ext.lifetimeHard?.addtime).toBe(1n);
+      expect(e.ext.lifetimeSoft).toBeUndefined();
+      expect(e.ext.lifetimeCurrent).toBeDefined();
+      expect(e.ext.addressDst?.addr.address).toBe('192.0.2.1');
+      expect(e.ext.keyAuth).toBeUndefined();
+    } finally {
+      ns.exec('sysctl', '-q', '-w', 'net.core.xfrm_acq_expires=30');
+    }
+  });
+
+  test('policy soft then hard add-time lifetimes raise X_SPDEXPIRE (soft, then hard) and the kernel removes the policy', async () => {
+    const m = spdadd(addr('10.20.0.1'), addr('10.20.0.2'), IpsecDir.OUTBOUND, [transportReq()]);
+    m.ext.lifetimeSoft = { allocations: 0, bytes: 0n, addtime: 1n, usetime: 0n };
+    m.ext.lifetimeHard = { allocations: 0, bytes: 0n, addtime: 2n, usetime: 0n };
+    const soft = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (x) => x.type === SadbMsgType.X_SPDEXPIRE && !!x.ext.lifetimeSoft, 5000);
+    const hard = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (x) => x.type === SadbMsgType.X_SPDEXPIRE && !!x.ext.lifetimeHard, 6000);
+    const r = await sock.request(m);
+    expect(r.ext.lifetimeHard?.addtime).toBe(2n);
+    const s = await soft;
+    expect(s.ext.policy?.id).toBe(r.ext.policy?.id);
+    expect(s.ext.lifetimeHard).toBeUndefined();
+    const h = await hard;
+    expect(h.ext.addressDst?.addr.address).toBe('10.20.0.2');
+    expect(ns.ip('xfrm', 'policy')).not.toContain('10.20.0.2');
+  });
+});

@@ -36,6 +36,13 @@ export class TestNetns {
     return r.stdout;
   }
 
+  /** Run a command inside the namespace (`ip netns exec`); throws with stderr on failure. */
+  exec(cmd: string, ...args: string[]): string {
+    const r = spawnSync('ip', ['netns', 'exec', this.name, cmd, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
   /** Run `ip -n <ns> ...` under strace and return the netlink messages it sent (header + body bytes). */
   straceIp(...args: string[]): { len: number; type: number; flags: string; body: Buffer }[] {
     const r = spawnSync('strace', ['-f', '-e', 'trace=sendmsg', '-xx', '-s', '65536', 'ip', '-n', this.name, ...args], { encoding: 'utf8' });
