@@ -272,3 +272,40 @@ describe('IKEv2 engine: two engines, virtual clock (RFC 7296 §1.2)', () => {
     expect(net.sent.filter((w) => header(w).exchangeType === ExchangeType.CREATE_CHILD_SA)).toHaveLength(2);
   });
 });
+
+describe('IKEv2 CHILD_SA rekey collisions (RFC 7296 §2.8.1)', () => {
+  const softExpire = (spi: number) => ({
+    type: SadbMsgType.EXPIRE,
+    satype: 3,
+    errno: 0,
+    seq: 0,
+    pid: 0,
+    ext: { sa: { spi, replay: 0, state: 1, auth: 0, encrypt: 0, flags: 0 }, lifetimeSoft: { allocations: 0, bytes: 0n, addtime: 2700n, usetime: 0n } },
+  });
+
+  it.each(['A', 'B'])('both ends rekey at once; one CHILD_SA pair survives on both sides (seed for %s first)', (first) => {
+    const net = new VirtualNet();
+    const { a, b } = pskPair();
+    const A = net.add(first === 'A' ? 'A' : 'A2', '10.99.0.1', [a], {}, 0xa0000000);
+    const B = net.add(first === 'A' ? 'B' : 'B2', '10.99.0.2', [b], {}, 0xb0000000);
+    A.engine.initiate('v2psk', 0);
+    net.pump();
+    const old = A.engine.ikeSas()[0].children[0];
+    A.engine.receivePfKey(softExpire(old.inboundSpi), 1000);
+    B.engine.receivePfKey(softExpire(old.outboundSpi), 1000);
+    net.pump();
+    const ca = A.engine.ikeSas()[0].children;
+    const cb = B.engine.ikeSas()[0].children;
+    expect(ca).toHaveLength(1);
+    expect(cb).toHaveLength(1);
+    expect(ca[0].inboundSpi).toBe(cb[0].outboundSpi);
+    expect(ca[0].outboundSpi).toBe(cb[0].inboundSpi);
+    expect(ca[0].inboundSpi).not.toBe(old.inboundSpi);
+    expect(A.kernel.mature()).toHaveLength(2);
+    expect(B.kernel.mature()).toHaveLength(2);
+    expect(A.logs.some((l) => l.msg.includes('rekey collision detected'))).toBe(true);
+    const lost = [...A.logs, ...B.logs].filter((l) => l.msg.includes('collision lost'));
+    const won = [...A.logs, ...B.logs].filter((l) => l.msg.includes('collision won'));
+    expect([lost.length, won.length]).toEqual([1, 1]);
+  });
+});

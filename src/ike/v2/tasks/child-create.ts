@@ -191,6 +191,19 @@ export class ChildCreateTask implements Task {
     }
     const old = this.opts.rekeyOf;
     if (old && old.state !== 'deleted') {
+      if (old.peerRekey && this.created) {
+        // RFC 7296 §2.8.1 simultaneous rekey: the SA made by the exchange holding the lowest
+        // of the four nonces is redundant and is deleted by the side that created it
+        const ours = [this.nonceI, this.nonceR];
+        const lowest = [...ours, ...old.peerRekey.nonces].reduce((a, b) => (Buffer.compare(a, b) <= 0 ? a : b));
+        if (ours.includes(lowest)) {
+          svc.log('info', 'CHILD_SA rekey collision lost (lowest nonce in our exchange): deleting our redundant CHILD_SA', sa, { childSpi: this.created.inboundSpi });
+          old.state = 'rekeyed';
+          svc.queueExchange(sa, ExchangeType.INFORMATIONAL, [new ChildDeleteTask([this.created])]);
+          return 'done';
+        }
+        svc.log('info', 'CHILD_SA rekey collision won: the peer deletes its redundant CHILD_SA', sa, { childSpi: this.created.inboundSpi });
+      }
       // RFC 7296 §1.3.3: the initiator of the rekey deletes the old CHILD_SA
       old.state = 'rekeyed';
       svc.queueExchange(sa, ExchangeType.INFORMATIONAL, [new ChildDeleteTask([old])]);
@@ -287,9 +300,6 @@ export class ChildCreateTask implements Task {
         }
       }
     }
-    if (this.opts.rekeyOf) {
-      /* REKEY_SA is echoed implicitly by the exchange; nothing to add */
-    }
     if (this.mode === 'transport') out.push(notify(NotifyType.USE_TRANSPORT_MODE));
     out.push({ type: PayloadType.SA, proposals: [answerProposal(chosen, spiBuffer(this.inboundSpi))] });
     if (!this.opts.inIkeAuth) {
@@ -297,7 +307,14 @@ export class ChildCreateTask implements Task {
       if (this.dh) out.push({ type: PayloadType.KE, dhGroup: this.dhGroup, keyData: this.dh.publicValue });
     }
     out.push({ type: PayloadType.TSi, selectors: this.tsI }, { type: PayloadType.TSr, selectors: this.tsR });
-    return this.install(svc, sa, chosen.spi.readUInt32BE(0), shared, false) ? 'done' : 'child-failed';
+    if (!this.install(svc, sa, chosen.spi.readUInt32BE(0), shared, false)) return 'child-failed';
+    const old = this.opts.rekeyOf;
+    if (old && old.state === 'rekeying' && this.created) {
+      // we are rekeying the same CHILD_SA: remember the peer's exchange for the nonce rule
+      old.peerRekey = { nonces: [this.nonceI, this.nonceR], created: this.created };
+      svc.log('info', 'CHILD_SA rekey collision detected', sa, { childSpi: old.inboundSpi });
+    }
+    return 'done';
   }
 
   /** Derive KEYMAT (§2.17) and install both SAs. `weInitiated` = we sent this exchange's request. */
