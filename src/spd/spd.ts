@@ -186,6 +186,8 @@ export class Spd {
   private readonly bySelector = new Map<string, SecurityPolicy>();
   /** Per sadb dir (1 in, 2 out, 3 fwd): shapes keyed "family/splen/dplen". */
   private readonly shapes = new Map<IpsecDir, Map<string, Shape>>();
+  /** reqid → number of templates using it (for gen_reqid's "unused" test). */
+  private readonly reqidUse = new Map<number, number>();
   private idxGenerator = 0;
   private reqidGenerator = IPSEC_MANUAL_REQID_MAX;
   private pos = 0;
@@ -214,13 +216,11 @@ export class Spd {
   }
 
   /** Linux af_key gen_reqid(): automatic reqids for level unique start above IPSEC_MANUAL_REQID_MAX. */
-  private genReqid(): number {
-    const used = new Set<number>();
-    for (const p of this.byId.values()) for (const t of p.templates) used.add(t.reqid);
+  private genReqid(taken: ReadonlySet<number>): number {
     for (;;) {
       this.reqidGenerator = (this.reqidGenerator + 1) >>> 0;
       if (this.reqidGenerator === 0) this.reqidGenerator = IPSEC_MANUAL_REQID_MAX + 1;
-      if (!used.has(this.reqidGenerator)) return this.reqidGenerator;
+      if (!this.reqidUse.has(this.reqidGenerator) && !taken.has(this.reqidGenerator)) return this.reqidGenerator;
     }
   }
 
@@ -277,7 +277,11 @@ export class Spd {
     if (existing && !update) return fail(Errno.EEXIST, `a policy for this selector and direction exists (spid=${existing.id})`);
 
     // Nothing can fail from here on.
-    for (const t of templates.value) if (t.level === IpsecLevel.UNIQUE && t.reqid === 0) t.reqid = this.genReqid();
+    const taken = new Set<number>();
+    for (const t of templates.value) {
+      if (t.level === IpsecLevel.UNIQUE && t.reqid === 0) t.reqid = this.genReqid(taken);
+      taken.add(t.reqid);
+    }
     if (existing) this.unlink(existing);
     const id = existing ? existing.id : this.genIndex(pol.dir);
     const requests: SadbXIpsecRequest[] = pol.type === IpsecPolicyType.IPSEC
@@ -418,6 +422,7 @@ export class Spd {
   // ---- index --------------------------------------------------------------------
 
   private link(p: SecurityPolicy, identity: string): void {
+    for (const t of p.templates) if (t.reqid !== 0) this.reqidUse.set(t.reqid, (this.reqidUse.get(t.reqid) ?? 0) + 1);
     this.byId.set(p.id, p);
     this.bySelector.set(identity, p);
     let shapes = this.shapes.get(p.dir);
@@ -441,6 +446,12 @@ export class Spd {
   private unlink(p: SecurityPolicy): void {
     for (const cancel of p.timers) cancel();
     p.timers = [];
+    for (const t of p.templates) {
+      if (t.reqid === 0) continue;
+      const n = (this.reqidUse.get(t.reqid) ?? 1) - 1;
+      if (n === 0) this.reqidUse.delete(t.reqid);
+      else this.reqidUse.set(t.reqid, n);
+    }
     this.byId.delete(p.id);
     this.bySelector.delete(selectorIdentity(p.dir, p.selector));
     const shapes = this.shapes.get(p.dir);
