@@ -186,6 +186,8 @@ export class Spd {
   private readonly bySelector = new Map<string, SecurityPolicy>();
   /** Per sadb dir (1 in, 2 out, 3 fwd): shapes keyed "family/splen/dplen". */
   private readonly shapes = new Map<IpsecDir, Map<string, Shape>>();
+  /** The same shapes as arrays, for the lookup loop. */
+  private readonly shapeLists = new Map<IpsecDir, Shape[]>();
   /** reqid → number of templates using it (for gen_reqid's "unused" test). */
   private readonly reqidUse = new Map<number, number>();
   private idxGenerator = 0;
@@ -370,11 +372,12 @@ export class Spd {
    * winner used (lastused) unless `touch` is false.
    */
   lookup(pkt: PacketSelector, dir: IpsecDir, touch = true): SecurityPolicy | undefined {
-    const shapes = this.shapes.get(dir);
+    const shapes = this.shapeLists.get(dir);
     if (!shapes) return undefined;
     const family = pkt.dst.length === 4 ? 2 : 10;
     let best: SecurityPolicy | undefined;
-    for (const shape of shapes.values()) {
+    for (let i = 0; i < shapes.length; i++) {
+      const shape = shapes[i];
       if (shape.family !== family) continue;
       const inner = shape.buckets.get(addrKey(pkt.dst, shape.dplen));
       if (!inner) continue;
@@ -430,7 +433,12 @@ export class Spd {
     const s = p.selector;
     const shapeKey = `${s.family}/${s.splen}/${s.dplen}`;
     let shape = shapes.get(shapeKey);
-    if (!shape) shapes.set(shapeKey, (shape = { family: s.family, splen: s.splen, dplen: s.dplen, buckets: new Map(), count: 0 }));
+    if (!shape) {
+      shapes.set(shapeKey, (shape = { family: s.family, splen: s.splen, dplen: s.dplen, buckets: new Map(), count: 0 }));
+      let list = this.shapeLists.get(p.dir);
+      if (!list) this.shapeLists.set(p.dir, (list = []));
+      list.push(shape);
+    }
     const dk = addrKey(s.dst, s.dplen);
     let inner = shape.buckets.get(dk);
     if (!inner) shape.buckets.set(dk, (inner = new Map()));
@@ -469,7 +477,11 @@ export class Spd {
     if (list.length === 0) inner.delete(sk);
     if (inner.size === 0) shape.buckets.delete(dk);
     shape.count--;
-    if (shape.count === 0) shapes.delete(shapeKey);
+    if (shape.count === 0) {
+      shapes.delete(shapeKey);
+      const list = this.shapeLists.get(p.dir);
+      if (list) list.splice(list.indexOf(shape), 1);
+    }
   }
 }
 
