@@ -1,0 +1,147 @@
+/**
+ * The Encrypted payload (RFC 7296 §3.14): IV | Encrypted(payloads | Padding |
+ * Pad Length) | ICV. AEAD transforms follow RFC 5282 §3/§5 (nonce = salt | IV,
+ * AAD = IKE header and SK generic header) and RFC 7634 for ChaCha20-Poly1305.
+ */
+import { GENERIC_PAYLOAD_HEADER_BYTES, IKE_HEADER_BYTES, PayloadType } from './constants';
+import type { AeadLike, CipherLike, EncrSuite, IntegSuite, MacLike } from './crypto-port';
+import {
+  IkeHeader,
+  InnerPayload,
+  ParseResult,
+  ParsedMessage,
+  generateChain,
+  generateHeader,
+  parseInnerPayloads,
+  payloadTypeOf,
+} from './payloads';
+
+/** One direction's SK protection (SK_ei + SK_ai, or SK_er + SK_ar). */
+export class SkProtector {
+  private readonly aead: AeadLike | null;
+  private readonly cipher: CipherLike | null;
+  private readonly mac: MacLike | null;
+  readonly ivBytes: number;
+  readonly icvBytes: number;
+  readonly blockBytes: number;
+
+  constructor(encr: EncrSuite, integ: IntegSuite | null, encrKey: Buffer, integKey: Buffer) {
+    if (encr.aead) {
+      this.aead = encr.create(encrKey);
+      this.cipher = null;
+      this.mac = null;
+      this.ivBytes = encr.ivBytes;
+      this.icvBytes = this.aead.icvBytes;
+      this.blockBytes = Math.max(1, encr.blockBytes);
+    } else {
+      if (!integ) throw new RangeError('a non-AEAD ENCR transform needs an INTEG transform (RFC 7296 §3.3.3)');
+      this.aead = null;
+      this.cipher = encr.create(encrKey);
+      this.mac = integ.create(integKey);
+      this.ivBytes = encr.ivBytes;
+      this.icvBytes = this.mac.icvBytes;
+      this.blockBytes = Math.max(1, encr.blockBytes);
+    }
+  }
+
+  /** Octets the SK wrapping adds around `plainLen` octets of inner payloads (for fragmentation). */
+  overhead(plainLen: number): number {
+    const padded = Math.ceil((plainLen + 1) / this.blockBytes) * this.blockBytes;
+    return GENERIC_PAYLOAD_HEADER_BYTES + this.ivBytes + (padded - plainLen) + this.icvBytes;
+  }
+
+  /**
+   * Build a whole message whose payloads are all inside SK. `clear` payloads
+   * (rare; none in RFC 7296 exchanges after IKE_SA_INIT) are not supported.
+   * `iv` must be ivBytes of fresh randomness (or a counter for AEAD).
+   */
+  seal(header: Omit<IkeHeader, 'length' | 'nextPayload'>, inner: InnerPayload[], iv: Buffer): Buffer {
+    const first = inner.length ? payloadTypeOf(inner[0]) : PayloadType.NONE;
+    return this.sealRaw(header, PayloadType.SK, first, generateChain(inner), iv, null);
+  }
+
+  /**
+   * Encrypt an already generated plaintext chain into an SK (or, with `frag`,
+   * an SKF, RFC 7383 §2.5) payload and return the whole message.
+   */
+  sealRaw(
+    header: Omit<IkeHeader, 'length' | 'nextPayload'>,
+    skType: PayloadType.SK | PayloadType.SKF,
+    firstInner: number,
+    plain: Buffer,
+    iv: Buffer,
+    frag: { fragmentNumber: number; totalFragments: number } | null,
+  ): Buffer {
+    if (iv.length !== this.ivBytes) throw new RangeError(`SK IV must be ${this.ivBytes} octets`);
+    const padded = Math.ceil((plain.length + 1) / this.blockBytes) * this.blockBytes;
+    const padLen = padded - plain.length - 1;
+    const pt = Buffer.concat([plain, Buffer.alloc(padLen), Buffer.from([padLen])]);
+    const fragHdr = frag ? Buffer.alloc(4) : Buffer.alloc(0);
+    if (frag) {
+      fragHdr.writeUInt16BE(frag.fragmentNumber, 0);
+      fragHdr.writeUInt16BE(frag.totalFragments, 2);
+    }
+    const skLen = GENERIC_PAYLOAD_HEADER_BYTES + fragHdr.length + iv.length + pt.length + this.icvBytes;
+    const total = IKE_HEADER_BYTES + skLen;
+    const hdr = generateHeader({ ...header, nextPayload: skType }, total);
+    const skHdr = Buffer.alloc(GENERIC_PAYLOAD_HEADER_BYTES);
+    // RFC 7383 §2.5: only the first fragment names the first inner payload
+    skHdr[0] = frag && frag.fragmentNumber !== 1 ? 0 : firstInner;
+    skHdr.writeUInt16BE(skLen, 2);
+    if (this.aead) {
+      const aad = Buffer.concat([hdr, skHdr, fragHdr]);
+      const sealed = this.aead.seal(iv, aad, pt);
+      return Buffer.concat([hdr, skHdr, fragHdr, iv, sealed]);
+    }
+    const ct = this.cipher!.encrypt(iv, pt);
+    const signed = Buffer.concat([hdr, skHdr, fragHdr, iv, ct]);
+    const icv = this.mac!.compute(signed).subarray(0, this.icvBytes);
+    return Buffer.concat([signed, icv]);
+  }
+
+  /**
+   * Verify and decrypt the SK/SKF payload of a parsed message; returns the
+   * plaintext payload chain (padding removed). null = integrity check failed,
+   * which RFC 7296 §2.21.2 says to drop silently.
+   */
+  openRaw(datagram: Buffer, parsed: ParsedMessage): Buffer | null {
+    const last = parsed.payloads[parsed.payloads.length - 1];
+    if (!last || (last.type !== PayloadType.SK && last.type !== PayloadType.SKF)) return null;
+    const fragHdrLen = last.type === PayloadType.SKF ? 4 : 0;
+    const bodyStart = parsed.skOffset + GENERIC_PAYLOAD_HEADER_BYTES + fragHdrLen;
+    const end = datagram.length;
+    if (end - bodyStart < this.ivBytes + this.icvBytes + 1) return null;
+    const iv = datagram.subarray(bodyStart, bodyStart + this.ivBytes);
+    let pt: Buffer | null;
+    if (this.aead) {
+      const aad = datagram.subarray(0, bodyStart);
+      pt = this.aead.open(Buffer.from(iv), Buffer.from(aad), Buffer.from(datagram.subarray(bodyStart + this.ivBytes, end)));
+    } else {
+      const icvAt = end - this.icvBytes;
+      const icv = this.mac!.compute(datagram.subarray(0, icvAt)).subarray(0, this.icvBytes);
+      if (!timingSafeEqualBuf(icv, datagram.subarray(icvAt))) return null;
+      const ct = datagram.subarray(bodyStart + this.ivBytes, icvAt);
+      if (ct.length === 0 || ct.length % this.blockBytes !== 0) return null;
+      pt = this.cipher!.decrypt(Buffer.from(iv), Buffer.from(ct));
+    }
+    if (!pt || pt.length < 1) return null;
+    const padLen = pt[pt.length - 1];
+    if (padLen + 1 > pt.length) return null;
+    return pt.subarray(0, pt.length - 1 - padLen);
+  }
+
+  /** openRaw + parse the inner payload chain. */
+  open(datagram: Buffer, parsed: ParsedMessage): ParseResult<InnerPayload[]> | null {
+    const last = parsed.payloads[parsed.payloads.length - 1];
+    const plain = this.openRaw(datagram, parsed);
+    if (!plain || !last || (last.type !== PayloadType.SK && last.type !== PayloadType.SKF)) return null;
+    return parseInnerPayloads(plain, last.firstInner);
+  }
+}
+
+function timingSafeEqualBuf(a: Buffer, b: Buffer): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}

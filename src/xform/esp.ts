@@ -1,0 +1,401 @@
+/**
+ * ESP (RFC 4303) output and input for one SA: transport and tunnel mode,
+ * IPv4 and IPv6, 32-bit and extended sequence numbers, AEAD (RFC 4106 /
+ * 4309 / 7634, GMAC per RFC 4543) and cipher+MAC, padding and TFC padding,
+ * anti-replay, ICV verified before decryption, UDP encapsulation (RFC 3948).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { IPPROTO, ParsedIp, encodeIpv4Header, encodeIpv6Header, getTos, parseIp, upperLayerChecksum, checksumFieldOffset } from './ip';
+import { Result, drop, ok, DropCounters, newDropCounters, Drop } from './result';
+import { ReplayWindow, SeqNum, SequenceCounter } from './replay';
+import { AeadCtx, CipherCtx, CryptoProvider, MacCtx, UsageCallback, XformSa } from './sa';
+import { applyDecapTos, buildOuterHeader, innerProtocol, joinTransport, splitForTransport } from './frame';
+import { UDP_ENCAP_HEADER_BYTES, buildUdpEncapHeader, fillUdpChecksum, natOaChecksumFixup } from './udpencap';
+import { clampMss } from './mtu';
+
+/** RFC 4303 §2: SPI (4) + Sequence Number (4). */
+export const ESP_HEADER_BYTES = 8;
+/** RFC 4303 §2.4: Pad Length (1) + Next Header (1). */
+export const ESP_TRAILER_BYTES = 2;
+
+export interface EspCounters {
+  outPackets: number;
+  outBytes: number;
+  inPackets: number;
+  inBytes: number;
+  drops: DropCounters;
+  /** RFC 6040 Figure 4 "(!!!)" combinations seen (forwarded but worth logging). */
+  ecnAlarms: number;
+}
+
+export interface EspOutputOptions {
+  /** Explicit IV (published vectors); otherwise random (CBC) or the sequence number (counter modes/AEAD). */
+  iv?: Buffer;
+  /** RFC 4303 §2.7 TFC padding bytes to append after the inner packet (tunnel mode). */
+  tfcPadding?: number;
+  /** Use this sequence number instead of the SA's counter (vectors only). */
+  seq?: SeqNum;
+  /** Explicit padding bytes (vectors only); must bring the payload to the alignment. */
+  padding?: Buffer;
+  /** IPv4 Identification of the outer header (vectors only); otherwise a running counter. */
+  outerIdentification?: number;
+}
+
+/** Result of removing ESP: the inner/plain packet and facts about it. */
+export interface EspInput {
+  packet: Buffer;
+  seq: SeqNum;
+  nextHeader: number;
+  ecnAlarm: boolean;
+}
+
+type Prepared =
+  | { kind: 'aead'; aead: AeadCtx; ivBytes: number; align: number; icvBytes: number }
+  | { kind: 'cipher'; cipher: CipherCtx | null; mac: MacCtx | null; ivBytes: number; align: number; icvBytes: number };
+
+/** Build the crypto contexts of an SA once (keys are scheduled here, not per packet). */
+export function prepareEspCrypto(sa: XformSa, provider: CryptoProvider): Prepared {
+  const encr = sa.encr;
+  if (!encr) throw new Error(`ESP SA ${sa.spi.toString(16)} has no encryption algorithm (use ENCR_NULL for none)`);
+  const key = sa.encrKey ?? Buffer.alloc(0);
+  if (encr.aead) {
+    const aead = provider.createAead(encr, key);
+    // RFC 4106 §3.2 / RFC 4309 §3.2 / RFC 7634 §3 / RFC 4543: 4-byte alignment (blockBytes is 1).
+    // ENCR_NULL_AUTH_AES_GMAC (RFC 4543) is an AEAD here too: src/crypto's seal returns
+    // payload || ICV with aad || iv || payload authenticated, so ESP treats it like GCM.
+    return { kind: 'aead', aead, ivBytes: encr.ivBytes, align: Math.max(4, encr.blockBytes), icvBytes: aead.icvBytes };
+  }
+  const cipher = encr.mode === 'null' ? null : provider.createCipher(encr, key);
+  const mac = sa.integ && sa.integ.icvBytes > 0 ? provider.createMac(sa.integ, sa.integKey ?? Buffer.alloc(0)) : null;
+  const blockBytes = cipher ? cipher.blockBytes : 1;
+  return {
+    kind: 'cipher',
+    cipher,
+    mac,
+    ivBytes: cipher ? cipher.ivBytes : 0,
+    align: Math.max(4, blockBytes), // RFC 4303 §2.4
+    icvBytes: mac ? mac.icvBytes : 0,
+  };
+}
+
+function be32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n >>> 0, 0);
+  return b;
+}
+
+export class EspSa {
+  readonly counters: EspCounters = {
+    outPackets: 0,
+    outBytes: 0,
+    inPackets: 0,
+    inBytes: 0,
+    drops: newDropCounters(),
+    ecnAlarms: 0,
+  };
+  readonly seq: SequenceCounter;
+  readonly replay: ReplayWindow;
+  private readonly crypto: Prepared;
+  private readonly spiBytes: Buffer;
+
+  constructor(
+    readonly sa: XformSa,
+    provider: CryptoProvider,
+    private readonly onUsage?: UsageCallback,
+    private readonly rng: (n: number) => Buffer = randomBytes,
+  ) {
+    if (sa.proto !== 'esp') throw new Error('EspSa needs an ESP SA');
+    if (sa.natt && sa.spi === 0) throw new Error('SPI 0 cannot be UDP-encapsulated (RFC 3948 §2.2 non-ESP marker)');
+    this.crypto = prepareEspCrypto(sa, provider);
+    this.seq = new SequenceCounter(sa.esn);
+    this.replay = new ReplayWindow(sa.replayWindow, sa.esn);
+    this.spiBytes = be32(sa.spi);
+  }
+
+  /** Bytes of ESP header + IV, and of ICV, for overhead computations. */
+  get headerBytes(): number {
+    return ESP_HEADER_BYTES + this.crypto.ivBytes;
+  }
+  get icvBytes(): number {
+    return this.crypto.icvBytes;
+  }
+  get padAlign(): number {
+    return this.crypto.align;
+  }
+
+  private countDrop(d: Drop): Drop {
+    this.counters.drops[d.reason]++;
+    return d;
+  }
+
+  // -------------------------------------------------------------------------
+  // Output
+
+  /** Protect one IP packet; returns the packet to send (outer IP [+ UDP] + ESP). */
+  output(pkt: Buffer, opts: EspOutputOptions = {}): Result<Buffer> {
+    const parsed = parseIp(pkt);
+    if (!parsed.ok) return this.countDrop(parsed);
+    const sa = this.sa;
+    const proto = sa.natt ? IPPROTO.UDP : IPPROTO.ESP;
+    if (sa.mode === 'tunnel') {
+      let inner = pkt.subarray(0, parsed.value.totalLength);
+      if (sa.tunnel.mssClamp > 0) inner = clampMss(Buffer.from(inner), sa.tunnel.mssClamp);
+      const esp = this.seal(inner, innerProtocol(inner), opts);
+      if (!esp.ok) return this.countDrop(esp);
+      const body = sa.natt ? [buildUdpEncapHeader(sa.natt.sport, sa.natt.dport, esp.value.length), esp.value] : [esp.value];
+      const len = body.reduce((n, b) => n + b.length, 0);
+      const outer = buildOuterHeader(sa.src, sa.dst, inner, proto, len, sa.tunnel, opts.outerIdentification);
+      return ok(this.finishUdp(Buffer.concat([outer, ...body])));
+    }
+    const split = splitForTransport(pkt, parsed.value);
+    const esp = this.seal(split.payload, split.nextHeader, opts);
+    if (!esp.ok) return this.countDrop(esp);
+    const body = sa.natt ? [buildUdpEncapHeader(sa.natt.sport, sa.natt.dport, esp.value.length), esp.value] : [esp.value];
+    return ok(this.finishUdp(joinTransport(split.prefix, split.nextHeaderFieldOffset, proto, body)));
+  }
+
+  /** UDP over IPv6 needs its checksum (RFC 8200 §8.1); over IPv4 ESP-in-UDP sends 0 (RFC 3948 §2.1). */
+  private finishUdp(pkt: Buffer): Buffer {
+    if (this.sa.natt && pkt[0] >> 4 === 6) {
+      const p = parseIp(pkt);
+      if (p.ok) fillUdpChecksum(pkt, p.value);
+    }
+    return pkt;
+  }
+
+  /**
+   * Build the ESP packet SPI..ICV around `payload` (RFC 4303 §3.3). Counts the
+   * payload against the SA's usage.
+   */
+  seal(payload: Buffer, nextHeader: number, opts: EspOutputOptions = {}): Result<Buffer> {
+    const c = this.crypto;
+    let seq: SeqNum;
+    if (opts.seq) seq = opts.seq;
+    else {
+      const n = this.seq.next();
+      if (!n.ok) return n;
+      seq = n.value;
+    }
+    const tfc = opts.tfcPadding ?? 0;
+    const unpadded = payload.length + tfc + ESP_TRAILER_BYTES;
+    const padLen = opts.padding ? opts.padding.length : (c.align - (unpadded % c.align)) % c.align;
+    if (padLen > 255) return drop('unsupported', 'padding longer than 255 bytes');
+    const ptLen = unpadded + padLen;
+    const pt = Buffer.allocUnsafe(ptLen);
+    payload.copy(pt, 0);
+    let at = payload.length;
+    if (tfc > 0) {
+      pt.fill(0, at, at + tfc);
+      at += tfc;
+    }
+    if (opts.padding) opts.padding.copy(pt, at);
+    else this.fillPadding(pt, at, padLen);
+    at += padLen;
+    pt[at] = padLen;
+    pt[at + 1] = nextHeader;
+
+    const head = Buffer.allocUnsafe(ESP_HEADER_BYTES);
+    this.spiBytes.copy(head, 0);
+    head.writeUInt32BE(seq.lo, 4);
+    let iv: Buffer;
+    if (opts.iv) iv = opts.iv;
+    else if (c.kind === 'aead') {
+      // RFC 4106 §3.1 etc.: the IV must not repeat for a key; the 64-bit sequence number never does
+      iv = Buffer.allocUnsafe(8);
+      iv.writeUInt32BE(seq.hi, 0);
+      iv.writeUInt32BE(seq.lo, 4);
+    } else iv = c.ivBytes > 0 ? this.rng(c.ivBytes) : Buffer.alloc(0);
+
+    let out: Buffer;
+    if (c.kind === 'aead') {
+      const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
+      out = Buffer.concat([head, iv, c.aead.seal(iv, aad, pt)]);
+    } else {
+      const ct = c.cipher ? c.cipher.encrypt(iv, pt) : pt;
+      if (c.mac) {
+        // RFC 4303 §2.2.1 / §3.3.2.1: with ESN the high 32 bits follow the payload in the ICV input
+        const icv = this.sa.esn ? c.mac.compute(head, iv, ct, be32(seq.hi)) : c.mac.compute(head, iv, ct);
+        out = Buffer.concat([head, iv, ct, icv]);
+      } else out = Buffer.concat([head, iv, ct]);
+    }
+    this.counters.outPackets++;
+    this.counters.outBytes += payload.length;
+    this.onUsage?.(this.sa.spi, payload.length, 1);
+    return ok(out);
+  }
+
+  private fillPadding(pt: Buffer, at: number, n: number): void {
+    switch (this.sa.padding) {
+      case 'sequential': // RFC 4303 §2.4 default: 1, 2, 3, ...
+        for (let i = 0; i < n; i++) pt[at + i] = i + 1;
+        return;
+      case 'zero':
+        pt.fill(0, at, at + n);
+        return;
+      case 'random':
+        this.rng(n).copy(pt, at);
+        return;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Input
+
+  /**
+   * Process one received IP packet carrying ESP (or ESP-in-UDP when the SA is
+   * UDP-encapsulated). Returns the decapsulated packet: the inner packet in
+   * tunnel mode, the rebuilt packet in transport mode.
+   */
+  input(pkt: Buffer): Result<EspInput> {
+    const r = this.inputInner(pkt);
+    if (!r.ok) this.counters.drops[r.reason]++;
+    return r;
+  }
+
+  private inputInner(pkt: Buffer): Result<EspInput> {
+    const parsedR = parseIp(pkt);
+    if (!parsedR.ok) return parsedR;
+    const parsed = parsedR.value;
+    if (parsed.isFragment) return drop('unsupported', 'fragments must be reassembled before ESP input (see frag.ts)');
+    let espOffset = parsed.payloadOffset;
+    if (parsed.protocol === IPPROTO.UDP) {
+      if (!this.sa.natt) return drop('wrong-protocol', 'UDP packet for an SA without UDP encapsulation', espOffset);
+      espOffset += UDP_ENCAP_HEADER_BYTES;
+    } else if (parsed.protocol !== IPPROTO.ESP) {
+      return drop('wrong-protocol', `protocol ${parsed.protocol} is not ESP`, parsed.family === 4 ? 9 : parsed.protocolFieldOffset);
+    }
+    if (espOffset > parsed.totalLength) return drop('truncated', 'UDP header', parsed.payloadOffset);
+    // transport mode puts the payload back behind the original headers
+    const prefix = Buffer.from(pkt.subarray(0, parsed.payloadOffset));
+    const nhField = parsed.family === 4 ? 9 : parsed.protocolFieldOffset;
+    return this.decapsulate(pkt.subarray(espOffset, parsed.totalLength), espOffset, getTos(pkt), prefix, nhField);
+  }
+
+  /**
+   * Input of ESP bytes (SPI..ICV) delivered without their IP header, as a UDP
+   * socket on port 4500 delivers them (RFC 3948). `outer` gives what the
+   * socket knows: the addresses, and the TOS byte if IP_RECVTOS is on (else 0).
+   * In transport mode a plain IP header is rebuilt from the addresses.
+   */
+  inputEsp(esp: Buffer, outer: { src: Buffer; dst: Buffer; tos?: number; ttl?: number }): Result<EspInput> {
+    let prefix: Buffer;
+    if (outer.src.length === 4) {
+      prefix = encodeIpv4Header({
+        dscp: (outer.tos ?? 0) >> 2, ecn: (outer.tos ?? 0) & 3, totalLength: 20, identification: 0, flags: 0,
+        fragmentOffset: 0, ttl: outer.ttl ?? 64, protocol: IPPROTO.ESP, src: outer.src, dst: outer.dst, options: Buffer.alloc(0),
+      });
+    } else {
+      prefix = encodeIpv6Header({
+        trafficClass: outer.tos ?? 0, flowLabel: 0, payloadLength: 0, nextHeader: IPPROTO.ESP, hopLimit: outer.ttl ?? 64,
+        src: outer.src, dst: outer.dst,
+      });
+    }
+    const r = this.decapsulate(esp, 0, outer.tos ?? 0, prefix, outer.src.length === 4 ? 9 : 6);
+    if (!r.ok) this.counters.drops[r.reason]++;
+    return r;
+  }
+
+  private decapsulate(esp: Buffer, base: number, outerTos: number, prefix: Buffer, nhField: number): Result<EspInput> {
+    const opened = this.open(esp, base);
+    if (!opened.ok) return opened;
+    const { payload, nextHeader, seq } = opened.value;
+    if (nextHeader === IPPROTO.NONE) return drop('dummy-packet', 'next header 59: TFC dummy packet (RFC 4303 §2.6)');
+
+    if (this.sa.mode === 'tunnel') {
+      if (nextHeader !== IPPROTO.IPIP && nextHeader !== IPPROTO.IPV6)
+        return drop('bad-inner-packet', `tunnel SA got next header ${nextHeader}`);
+      const innerR = parseIp(payload);
+      if (!innerR.ok) return drop('bad-inner-packet', `inner packet: ${innerR.detail}`);
+      if ((innerR.value.family === 4) !== (nextHeader === IPPROTO.IPIP))
+        return drop('bad-inner-packet', `next header ${nextHeader} does not match inner IP version ${innerR.value.family}`);
+      // TFC padding (RFC 4303 §2.7) is whatever follows the inner packet's own length
+      const inner = Buffer.from(payload.subarray(0, innerR.value.totalLength));
+      const tos = applyDecapTos(inner, outerTos, this.sa.tunnel);
+      if (!tos.ok) return tos;
+      if (tos.value.alarm) this.counters.ecnAlarms++;
+      this.commit(seq, inner.length);
+      return ok({ packet: inner, seq, nextHeader, ecnAlarm: tos.value.alarm });
+    }
+
+    const out = joinTransport(prefix, nhField, nextHeader, [payload]);
+    if (this.sa.natt) {
+      const fixed = this.natTransportFixup(out);
+      if (!fixed.ok) return fixed;
+    }
+    this.commit(seq, payload.length);
+    return ok({ packet: out, seq, nextHeader, ecnAlarm: false });
+  }
+
+  private natTransportFixup(pkt: Buffer): Result<void> {
+    const p = parseIp(pkt);
+    if (!p.ok) return drop('bad-inner-packet', p.detail);
+    natOaChecksumFixup(pkt, p.value, this.sa.natt?.originalSrc, this.sa.natt?.originalDst);
+    return ok(undefined);
+  }
+
+  private commit(seq: SeqNum, bytes: number): void {
+    this.replay.update(seq);
+    this.counters.inPackets++;
+    this.counters.inBytes += bytes;
+    this.onUsage?.(this.sa.spi, bytes, 1);
+  }
+
+  /**
+   * Verify and decrypt the ESP bytes SPI..ICV (RFC 4303 §3.4). Does not move
+   * the replay window: the caller commits once the packet is accepted.
+   * `base` is the offset of `esp` in the received packet, for error offsets.
+   */
+  open(esp: Buffer, base = 0): Result<{ payload: Buffer; nextHeader: number; seq: SeqNum }> {
+    const c = this.crypto;
+    const min = ESP_HEADER_BYTES + c.ivBytes + ESP_TRAILER_BYTES + c.icvBytes;
+    if (esp.length < min) return drop('truncated', `ESP packet of ${esp.length} bytes < minimum ${min}`, base + esp.length);
+    const spi = esp.readUInt32BE(0);
+    if (spi !== this.sa.spi) return drop('no-sa', `SPI 0x${spi.toString(16)} is not this SA's 0x${this.sa.spi.toString(16)}`, base);
+    const seqR = this.replay.check(esp.readUInt32BE(4));
+    if (!seqR.ok) return { ...seqR, offset: base + 4 };
+    const seq = seqR.value;
+    const head = esp.subarray(0, ESP_HEADER_BYTES);
+    const iv = esp.subarray(ESP_HEADER_BYTES, ESP_HEADER_BYTES + c.ivBytes);
+    const bodyStart = ESP_HEADER_BYTES + c.ivBytes;
+    const bodyEnd = esp.length - c.icvBytes;
+    let pt: Buffer;
+    if (c.kind === 'aead') {
+      const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
+      const r = c.aead.open(iv, aad, esp.subarray(bodyStart));
+      if (r === null) return drop('icv-mismatch', 'AEAD ICV', base + bodyEnd);
+      pt = r;
+    } else {
+      const ct = esp.subarray(bodyStart, bodyEnd);
+      if (c.mac) {
+        // RFC 4303 §3.4.4: ICV first, decryption only if it matches
+        const got = esp.subarray(bodyEnd);
+        const want = this.sa.esn ? c.mac.compute(head, iv, ct, be32(seq.hi)) : c.mac.compute(head, iv, ct);
+        if (want.length !== got.length || !timingSafeEqual(want, got)) return drop('icv-mismatch', 'ICV', base + bodyEnd);
+      }
+      if (ct.length % c.align !== 0)
+        return drop('bad-payload-length', `ciphertext ${ct.length} bytes is not a multiple of ${c.align}`, base + bodyStart);
+      pt = c.cipher ? c.cipher.decrypt(Buffer.from(iv), Buffer.from(ct)) : Buffer.from(ct);
+    }
+    const padLen = pt[pt.length - 2];
+    const nextHeader = pt[pt.length - 1];
+    if (padLen + ESP_TRAILER_BYTES > pt.length)
+      return drop('bad-padding', `pad length ${padLen} exceeds payload ${pt.length - 2}`, base + bodyEnd - 2);
+    const padStart = pt.length - ESP_TRAILER_BYTES - padLen;
+    if (this.sa.checkPadding && this.sa.padding === 'sequential') {
+      for (let i = 0; i < padLen; i++)
+        if (pt[padStart + i] !== i + 1) return drop('bad-padding', `padding byte ${i} is ${pt[padStart + i]}, want ${i + 1} (RFC 4303 §2.4)`);
+    }
+    return ok({ payload: pt.subarray(0, padStart), nextHeader, seq });
+  }
+}
+
+/** Recompute a transport-mode TCP/UDP checksum from scratch (used when no NAT-OA is known). */
+export function recomputeUpperChecksum(pkt: Buffer, p: ParsedIp): void {
+  const off = checksumFieldOffset(p.protocol);
+  if (off < 0 || p.protocol === IPPROTO.ICMP) return;
+  const seg = pkt.subarray(p.payloadOffset, p.totalLength);
+  if (seg.length < off + 2) return;
+  const src = p.header.src;
+  const dst = p.header.dst;
+  seg.writeUInt16BE(upperLayerChecksum(src, dst, p.protocol, seg, off), off);
+}
