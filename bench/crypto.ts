@@ -15,14 +15,9 @@ import { createCipher } from '../src/crypto/cipher';
 import { createMac } from '../src/crypto/mac';
 import { createBatchAead, enableFastAead, type AeadBatchItem } from '../src/crypto/openssl-aead';
 import { algorithmById, keymatBytes } from '../src/crypto/registry';
+import type { BenchResult } from './types';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  ratio: number;
-}
+export type { BenchResult };
 
 const SIZES = [64, 512, 1400] as const;
 const BATCH = 64;

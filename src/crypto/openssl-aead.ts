@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import koffi from 'koffi';
+import type * as Koffi from 'koffi';
 import { type Aead, checkAeadIv, checkAeadKey, createNodeAead, setFastAeadFactory } from './aead';
 import { CryptoError } from './errors';
 import { ESP_AEAD_C_SOURCE } from './native-source';
@@ -62,6 +62,8 @@ const DATA_OUT = ARENA_HEADERS + ARENA_DATA / 2;
 const ARENA_END = ARENA_HEADERS + ARENA_DATA;
 
 let native: Native | null = null;
+/** koffi, required lazily so that a missing koffi binary only disables the fast path. */
+let koffi: typeof Koffi;
 let status: FastAeadStatus = { enabled: false, reason: 'enableFastAead() not called' };
 
 function compileShim(): string {
@@ -79,6 +81,7 @@ function compileShim(): string {
 }
 
 function loadNative(): Native {
+  koffi = require('koffi') as typeof Koffi;
   const lib = koffi.load('libcrypto.so.3');
   const fn = (decl: string): NativeFn => lib.func(decl) as NativeFn;
   const cipherGetter = (name: string): Pointer => (fn(`void *${name}(void)`) as () => Pointer)();
