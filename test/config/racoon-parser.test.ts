@@ -229,6 +229,13 @@ remote "c" inherit "p" {
     expect(e.message).toBe('failed to get remoteconf for anonymous.');
   });
 
+  test('an address-form parent that two remotes share is ambiguous (getrmconf tie)', () => {
+    const e = parseErr(`remote "a" { remote_address 192.0.2.1; exchange_mode main; ${PROPOSAL} }
+remote "b" inherit "a";
+remote 192.0.2.9 inherit 192.0.2.1 { passive on; }`);
+    expect(e).toMatchObject({ line: 3, column: 26, message: 'failed to get remoteconf for 192.0.2.1[500].' });
+  });
+
   test('a second certificate_type in a child of a parent with one: "certificate_type already defined"', () => {
     const e = parseErr(`remote "p" { exchange_mode main; certificate_type x509 "a.crt" "a.key"; ${PROPOSAL} } remote "c" inherit "p" { certificate_type x509 "b.crt" "b.key"; }`);
     expect(e.message).toBe('certificate_type already defined');
@@ -299,6 +306,10 @@ describe('errors: file:line:column, message, token, expected', () => {
     ['radiuscfg { auth "a" "s"; auth "a" "s"; auth "a" "s"; auth "a" "s"; auth "a" "s"; auth "a" "s"; }', 1, 83, 'maximum radius auth servers exceeded'],
     ['privsep { user "nosuch"; }', 1, 16, 'unknown user "nosuch"'],
     ['listen { isakmp host.example.net; }', 1, 17, 'syntax error'],
+    ['sainfo anonymous { my_identifier address; }', 1, 20, 'syntax error'],
+    ['remote anonymous { exchange_mode main; keepalive; }', 1, 40, 'syntax error'],
+    ['listen { admin 500; }', 1, 10, 'syntax error'],
+    ['sainfo anonymous from fqdn "a" group "g" { }', 1, 32, 'syntax error'],
   ])('%s → %i:%i %s', (text, line, column, message) => {
     const e = parseErr(text);
     expect({ line: e.line, column: e.column, message: e.message }).toEqual({ line, column, message });

@@ -8,7 +8,7 @@ import type { ParseResult } from './types';
 export * from './types';
 export { type KernelAlgorithm, type KernelAlgorithms, type ParseOptions } from './parser';
 export * from './select';
-export { lookupRacoonAlgorithm, type RacoonAlgorithm, type AlgorithmClass } from './algorithms';
+export { lookupRacoonAlgorithm, ikev2ProposalTransforms, type RacoonAlgorithm, type AlgorithmClass } from './algorithms';
 export { addressId, textId, sockaddrToId, chkcmpids } from './ids';
 
 /** Parse configuration text; `file` names it in errors and anchors relative includes. */
