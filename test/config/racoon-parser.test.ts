@@ -2,7 +2,8 @@
  * racoon.conf parser: defaults from racoon's code, inheritance semantics and
  * every error form with its position (racoon-compat §1, cfparse.y, remoteconf.c).
  */
-import { formatConfigError, parseRacoonConfigText } from '../../src/config/racoon';
+import { SadbMsgType, SadbSaType } from '../../src/pfkey/constants';
+import { formatConfigError, kernelAlgorithmsFromRegister, parseRacoonConfigText } from '../../src/config/racoon';
 import { PROPOSAL, SAINFO_ALGS, memFs, noFiles, parseErr, parseOk } from './helpers';
 
 const REMOTE = `remote anonymous { exchange_mode main; ${PROPOSAL} }`;
@@ -384,13 +385,30 @@ describe('include', () => {
 });
 
 describe('kernel algorithm check (pk_checkalg with the SADB_REGISTER lists)', () => {
-  const kernel = { encrypt: [{ id: 12, minBits: 128, maxBits: 256 }], auth: [{ id: 3, minBits: 160, maxBits: 160 }], comp: [{ id: 2, minBits: 0, maxBits: 0 }] };
+  // what a kernel with only AES-CBC and HMAC-SHA1 answers to racoon's SADB_REGISTER (RFC 2367 §2.3.3 sadb_supported)
+  const kernel = kernelAlgorithmsFromRegister([
+    { type: SadbMsgType.REGISTER, satype: SadbSaType.ESP, errno: 0, seq: 0, pid: 0, ext: {
+      supportedAuth: { algs: [{ id: 3, ivlen: 0, minbits: 160, maxbits: 160 }] },
+      supportedEncrypt: { algs: [{ id: 12, ivlen: 16, minbits: 128, maxbits: 256 }] } } },
+    { type: SadbMsgType.REGISTER, satype: SadbSaType.X_IPCOMP, errno: 0, seq: 0, pid: 0, ext: {
+      supportedEncrypt: { algs: [{ id: 2, ivlen: 0, minbits: 0, maxbits: 0 }] } } },
+  ]);
   test('supported algorithms pass, others fail with racoon\'s message', () => {
     expect(parseOk(`sainfo anonymous { ${SAINFO_ALGS} }`, { kernelAlgorithms: kernel }).sainfos).toHaveLength(1);
     const e = parseErr('sainfo anonymous { encryption_algorithm aes, 3des; }', { kernelAlgorithms: kernel });
     expect(e).toMatchObject({ column: 46, message: 'algorithm 3des not supported by the kernel (missing module?)' });
     expect(parseErr('sainfo anonymous { authentication_algorithm hmac_sha256; }', { kernelAlgorithms: kernel }).message).toMatch(/hmac_sha256 not supported by the kernel/);
   });
+  test('the IPCOMP registration does not add encryption algorithms; compression is never checked (pk_checkalg)', () => {
+    expect(kernel.encrypt.map((a) => a.id)).toEqual([12]);
+    expect(parseOk('sainfo anonymous { encryption_algorithm aes; authentication_algorithm hmac_sha1; compression_algorithm lzs; }', { kernelAlgorithms: kernel }).sainfos).toHaveLength(1);
+  });
+
+  test('a key length outside the kernel range is not supported', () => {
+    const k2 = { encrypt: [{ id: 12, minBits: 128, maxBits: 128 }], auth: kernel.auth };
+    expect(parseErr('sainfo anonymous { encryption_algorithm aes 256; }', { kernelAlgorithms: k2 }).message).toBe('algorithm aes not supported by the kernel (missing module?)');
+  });
+
   test('non_auth is never checked against the kernel', () => {
     expect(parseOk('sainfo anonymous { encryption_algorithm aes; authentication_algorithm non_auth; compression_algorithm deflate; }', { kernelAlgorithms: kernel }).sainfos).toHaveLength(1);
   });

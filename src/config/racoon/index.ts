@@ -7,7 +7,7 @@ import { type ParseOptions, RacoonParser } from './parser';
 import type { ParseResult, RacoonConfig } from './types';
 
 export * from './types';
-export { type KernelAlgorithm, type KernelAlgorithms, type ParseOptions } from './parser';
+export { type KernelAlgorithm, type KernelAlgorithms, type ParseOptions, kernelAlgorithmsFromRegister } from './parser';
 export * from './select';
 export { lookupRacoonAlgorithm, ikev2ProposalTransforms, type RacoonAlgorithm, type AlgorithmClass } from './algorithms';
 export { addressId, textId, sockaddrToId, chkcmpids } from './ids';
