@@ -458,3 +458,63 @@ describe('the IKEv2 extension', () => {
     expect(s.authentication.map((a) => a.alg.ikev2)).toEqual([0, 13, 5, 8]);
   });
 });
+
+describe('certificates, keys and identifiers loaded while parsing', () => {
+  const fs = memFs({
+    '/etc/racoon/certs/gw.rsa': ': RSA {\n Modulus: 0xC1\n PublicExponent: 0x03\n PrivateExponent: 0x81\n}\n',
+    '/etc/racoon/certs/peer.pub': ': PUB 0sAQOn\n',
+    '/etc/racoon/certs/bad.pub': 'garbage\n',
+    '/etc/racoon/keyid.bin': 'KEY-ID-BYTES',
+  });
+  const parse = (t: string) => parseRacoonConfigText(`path certificate "/etc/racoon/certs";\n${t}`, '/etc/racoon/racoon.conf', { fs });
+
+  test('rsasig with plain-RSA peer keys needs both key files ("Private PlainRSA key not set")', () => {
+    const r = parse(`remote anonymous { exchange_mode main; peers_certfile plain_rsa "peer.pub";
+      proposal { authentication_method rsasig; } }`);
+    expect(!r.ok && r.errors[0].message).toBe("Private PlainRSA key not set. Use directive 'certificate_type plainrsa ...'");
+    const ok = parse(`remote anonymous { exchange_mode main; certificate_type plain_rsa "gw.rsa"; peers_certfile plain_rsa "peer.pub";
+      proposal { encryption_algorithm aes; hash_algorithm sha1; authentication_method rsasig; dh_group 2; } }`);
+    expect(ok.ok).toBe(true);
+  });
+
+  test('a plain-RSA file that does not parse: "Couldn\'t parse keyfile."', () => {
+    const r = parse('remote anonymous { exchange_mode main; peers_certfile plain_rsa "bad.pub"; }');
+    expect(!r.ok && r.errors[0]).toMatchObject({ line: 2, column: 65, message: "Couldn't parse keyfile." });
+  });
+
+  test('keyid without `tag` reads the named file; a missing file fails the identifier', () => {
+    const r = parse(`remote anonymous { exchange_mode main; my_identifier keyid "/etc/racoon/keyid.bin"; ${PROPOSAL} }`);
+    expect(r.ok && r.config.remotes[0].myIdentifier).toEqual({ type: 'keyid', qualifier: null, value: 'KEY-ID-BYTES', file: '/etc/racoon/keyid.bin' });
+    const t = parse(`remote anonymous { exchange_mode main; my_identifier keyid tag "literal"; ${PROPOSAL} }`);
+    expect(t.ok && t.config.remotes[0].myIdentifier.value).toBe('literal');
+    const m = parse('remote anonymous { exchange_mode main; my_identifier keyid file "/nope"; }');
+    expect(!m.ok && m.errors[0].message).toBe('failed to set identifer.');
+  });
+});
+
+describe('more racoon checks', () => {
+  test('gssapi_krb twice in one proposal: "Vendor ID mismatch for auth method"', () => {
+    expect(parseErr('remote anonymous { exchange_mode main; proposal { authentication_method gssapi_krb; authentication_method gssapi_krb; } }').message).toBe(
+      'Vendor ID mismatch for auth method',
+    );
+  });
+
+  test('peers_certfile and ca_type may be given once', () => {
+    expect(parseErr('remote anonymous { exchange_mode main; peers_certfile dnssec; peers_certfile dnssec; }').message).toBe('peers_certfile already defined');
+    expect(parseErr('remote anonymous { exchange_mode main; ca_type x509 "a"; ca_type x509 "b"; }').message).toBe('ca_type already defined');
+  });
+
+  test('warnings: peers_certfile without a type, and an asn1dn identifier next to a certificate', () => {
+    const r = parseRacoonConfigText(
+      `remote anonymous { exchange_mode main; peers_certfile "p.crt"; certificate_type x509 "c.crt" "c.key"; my_identifier asn1dn "CN=gw"; ${PROPOSAL} }`,
+      'w.conf',
+      { fs: noFiles, loadFiles: false },
+    );
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => w.message)).toEqual([
+      'This directive without certtype will be removed!',
+      `Please use 'peers_certfile x509 "p.crt";' instead`,
+      'Both CERT and ASN1 ID are set. Hope this is OK.',
+    ]);
+  });
+});
