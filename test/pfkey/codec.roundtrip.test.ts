@@ -3,10 +3,10 @@
  * (RFC 2367 §2.3 messages 0..24 with the Linux/KAME extension numbering).
  */
 import fc from 'fast-check';
-import { decodeMessage, encodeMessage, EXTENSIONS, EXT_KEYS, PFKEY_MAX_MESSAGE } from '../../src/pfkey/codec';
+import { decodeMessage, decodeSockAddr, encodeMessage, encodeSockAddr, EXTENSIONS, EXT_KEYS, PFKEY_MAX_MESSAGE } from '../../src/pfkey/codec';
 import { SADB_MAX } from '../../src/pfkey/constants';
 import type { PfKeyExtensions, PfKeyMessage } from '../../src/pfkey/types';
-import { extensionArbs, extensions, pfKeyMessage, pfKeyMessageWith } from './arbitraries';
+import { extensionArbs, extensions, pfKeyMessage, pfKeyMessageWith, sockAddr } from './arbitraries';
 
 function roundTrip(m: PfKeyMessage): void {
   const wire = encodeMessage(m);
@@ -43,6 +43,30 @@ describe('PF_KEY codec round trip', () => {
 
   it('round-trips arbitrary messages with any subset of extensions', () => {
     fc.assert(fc.property(pfKeyMessage, roundTrip), { numRuns: 300 });
+  });
+
+  it('decodes from a plain Uint8Array view at a non-zero byteOffset', () => {
+    fc.assert(
+      fc.property(pfKeyMessage, (m) => {
+        const wire = encodeMessage(m);
+        const backing = new Uint8Array(wire.length + 5);
+        backing.set(wire, 5);
+        const r = decodeMessage(new Uint8Array(backing.buffer, 5, wire.length));
+        expect(r.ok && r.msg).toEqual(m);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('encodeSockAddr/decodeSockAddr round-trip Linux sockaddr_in (16 B) / sockaddr_in6 (28 B)', () => {
+    fc.assert(
+      fc.property(sockAddr, (sa) => {
+        const b = encodeSockAddr(sa);
+        expect(b.length).toBe(sa.family === 2 ? 16 : 28);
+        expect(decodeSockAddr(new Uint8Array(b))).toEqual({ ok: true, addr: sa, length: b.length });
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('writes extensions in msg.ext key order (libipsec order for GETSPI: SA2, SRC, DST)', () => {
