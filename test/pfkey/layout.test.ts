@@ -4,6 +4,8 @@
  * (x86_64). A missing reserved field or a wrong offset fails here before any
  * wire test.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ALG_LAYOUT, COMB_LAYOUT, EXTENSIONS, EXT_KEYS, IPSECREQUEST_LAYOUT, type FieldKind } from '../../src/pfkey/codec';
 
 const WIDTH: Record<FieldKind, number> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, be32: 4 };
@@ -64,5 +66,37 @@ describe('PF_KEY layout table', () => {
   it.each<Shape>([COMB_LAYOUT, ALG_LAYOUT, IPSECREQUEST_LAYOUT])('$struct: fields tile the whole struct', (layout) => {
     expect(layout.size).toBe(SIZES[layout.struct]);
     expect(coverage(layout, 0)).toEqual(new Array(layout.size).fill(1));
+  });
+});
+
+/**
+ * Oracle: sizeof/offsetof printed by gcc from the real <linux/pfkeyv2.h>
+ * (Debian linux-libc-dev 6.1.187, x86_64; see vectors/pfkeyv2-layout.c).
+ * Every C field must have a table field of the same offset and width.
+ */
+describe('layout table against gcc offsetof() of <linux/pfkeyv2.h>', () => {
+  const lines = readFileSync(join(__dirname, 'vectors', 'pfkeyv2-layout.x86_64.txt'), 'utf8').trim().split('\n');
+  const layouts = new Map<string, Shape & { inaddr?: readonly { offset: number }[] }>();
+  for (const k of EXT_KEYS) layouts.set(EXTENSIONS[k].struct, EXTENSIONS[k]);
+  for (const l of [COMB_LAYOUT, ALG_LAYOUT, IPSECREQUEST_LAYOUT] as Shape[]) layouts.set(l.struct, l);
+
+  const sizes = lines.filter((l) => l.startsWith('SIZE ')).map((l) => l.split(' '));
+  it.each(sizes.filter(([, s]) => s !== 'sadb_msg'))('sizeof(struct %s) = %s', (_k, struct, size) => {
+    expect(layouts.get(struct)?.size).toBe(Number(size));
+  });
+
+  const fields = lines.filter((l) => l.startsWith('OFF ')).map((l) => l.split(' '));
+  it.each(fields)('%s %s.%s at %s, %s bytes', (_k, struct, _field, offset, width) => {
+    const layout = layouts.get(struct);
+    if (!layout) throw new Error(`no layout for ${struct}`);
+    const match =
+      layout.fields.some((f) => f.offset === Number(offset) && WIDTH[f.kind] === Number(width)) ||
+      (Number(width) === 16 && (layout.inaddr ?? []).some((s) => s.offset === Number(offset)));
+    expect(match).toBe(true);
+  });
+
+  it('extension and message numbers agree with the header', () => {
+    expect(lines).toContain('EXT KMADDRESS 25 FILTER 26 SEC_CTX 24 MAX 26 MIGRATE 24');
+    expect([EXTENSIONS.kmaddress.type, EXTENSIONS.filter.type, EXTENSIONS.secCtx.type]).toEqual([25, 26, 24]);
   });
 });
