@@ -1009,8 +1009,10 @@ function encodeUnknown(u: UnknownExtension, path: string): Buffer {
 
 /**
  * Encode a message. Extensions are written in the order of msg.ext's keys
- * (decodeMessage inserts them in wire order, so a decoded message re-encodes
- * in its original order), then msg.unknown bodies verbatim.
+ * (decodeMessage inserts them in wire order). msg.unknown bodies are written
+ * verbatim, each before the first known extension that would otherwise start
+ * past its recorded offset, so a decoded message re-encodes to the very bytes
+ * it came from; unknowns that fit nowhere earlier go last.
  * Throws PfKeyEncodeError for a model that cannot be put on the wire.
  */
 export function encodeMessage(msg: PfKeyMessage): Buffer {
@@ -1026,15 +1028,28 @@ export function encodeMessage(msg: PfKeyMessage): Buffer {
   writeScalar(head, 8, 'u32', msg.seq, 'seq');
   writeScalar(head, 12, 'u32', msg.pid, 'pid');
   const parts: Buffer[] = [head];
+  let at = head.length;
+  const unknown = (msg.unknown ?? []).map((u, i) => ({ offset: u.offset, body: encodeUnknown(u, `unknown[${i}]`) }));
+  const flushUnknown = (all: boolean): void => {
+    while (unknown.length > 0 && (all || unknown[0].offset <= at)) {
+      const u = unknown.shift();
+      if (!u) break;
+      parts.push(u.body);
+      at += u.body.length;
+    }
+  };
   if (typeof msg.ext !== 'object' || msg.ext === null) throw new PfKeyEncodeError('field-type', 'ext', 'must be an object');
   for (const key of Object.keys(msg.ext)) {
     if (!KEY_BY_TYPE_VALUES.has(key)) throw new PfKeyEncodeError('ext-key', `ext.${key}`, 'is not a PF_KEY extension');
     const k = key as ExtKey;
     const value = msg.ext[k];
     if (value === undefined) continue;
-    parts.push(encodeExtension(k, value));
+    flushUnknown(false);
+    const part = encodeExtension(k, value);
+    parts.push(part);
+    at += part.length;
   }
-  (msg.unknown ?? []).forEach((u, i) => parts.push(encodeUnknown(u, `unknown[${i}]`)));
+  flushUnknown(true);
   const out = Buffer.concat(parts);
   if (out.length > PFKEY_MAX_MESSAGE) throw new PfKeyEncodeError('msg-too-long', 'msg', `${out.length} bytes exceed sadb_msg_len`);
   out.writeUInt16LE(out.length / PFKEY_UNIT64, 4);
