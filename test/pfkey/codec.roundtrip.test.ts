@@ -42,7 +42,7 @@ describe('PF_KEY codec round trip', () => {
   });
 
   it('round-trips arbitrary messages with any subset of extensions', () => {
-    fc.assert(fc.property(pfKeyMessage, roundTrip), { numRuns: 300 });
+    fc.assert(fc.property(pfKeyMessage, roundTrip), { numRuns: 150 });
   });
 
   it('decodes from a plain Uint8Array view at a non-zero byteOffset', () => {
@@ -104,7 +104,7 @@ describe('PF_KEY codec round trip', () => {
         expect(r.warnings).toHaveLength(chosen.length);
         expect(encodeMessage(r.msg).equals(mixed)).toBe(true);
       }),
-      { numRuns: 150 },
+      { numRuns: 80 },
     );
   });
 
