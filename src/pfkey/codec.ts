@@ -970,6 +970,16 @@ export const PFKEY_MAX_MESSAGE = 0xffff * PFKEY_UNIT64;
 // Encode
 
 function encodeExtension<K extends ExtKey>(key: K, value: ExtValue<K>): Buffer {
+  try {
+    return encodeExtensionUnchecked(key, value);
+  } catch (e) {
+    if (e instanceof PfKeyEncodeError) throw e;
+    // a value of the wrong shape from untyped code (null where an object belongs, …)
+    throw new PfKeyEncodeError('model-shape', `ext.${key}`, e instanceof Error ? e.message : String(e));
+  }
+}
+
+function encodeExtensionUnchecked<K extends ExtKey>(key: K, value: ExtValue<K>): Buffer {
   // TS cannot correlate EXTENSIONS[key] with PfKeyExtensions[key]; the mapped ExtTable type guarantees it.
   const layout = EXTENSIONS[key] as unknown as ExtLayout<ExtValue<K>>;
   const path = `ext.${key}`;
@@ -1016,6 +1026,15 @@ function encodeUnknown(u: UnknownExtension, path: string): Buffer {
  * Throws PfKeyEncodeError for a model that cannot be put on the wire.
  */
 export function encodeMessage(msg: PfKeyMessage): Buffer {
+  try {
+    return encodeMessageUnchecked(msg);
+  } catch (e) {
+    if (e instanceof PfKeyEncodeError) throw e;
+    throw new PfKeyEncodeError('model-shape', 'msg', e instanceof Error ? e.message : String(e));
+  }
+}
+
+function encodeMessageUnchecked(msg: PfKeyMessage): Buffer {
   const head = Buffer.alloc(SADB_MSG_LEN);
   head.writeUInt8(PF_KEY_V2, 0);
   if (typeof msg.type !== 'number' || !Number.isInteger(msg.type) || msg.type < 0 || msg.type > SADB_MAX) {
