@@ -195,16 +195,6 @@ describe('malformed and refused messages change nothing', () => {
     expect(r.ext).toEqual({});
     expect(env.snapshot()).toBe(env.before);
   });
-
-  it('bytes the codec could not decode get EINVAL on that socket only', async () => {
-    const env = await loaded();
-    const b = env.open(20);
-    env.a.sock.kernelEndpoint.sendMalformed({ type: SadbMsgType.ADD, satype: SadbSaType.ESP, seq: 77, pid: 10 });
-    await settle();
-    expect(env.a.seen.at(-1)).toMatchObject({ type: SadbMsgType.ADD, errno: Errno.EINVAL, seq: 77 });
-    expect(b.seen).toEqual([]);
-    expect(env.snapshot()).toBe(env.before);
-  });
 });
 
 describe('ACQUIRE (RFC 2367 §3.1.6)', () => {

@@ -63,8 +63,6 @@ export interface KernelEndpoint {
    * message (the codec's decode, or a copy) and do not touch it afterwards.
    */
   send(msg: PfKeyMessage): void;
-  /** A message that could not be decoded: answered with EINVAL to this socket alone. */
-  sendMalformed(header: { type: number; satype: number; seq: number; pid: number }): void;
   readonly registered: ReadonlySet<number>;
   readonly promiscuous: boolean;
   close(): void;
@@ -177,11 +175,6 @@ export class UserspaceKernel {
       closed: false,
       send: (msg) => {
         if (!ep.closed) this.process(ep, msg);
-      },
-      sendMalformed: (header) => {
-        if (ep.closed) return;
-        this.log.debug({ socket: id, type: header.type, seq: header.seq }, 'malformed PF_KEY message');
-        this.deliverTo(ep, { type: header.type, satype: header.satype, errno: Errno.EINVAL, seq: header.seq, pid: header.pid, ext: {} } as PfKeyMessage);
       },
       close: () => {
         ep.closed = true;
