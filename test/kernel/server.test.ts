@@ -165,6 +165,15 @@ describe('openPfKey backends', () => {
     await expect(openPfKey({ socketPath: tmpSocket() })).rejects.toBeInstanceOf(PfKeyNoKernelError);
   });
 
+  it('two racing openPfKey({ embed }) calls share one embedded kernel', async () => {
+    const path = tmpSocket();
+    const [x, y] = await Promise.all([openPfKey({ socketPath: path, embed: true, pid: 710 }), openPfKey({ socketPath: path, embed: true, pid: 711 })]);
+    const emb = embeddedKernel()!;
+    expect(emb.kernel.socketCount).toBe(2);
+    await Promise.all([x.close(), y.close()]);
+    await emb.stop();
+  });
+
   it('userspace with embed starts a kernel in this process and serves it to other clients', async () => {
     const path = tmpSocket();
     const local = await openPfKey({ socketPath: path, embed: true, pid: 700 });
