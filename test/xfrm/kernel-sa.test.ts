@@ -208,6 +208,19 @@ describe('REGISTER and ACQUIRE', () => {
     // RFC 2367 §3.1.6 / af_key BROADCAST_REGISTERED: only registered sockets hear ACQUIRE.
     expect(seenByUnregistered.filter((m) => m.type === SadbMsgType.ACQUIRE)).toEqual([]);
   });
+
+  test('a promiscuous socket (X_PROMISC, as setkey -x sends) hears ACQUIRE without registering', async () => {
+    const promisc = header(SadbMsgType.X_PROMISC, 1 as SadbSaType);
+    expect((await unregistered.request(promisc)).errno).toBe(0);
+    try {
+      await sock.request(spdadd(addr('10.0.0.1'), addr('10.0.0.3'), IpsecDir.OUTBOUND, [transportReq()]));
+      const acquire = waitFor<PfKeyMessage>((l) => unregistered.onMessage(l), (m) => m.type === SadbMsgType.ACQUIRE);
+      ns.sendUdp('10.0.0.3', 9);
+      expect((await acquire).ext.addressDst?.addr.address).toBe('10.0.0.3');
+    } finally {
+      await unregistered.request(header(SadbMsgType.X_PROMISC, SadbSaType.UNSPEC));
+    }
+  });
 });
 
 describe('kernel lifetimes → EXPIRE / X_SPDEXPIRE', () => {

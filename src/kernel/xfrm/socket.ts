@@ -88,6 +88,7 @@ export class XfrmPfKeySocket implements PfKeySocket {
   private readonly listeners = new Set<(msg: PfKeyMessage) => void>();
   private readonly errorListeners = new Set<(err: Error) => void>();
   private readonly registered = new Set<SadbSaType>();
+  private promiscuous = false;
   private readonly inflight = new Map<number, ReceivedNetlinkMessage[]>();
   private nextReqid = IPSEC_MANUAL_REQID_MAX + 1;
   private readonly cryptoNames: Set<string>;
@@ -330,6 +331,14 @@ export class XfrmPfKeySocket implements PfKeySocket {
         if (!r.ok) return this.errorReply(msg, r.errno, r.reason);
         return [{ ...this.headerReply(msg), ext: msg.ext }];
       }
+      case SadbMsgType.X_PROMISC: {
+        // RFC 2367 has no promiscuous mode; KAME's X_PROMISC (satype 1 = on, 0 = off)
+        // shows a socket every message. XFRM cannot show other sockets' requests,
+        // only their effects (already broadcast) and kernel events: promiscuous
+        // here means ACQUIRE/EXPIRE/NEW_MAPPING of every satype, registered or not.
+        this.promiscuous = msg.satype !== SadbSaType.UNSPEC;
+        return [this.headerReply(msg)];
+      }
       default:
         return this.errorReply(
           msg,
@@ -357,7 +366,7 @@ export class XfrmPfKeySocket implements PfKeySocket {
     if (!pf) return;
     const onlyRegistered =
       pf.type === SadbMsgType.ACQUIRE || pf.type === SadbMsgType.EXPIRE || pf.type === SadbMsgType.X_NAT_T_NEW_MAPPING;
-    if (onlyRegistered && !this.registered.has(pf.satype)) return;
+    if (onlyRegistered && !this.promiscuous && !this.registered.has(pf.satype)) return;
     this.deliver(pf);
   }
 
