@@ -336,6 +336,7 @@ fds.writeInt32LE(workerData.fd, 0); fds.writeInt16LE(1, 4);
 fds.writeInt32LE(workerData.wakeFd, 8); fds.writeInt16LE(1, 12);
 const addr = Buffer.alloc(12);
 const alen = Buffer.alloc(4);
+const buf = Buffer.alloc(262144); // larger than any netlink dump skb (NLMSG_GOODSIZE is a page)
 const EINTR = 4, EAGAIN = 11, ENOBUFS = 105;
 for (;;) {
   fds.writeInt16LE(0, 6); fds.writeInt16LE(0, 14);
@@ -343,7 +344,6 @@ for (;;) {
   if (n < 0) { const e = koffi.errno(); if (e === EINTR) continue; parentPort.postMessage({ kind: 'error', call: 'poll', errno: e }); break; }
   if (fds.readInt16LE(14) !== 0) { const b = Buffer.alloc(1); read(workerData.wakeFd, b, 1); break; }
   if (fds.readInt16LE(6) === 0) continue;
-  const buf = Buffer.allocUnsafe(262144);
   alen.writeUInt32LE(12, 0);
   const r = recvfrom(workerData.fd, buf, buf.length, 0x40 /* MSG_DONTWAIT */, addr, alen);
   if (r < 0) {

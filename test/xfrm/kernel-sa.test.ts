@@ -259,3 +259,20 @@ describe('kernel lifetimes → EXPIRE / X_SPDEXPIRE', () => {
     expect(ns.ip('xfrm', 'policy')).not.toContain('10.20.0.2');
   });
 });
+
+describe('SA broadcasts (RFC 2367 §3.1: DELETE and FLUSH reach every socket)', () => {
+  test('`ip xfrm state delete` and `ip xfrm state flush` by another process arrive as SADB_DELETE and SADB_FLUSH', async () => {
+    const g = await unregistered.request(getspi('192.0.2.7', '192.0.2.1'));
+    const spi = g.ext.sa?.spi ?? 0;
+    const deleted = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (m) => m.type === SadbMsgType.DELETE);
+    ns.ip('xfrm', 'state', 'delete', 'src', '192.0.2.7', 'dst', '192.0.2.1', 'proto', 'esp', 'spi', String(spi));
+    const d = await deleted;
+    expect(d.satype).toBe(SadbSaType.ESP);
+    expect(d.ext.sa?.spi).toBe(spi);
+    expect(d.ext.addressSrc?.addr.address).toBe('192.0.2.7');
+    await unregistered.request(getspi('192.0.2.8', '192.0.2.1'));
+    const flushed = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (m) => m.type === SadbMsgType.FLUSH);
+    ns.ip('xfrm', 'state', 'flush');
+    expect((await flushed).satype).toBe(SadbSaType.UNSPEC);
+  });
+});
