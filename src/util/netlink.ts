@@ -495,9 +495,11 @@ export class NetlinkSocket {
   request(
     type: number,
     payload: Buffer,
-    opts: { flags?: number; dump?: boolean; ack?: boolean; timeoutMs?: number } = {},
+    opts: { flags?: number; dump?: boolean; ack?: boolean; timeoutMs?: number; onSeq?: (seq: number) => void } = {},
   ): Promise<ReceivedNetlinkMessage[]> {
     const seq = this.nextSeq();
+    // Told before sending, so that a caller can recognise multicast echoes of this request.
+    opts.onSeq?.(seq);
     const dump = opts.dump ?? false;
     const ack = !dump && (opts.ack ?? true);
     const flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : ack ? NLM_F_ACK : 0) | (opts.flags ?? 0);
@@ -515,12 +517,6 @@ export class NetlinkSocket {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
-  }
-
-  /** The sequence number the next request() will use. */
-  peekNextSeq(): number {
-    const n = (this.seq + 1) >>> 0;
-    return n === 0 ? 1 : n;
   }
 
   /** Multicast messages and unsolicited unicast messages. */

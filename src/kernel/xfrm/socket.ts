@@ -173,12 +173,18 @@ export class XfrmPfKeySocket implements PfKeySocket {
     x: XfrmMessageOf<T>,
     timeoutMs: number,
   ): Promise<ExecOk | ExecFail> {
-    const seq = this.nl.peekNextSeq();
-    this.inflight.set(seq, []);
+    let seq = -1;
     try {
       // GET-style requests are answered by one message; ask for no ACK, as iproute2 does.
       const getStyle = x.type === XfrmMsgType.ALLOCSPI || x.type === XfrmMsgType.GETSA || x.type === XfrmMsgType.GETPOLICY;
-      const raw = await this.nl.request(x.type, encodeXfrm(x), { timeoutMs, ack: !getStyle });
+      const raw = await this.nl.request(x.type, encodeXfrm(x), {
+        timeoutMs,
+        ack: !getStyle,
+        onSeq: (s) => {
+          seq = s;
+          this.inflight.set(s, []);
+        },
+      });
       const replies = this.decodeAll(raw);
       const echoes = this.decodeAll(this.inflight.get(seq) ?? []);
       return { ok: true, replies, echoes };
