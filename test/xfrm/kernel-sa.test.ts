@@ -276,3 +276,18 @@ describe('SA broadcasts (RFC 2367 §3.1: DELETE and FLUSH reach every socket)', 
     expect((await flushed).satype).toBe(SadbSaType.UNSPEC);
   });
 });
+
+describe('bad input is refused before it reaches the kernel', () => {
+  test('an invalid address literal, an out-of-range reqid: EINVAL naming the field, nothing installed', async () => {
+    const g = getspi('192.0.2.300', '192.0.2.1');
+    const r = await sock.request(g);
+    expect(r.errno).toBe(Errno.EINVAL);
+    expect(explainReply(r)).toBe('ADDRESS_SRC: "192.0.2.300" is not a valid IPv4 address');
+    const big = getspi('192.0.2.2', '192.0.2.1');
+    big.ext.sa2 = { mode: IpsecMode.TUNNEL, sequence: 0, reqid: 2 ** 33 };
+    const r2 = await sock.request(big);
+    expect(r2.errno).toBe(Errno.EINVAL);
+    expect(explainReply(r2)).toMatch(/xfrm_userspi_info\.info\.reqid = 8589934592 does not fit u32/);
+    expect(ns.ip('xfrm', 'state').trim()).toBe('');
+  });
+});

@@ -30,9 +30,10 @@ import { kernelCryptoNames, supportedAlgorithms } from './algorithms';
 import { XfrmMsgType, XfrmNlGroup } from './constants';
 import { XfrmKernelError, attachExplanation, explainKernelError, explainReply } from './errors';
 import { XfrmKnownType, XfrmMessage, XfrmMessageOf, decodeXfrm, encodeXfrm } from './messages';
-import { XfrmDecodeError, encodeAttrs } from './structs';
+import { XfrmDecodeError, XfrmEncodeError, encodeAttrs } from './structs';
 import {
   acquireToPfKey,
+  checkMessageAddresses,
   expireToPfKey,
   getSpiToXfrm,
   mappingToPfKey,
@@ -174,10 +175,18 @@ export class XfrmPfKeySocket implements PfKeySocket {
     timeoutMs: number,
   ): Promise<ExecOk | ExecFail> {
     let seq = -1;
+    let payload: Buffer;
+    try {
+      payload = encodeXfrm(x);
+    } catch (e) {
+      // A field out of range for its wire type (e.g. a non-integer SPI): refuse, send nothing.
+      if (e instanceof XfrmEncodeError) return { ok: false, errno: Errno.EINVAL, reason: `${SadbMsgType[msg.type] ?? msg.type}: ${e.message}` };
+      throw e;
+    }
     try {
       // GET-style requests are answered by one message; ask for no ACK, as iproute2 does.
       const getStyle = x.type === XfrmMsgType.ALLOCSPI || x.type === XfrmMsgType.GETSA || x.type === XfrmMsgType.GETPOLICY;
-      const raw = await this.nl.request(x.type, encodeXfrm(x), {
+      const raw = await this.nl.request(x.type, payload, {
         timeoutMs,
         ack: !getStyle,
         onSeq: (s) => {
@@ -224,6 +233,8 @@ export class XfrmPfKeySocket implements PfKeySocket {
   }
 
   private async handle(msg: PfKeyMessage, timeoutMs: number): Promise<PfKeyMessage[]> {
+    const badAddress = checkMessageAddresses(msg);
+    if (badAddress) return this.errorReply(msg, badAddress.errno, badAddress.reason);
     switch (msg.type) {
       case SadbMsgType.REGISTER: {
         if (msg.satype !== SadbSaType.UNSPEC) this.registered.add(msg.satype);

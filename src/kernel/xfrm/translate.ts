@@ -158,6 +158,33 @@ function addrBytes(a: SockAddr): Buffer | undefined {
   return b;
 }
 
+/**
+ * Every address a PF_KEY request carries must be a valid literal of its family
+ * (AF_INET 2 or AF_INET6 10) before anything is translated: xfrmAddr() below
+ * would otherwise encode garbage as zeros, i.e. as the wildcard address.
+ */
+export function checkMessageAddresses(msg: PfKeyMessage): TranslateFailure | undefined {
+  const e = msg.ext;
+  const all: [string, SockAddr | undefined][] = [
+    ['ADDRESS_SRC', e.addressSrc?.addr],
+    ['ADDRESS_DST', e.addressDst?.addr],
+    ['ADDRESS_PROXY', e.addressProxy?.addr],
+    ['NAT_T_OA', e.natTOa?.addr],
+    ['KMADDRESS local', e.kmaddress?.local],
+    ['KMADDRESS remote', e.kmaddress?.remote],
+  ];
+  for (const [i, rq] of (e.policy?.requests ?? []).entries()) {
+    all.push([`ipsecrequest ${i} src`, rq.src], [`ipsecrequest ${i} dst`, rq.dst]);
+  }
+  for (const [what, a] of all) {
+    if (!a) continue;
+    if (a.family !== AF_INET && a.family !== AF_INET6) return fail(Errno.EINVAL, `${what}: address family ${String(a.family)} is not AF_INET (2) or AF_INET6 (10)`);
+    if (!addrBytes(a)) return fail(Errno.EINVAL, `${what}: "${a.address}" is not a valid ${a.family === AF_INET ? 'IPv4' : 'IPv6'} address`);
+    if (!Number.isInteger(a.port) || a.port < 0 || a.port > 0xffff) return fail(Errno.EINVAL, `${what}: port ${a.port} is out of range`);
+  }
+  return undefined;
+}
+
 export function xfrmAddr(a: SockAddr): Buffer {
   const out = Buffer.alloc(16);
   const b = addrBytes(a);
