@@ -253,3 +253,14 @@ describe('the PF_KEY messages the backend produces are valid PF_KEYv2 (shared co
     }
   });
 });
+
+test('SADB_X_EXT_SEC_CTX ↔ XFRMA_SEC_CTX (xfrm_user_sec_ctx: len = 8 + ctx_len, same layout as sadb_x_sec_ctx)', () => {
+  const m = spdadd(addr('10.0.0.1'), addr('10.0.0.2'), IpsecDir.OUTBOUND, [transportReq()]);
+  m.ext.secCtx = { alg: 1, doi: 1, ctx: Buffer.from('system_u:object_r:ipsec_spd_t:s0') };
+  const t = spdAddToXfrm(m, () => 1);
+  if (!t.ok) throw new Error(t.reason);
+  const raw = t.value.attrs.secCtx ?? Buffer.alloc(0);
+  expect(raw.readUInt16LE(0)).toBe(8 + 32);
+  expect(raw.readUInt16LE(6)).toBe(32);
+  expect(policyToPfKey(SadbMsgType.X_SPDADD, t.value.body, t.value.attrs, 0, 0).ext.secCtx).toEqual(m.ext.secCtx);
+});

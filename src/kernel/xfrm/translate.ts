@@ -33,6 +33,7 @@ import type {
   SadbSa,
   SadbXIpsecRequest,
   SadbXPolicy,
+  SadbXSecCtx,
   SockAddr,
 } from '../../pfkey/types';
 import { formatIp, parseIp } from '../../util/ip';
@@ -57,6 +58,7 @@ import {
   XFRM_STATE_NOECN,
   XFRM_STATE_NOPMTUDISC,
   XFRM_STATE_ALIGN4,
+  XfrmAttr,
   XfrmMode,
   XfrmMsgType,
   XfrmPolicyAction,
@@ -272,6 +274,26 @@ function cfgToLifetimes(lft: XfrmLifetimeCfg, cur: XfrmLifetimeCur): { hard: Sad
   };
 }
 
+/* ---- security contexts ----------------------------------------------------- */
+
+/** SADB_X_EXT_SEC_CTX → XFRMA_SEC_CTX (struct xfrm_user_sec_ctx, "same format as sadb_x_sec_ctx"; len = 8 + ctx_len bytes). */
+export function secCtxToAttr(ctx: SadbXSecCtx): Buffer {
+  const out = Buffer.alloc(8 + ctx.ctx.length);
+  out.writeUInt16LE(out.length, 0);
+  out.writeUInt16LE(XfrmAttr.SEC_CTX, 2);
+  out[4] = ctx.alg;
+  out[5] = ctx.doi;
+  out.writeUInt16LE(ctx.ctx.length, 6);
+  ctx.ctx.copy(out, 8);
+  return out;
+}
+
+export function secCtxFromAttr(b: Buffer | undefined): SadbXSecCtx | undefined {
+  if (!b || b.length < 8) return undefined;
+  const len = Math.min(b.readUInt16LE(6), b.length - 8);
+  return { alg: b[4], doi: b[5], ctx: Buffer.from(b.subarray(8, 8 + len)) };
+}
+
 /* ---- selectors ----------------------------------------------------------- */
 
 function emptySelector(family = 0): XfrmSelector {
@@ -407,6 +429,7 @@ export function spdAddToXfrm(msg: PfKeyMessage, allocReqid: ReqidAllocator): Tra
     share: 0,
   };
   const attrs: XfrmAttrs = tmpls.length ? { tmpl: tmpls } : {};
+  if (msg.ext.secCtx) attrs.secCtx = secCtxToAttr(msg.ext.secCtx);
   return ok({ type: msg.type === SadbMsgType.X_SPDUPDATE ? XfrmMsgType.UPDPOLICY : XfrmMsgType.NEWPOLICY, body: info, attrs });
 }
 
@@ -439,6 +462,8 @@ export function policyToPfKey(type: SadbMsgType, info: XfrmUserpolicyInfo, attrs
       policy,
     },
   };
+  const ctx = secCtxFromAttr(attrs.secCtx);
+  if (ctx) msg.ext.secCtx = ctx;
   return msg;
 }
 
@@ -562,6 +587,7 @@ export function saAddToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsg
       encapOa: msg.ext.natTOa ? xfrmAddr(msg.ext.natTOa.addr) : Buffer.alloc(16),
     };
   }
+  if (msg.ext.secCtx) attrs.secCtx = secCtxToAttr(msg.ext.secCtx);
   const info: XfrmUsersaInfo = {
     sel,
     id: { daddr: xfrmAddr(addressDst.addr), spi: sa.spi, proto },
@@ -691,6 +717,8 @@ export function saToPfKey(
     ext.natTDport = { port: attrs.encap.encapDport };
     if (!isZero(attrs.encap.encapOa)) ext.natTOa = hostAddress(info.family, attrs.encap.encapOa);
   }
+  const ctx = secCtxFromAttr(attrs.secCtx);
+  if (ctx) ext.secCtx = ctx;
   return { type, satype: protoToSatype(info.id.proto), errno: 0, seq, pid, ext };
 }
 
@@ -771,10 +799,8 @@ export function acquireToPfKey(acq: XfrmUserAcquire, attrs: XfrmAttrs, names: Se
       proposal: { replay: 32, combs: acquireProposal(tmpl, proto, names) },
     },
   };
-  if (attrs.secCtx && attrs.secCtx.length >= 8) {
-    const ctxLen = attrs.secCtx.readUInt16LE(6);
-    msg.ext.secCtx = { alg: attrs.secCtx[4], doi: attrs.secCtx[5], ctx: Buffer.from(attrs.secCtx.subarray(8, 8 + ctxLen)) };
-  }
+  const ctx = secCtxFromAttr(attrs.secCtx);
+  if (ctx) msg.ext.secCtx = ctx;
   return msg;
 }
 
