@@ -14,6 +14,9 @@ import { readFile } from 'node:fs/promises';
 import { Errno, SadbMsgType, SadbSaState, SadbSaType } from '../pfkey/constants';
 import { DEFAULT_PFKEY_SOCKET, PFKEY_SOCKET_ENV, type KernelBackendName, type PfKeySocket } from '../pfkey/socket';
 import type { PfKeyMessage, SockAddr } from '../pfkey/types';
+import { encodeMessage } from '../pfkey/codec';
+import { connectUnixPfKey } from '../pfkey/unix';
+import { openXfrmPfKey } from '../kernel/xfrm';
 import { compileSetkeyScript, type Resolver, type SetkeyStep } from '../config/setkey/compile';
 import { formatKdebug, formatMonitorRecord, formatSadump, formatSpdump } from '../config/setkey/dump';
 import { formatParseError } from '../config/setkey/errors';
@@ -47,17 +50,14 @@ export interface SetkeyIo {
   replyTimeoutMs?: number;
 }
 
-/** The kernel backends (src/kernel) are loaded lazily so that parse-only use needs none. */
+/**
+ * userspace: tanuki's kernel on its unix socket; xfrm: the Linux kernel's
+ * XFRM through NETLINK_XFRM; af_key has no transport in this build yet.
+ */
 async function defaultOpenSocket(opts: OpenPfKeyOptions): Promise<PfKeySocket> {
-  let mod: unknown;
-  try {
-    mod = await import('../kernel/index.js' as string);
-  } catch {
-    throw new Error(`no PF_KEY transport in this build (src/kernel is missing); cannot reach ${opts.socketPath}`);
-  }
-  const open = (mod as { openPfKey?: unknown }).openPfKey;
-  if (typeof open !== 'function') throw new Error('src/kernel does not export openPfKey');
-  return (open as (o: OpenPfKeyOptions) => Promise<PfKeySocket>)(opts);
+  if (opts.backend === 'userspace') return connectUnixPfKey(opts.socketPath);
+  if (opts.backend === 'xfrm') return openXfrmPfKey();
+  throw new Error(`the ${opts.backend} kernel backend is not available in this build`);
 }
 
 function defaultIo(): SetkeyIo {
@@ -241,7 +241,8 @@ class Session {
     return { withPorts: this.flags.withPorts, now: () => this.io.now() / 1000, timeZone: this.io.timeZone, protocols: this.io.protocols };
   }
 
-  verbose(m: PfKeyMessage): void {
+  verbose(m: PfKeyMessage, sent = false): void {
+    if (sent && this.flags.hexdump) this.io.stdout(rawHexdump(encodeMessage(m)));
     if (this.flags.verbose) this.io.stdout(`${formatKdebug(m)}\n`);
   }
 
@@ -263,7 +264,7 @@ class Session {
           resolve();
         }
       });
-      this.verbose(req);
+      this.verbose(req, true);
       this.sock.send(req);
     });
     return replies;
@@ -315,7 +316,7 @@ class Session {
       this.postproc(replies, line);
       return;
     }
-    this.verbose(req);
+    this.verbose(req, true);
     const reply = await this.sock.request(req, this.io.replyTimeoutMs ?? 5000);
     this.postproc([reply], line);
   }
@@ -379,6 +380,18 @@ function tzOffsetSeconds(timeZone: string | undefined, nowMs: number): number {
   return Math.round((local - Math.floor(nowMs / 1000) * 1000) / 1000);
 }
 
+/** setkey's -H dump of message bytes: "%08x: " every 16 bytes, "%02x " per byte. */
+export function rawHexdump(buf: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < buf.length; i++) {
+    if (i % 16 === 0) out += `${i.toString(16).padStart(8, '0')}: `;
+    out += `${buf[i].toString(16).padStart(2, '0')} `;
+    if (i % 16 === 15) out += '\n';
+  }
+  if (buf.length % 16) out += '\n';
+  return out;
+}
+
 /** setkey shortdump() (-l): one short line per SA. */
 function shortdump(m: PfKeyMessage, nowSec: number): string {
   const satype = m.satype === SadbSaType.AH ? 'ah' : m.satype === SadbSaType.ESP ? 'esp' : `#${m.satype}`;
@@ -431,11 +444,6 @@ export async function main(argv: string[], ioOverrides: Partial<SetkeyIo> = {}):
     io.stdout(`${SETKEY_VERSION}\n${USAGE}`);
     return 1;
   }
-  if (flags.hexdump && flags.mode === 'promisc') {
-    io.stderr('setkey: -H (raw hexdump) needs the PF_KEY wire codec, which this build does not include\n');
-    return 1;
-  }
-
   // Scripts: parse and resolve everything before touching the kernel.
   const scripts: { name: string; text: string }[] = [];
   try {
@@ -515,7 +523,14 @@ export async function main(argv: string[], ioOverrides: Partial<SetkeyIo> = {}):
         const raw = flags.promiscLevel > 1;
         const off = sock.onMessage((m) => {
           const now = io.now();
-          io.stdout(formatMonitorRecord(m, now, raw, tzOffsetSeconds(io.timeZone, now)));
+          const record = formatMonitorRecord(m, now, raw, tzOffsetSeconds(io.timeZone, now));
+          if (!flags.hexdump) {
+            io.stdout(record);
+            return;
+          }
+          // printdate(), then the raw bytes (re-encoded by the codec), then kdebug_sadb
+          const nl = record.indexOf('\n') + 1;
+          io.stdout(record.slice(0, nl) + rawHexdump(encodeMessage(m)) + record.slice(nl));
         });
         sock.send({ type: SadbMsgType.X_PROMISC, satype: 1 as SadbSaType, errno: 0, seq: 0, pid: sock.pid, ext: {} });
         await waitStop(io.stop);

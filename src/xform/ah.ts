@@ -13,7 +13,6 @@ import {
   OPT_HOME_ADDRESS,
   OPT_MAY_CHANGE,
   ParsedIp,
-  ParsedIpv6,
   getTos,
   parseIp,
   parseOptions,
@@ -305,4 +304,3 @@ export class AhSa {
   }
 }
 
-export type { ParsedIpv6 };

@@ -5,7 +5,6 @@
  */
 import { Errno, IPPROTO, IpsecMode, SadbSaState, SadbSaType } from '../../src/pfkey/constants';
 import { VirtualClock } from '../../src/sadb/clock';
-import { replayAccept, replayCheck, newReplayState, nextOutboundSeq } from '../../src/sadb/replay';
 import { Sadb, type SaExpiryKind } from '../../src/sadb/sadb';
 import { address, espSa, lifetime } from '../kernel/helpers';
 
@@ -130,6 +129,26 @@ describe('UPDATE and ADD (RFC 2367 §3.1.2, §3.1.3)', () => {
     expect(sadb.size).toBe(0);
   });
 
+  it('an AEAD (AES-GCM-16, RFC 4106) takes key+salt bits and no auth algorithm', () => {
+    const { sadb } = setup();
+    const gcm = (spi: number, auth: number, bits: number) => ({
+      sa: { spi, replay: 32, state: 1, auth, encrypt: 20, flags: 0 },
+      addressSrc: address('10.0.0.1'),
+      addressDst: address('10.0.0.2'),
+      keyEncrypt: { bits, key: Buffer.alloc(bits / 8) },
+    });
+    ok(sadb.add(req(SadbSaType.ESP, gcm(0x900, 0, 160))));
+    ok(sadb.add(req(SadbSaType.ESP, gcm(0x901, 0, 288))));
+    expect(sadb.add(req(SadbSaType.ESP, gcm(0x902, 0, 128)))).toMatchObject({ ok: false, errno: Errno.EINVAL });
+    expect(sadb.add(req(SadbSaType.ESP, { ...gcm(0x903, 3, 160), keyAuth: { bits: 160, key: Buffer.alloc(20) } }))).toMatchObject({ ok: false, errno: Errno.EINVAL });
+  });
+
+  it('IPComp SAs are refused with ENOSYS: no compressor is implemented (crypto registry)', () => {
+    const { sadb } = setup();
+    const ipcomp = { sa: { spi: 0x2000, replay: 0, state: 1, auth: 0, encrypt: 2, flags: 0 }, addressSrc: address('10.0.0.1'), addressDst: address('10.0.0.2') };
+    expect(sadb.add(req(SadbSaType.X_IPCOMP, ipcomp))).toMatchObject({ ok: false, errno: Errno.ENOSYS });
+  });
+
   it('AH needs an auth algorithm and no cipher', () => {
     const { sadb } = setup();
     const ah = { sa: { spi: 0x400, replay: 0, state: 1, auth: 3, encrypt: 0, flags: 0 }, addressSrc: address('10.0.0.1'), addressDst: address('10.0.0.2'), keyAuth: { bits: 160, key: Buffer.alloc(20) } };
@@ -250,23 +269,12 @@ describe('data-plane lookups', () => {
   });
 });
 
-describe('anti-replay window (RFC 4303 §3.4.3)', () => {
-  it('accepts new and in-window unseen numbers, rejects replays and numbers left of the window', () => {
-    const s = newReplayState(32);
-    expect(replayAccept(s, 1)).toBe(true);
-    expect(replayAccept(s, 1)).toBe(false);
-    expect(replayAccept(s, 40)).toBe(true);
-    expect(replayCheck(s, 8)).toBe(false); // 40 - 8 = 32: outside a 32-packet window
-    expect(replayAccept(s, 9)).toBe(true); // 40 - 9 = 31: inside, unseen
-    expect(replayAccept(s, 9)).toBe(false);
-    expect(s.replayDrops).toBe(2);
-    expect(replayCheck(s, 0)).toBe(false);
-  });
-
-  it('the outbound counter starts at 1 and refuses to cycle (RFC 4303 §3.3.3)', () => {
-    const s = newReplayState(32);
-    expect(nextOutboundSeq(s)).toBe(1);
-    s.lastOutbound = 0xffffffff;
-    expect(nextOutboundSeq(s)).toBeNull();
+describe('replay state stored per SA', () => {
+  it('the window size comes from sadb_sa_replay; counters start at zero; a larval SA has no window', () => {
+    const { sadb } = setup();
+    const sa = ok(sadb.add(req(SadbSaType.ESP, espSa('10.0.0.1', '10.0.0.2', 0xa00))));
+    expect(sa.replay).toEqual({ window: 4, lastSeq: 0n, lastOutbound: 0n, replayDrops: 0, integrityFailures: 0 });
+    const larval = ok(sadb.getspi(req(SadbSaType.ESP, { addressSrc: address('10.0.0.2'), addressDst: address('10.0.0.1') })));
+    expect(larval.replay.window).toBe(0);
   });
 });

@@ -30,7 +30,7 @@ import {
   SadbSaType,
 } from '../../pfkey/constants';
 import type { PfKeyExtensions, PfKeyMessage, SadbComb, SadbLifetime } from '../../pfkey/types';
-import { supportedAlgorithms, supportedLists } from '../../sadb/algorithms';
+import { isAead, supportedAlgorithms, supportedLists } from '../../sadb/algorithms';
 import { systemClock, type KernelClock } from '../../sadb/clock';
 import { protoToSatype, Sadb, type SadbRequest, type SaExpiryKind, type SecurityAssociation } from '../../sadb/sadb';
 import { Spd, type PacketSelector, type PolicyTemplate, type SecurityPolicy } from '../../spd/spd';
@@ -57,7 +57,11 @@ const COMB_LIFETIMES = {
 export interface KernelEndpoint {
   /** Stable socket number inside this kernel (logs and tests). */
   readonly id: number;
-  /** Hand a message this socket sent to the kernel. */
+  /**
+   * Hand a message this socket sent to the kernel. The kernel takes ownership
+   * of the message's objects (it may keep them in the SADB): pass a fresh
+   * message (the codec's decode, or a copy) and do not touch it afterwards.
+   */
   send(msg: PfKeyMessage): void;
   /** A message that could not be decoded: answered with EINVAL to this socket alone. */
   sendMalformed(header: { type: number; satype: number; seq: number; pid: number }): void;
@@ -544,7 +548,10 @@ export class UserspaceKernel {
   }
 }
 
-/** Linux dump_ah_combs / dump_esp_combs: AH one comb per auth algorithm; ESP every cipher × every non-null auth. */
+/**
+ * Linux dump_ah_combs / dump_esp_combs: AH one comb per auth algorithm; ESP
+ * every cipher × every non-null auth, and each AEAD once without auth.
+ */
 function proposalCombs(satype: SadbSaType): SadbComb[] {
   const algs = supportedAlgorithms();
   const auths = algs.auth.filter((a) => a.id !== 251);
@@ -559,6 +566,6 @@ function proposalCombs(satype: SadbSaType): SadbComb[] {
     ...COMB_LIFETIMES,
   });
   if (satype === SadbSaType.AH) return auths.map((a) => comb(a, null));
-  if (satype === SadbSaType.ESP) return algs.encrypt.flatMap((e) => auths.map((a) => comb(a, e)));
+  if (satype === SadbSaType.ESP) return algs.encrypt.flatMap((e) => (isAead(e.id) ? [comb(null, e)] : auths.map((a) => comb(a, e))));
   return [];
 }

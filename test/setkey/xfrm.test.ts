@@ -1,0 +1,64 @@
+/**
+ * setkey on the Linux kernel's XFRM (the xfrm backend), for real, inside a
+ * private network namespace: policies loaded by `setkey -f` (with the RFC-mode
+ * fwd copy) are what `ip xfrm policy` shows, `setkey -DP` prints them in
+ * ipsec-tools format, and spddelete/-FP remove them.
+ */
+import { openXfrmPfKey } from '../../src/kernel/xfrm';
+import { main } from '../../src/cli/setkey';
+import { BUILTIN_PROTOCOLS } from '../../src/config/setkey/protocols';
+import { TestNetns } from '../xfrm/netns';
+
+async function setkey(ns: TestNetns, argv: string[], files: Record<string, string> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, {
+    stdout: (t) => out.push(t),
+    stderr: (t) => err.push(t),
+    readFile: async (p) => files[p],
+    openSocket: () => openXfrmPfKey({ netns: ns.name }),
+    env: {},
+    timeZone: 'UTC',
+    protocols: BUILTIN_PROTOCOLS,
+  });
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+const SCRIPT = `
+spdadd 10.1.0.0/24 10.2.0.0/24 any -P out ipsec esp/tunnel/10.0.0.1-10.0.0.2/require;
+spdadd 10.2.0.0/24 10.1.0.0/24 tcp -P in prio high ipsec esp/tunnel/10.0.0.2-10.0.0.1/unique:7;
+`;
+
+describe('setkey --kernel xfrm in a network namespace', () => {
+  let ns: TestNetns;
+  beforeAll(() => {
+    ns = TestNetns.create();
+  });
+  afterAll(() => ns?.destroy());
+
+  it('loads policies, -DP shows them as the kernel holds them, spddelete and -FP remove them', async () => {
+    expect(await setkey(ns, ['-f', 's'], { s: SCRIPT })).toEqual({ code: 0, out: '', err: '' });
+    const ip = ns.ip('xfrm', 'policy');
+    expect(ip).toContain('src 10.1.0.0/24 dst 10.2.0.0/24');
+    expect(ip).toMatch(/dir fwd priority \d+/);
+    expect(ip.match(/dir (in|out|fwd)/g)?.sort()).toEqual(['dir fwd', 'dir in', 'dir out']);
+
+    const dp = await setkey(ns, ['-DP']);
+    expect(dp.code).toBe(0);
+    expect(dp.out).toContain('10.1.0.0/24[any] 10.2.0.0/24[any] 255\n\tout prio def ipsec\n\tesp/tunnel/10.0.0.1-10.0.0.2/require\n');
+    expect(dp.out).toContain('10.2.0.0/24[any] 10.1.0.0/24[any] tcp\n\tin prio high ipsec\n\tesp/tunnel/10.0.0.2-10.0.0.1/unique:7\n');
+    expect(dp.out).toContain('10.2.0.0/24[any] 10.1.0.0/24[any] tcp\n\tfwd prio high ipsec\n\tesp/tunnel/10.0.0.2-10.0.0.1/require\n');
+
+    const dup = await setkey(ns, ['-f', 's'], { s: SCRIPT });
+    expect(dup.code).toBe(1);
+    expect(dup.out).toContain('The result of line 2: File exists.\n');
+
+    const del = await setkey(ns, ['-f', 'd'], { d: 'spddelete 10.1.0.0/24 10.2.0.0/24 any -P out;' });
+    expect(del).toEqual({ code: 0, out: '', err: '' });
+    expect(ns.ip('xfrm', 'policy')).not.toContain('dir out');
+
+    expect((await setkey(ns, ['-FP'])).code).toBe(0);
+    expect(ns.ip('xfrm', 'policy').trim()).toBe('');
+    expect((await setkey(ns, ['-DP'])).out).toBe('No SPD entries.\n');
+  });
+});
