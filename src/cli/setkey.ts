@@ -392,8 +392,14 @@ export function rawHexdump(buf: Uint8Array): string {
   return out;
 }
 
+/** setkey.c's ipproto[] names for shortdump; other numbers print as #N. */
+const SHORT_IPPROTO: Record<number, string> = {
+  0: 'ip', 1: 'icmp', 2: 'igmp', 3: 'ggp', 4: 'ip4', 6: 'tcp', 8: 'egp', 17: 'udp', 22: 'idp', 29: 'tp',
+  41: 'ip6', 43: 'rt6', 44: 'frag6', 46: 'rsvp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmp6', 59: 'none', 60: 'dst6',
+};
+
 /** setkey shortdump() (-l): one short line per SA. */
-function shortdump(m: PfKeyMessage, nowSec: number): string {
+export function shortdump(m: PfKeyMessage, nowSec: number): string {
   const satype = m.satype === SadbSaType.AH ? 'ah' : m.satype === SadbSaType.ESP ? 'esp' : `#${m.satype}`;
   const p2 = (n: number) => String(n).padStart(2, '0');
   let out = `${p2(Math.floor((nowSec % 3600) / 60))}${p2(nowSec % 60)}`;
@@ -408,7 +414,7 @@ function shortdump(m: PfKeyMessage, nowSec: number): string {
     out += h.addtime >= 1000n ? 'big' : String(h.addtime).padEnd(3);
   } else out += ' ???/???';
   const addr = (a: PfKeyMessage['ext']['addressSrc']) =>
-    a ? `${a.proto ? `${a.proto} ` : ''}${a.addr.port ? `${a.addr.address}[${a.addr.port}]` : a.addr.address}` : '?';
+    a ? `${a.proto ? `${SHORT_IPPROTO[a.proto] ?? `#${a.proto}`} ` : ''}${a.addr.port ? `${a.addr.address}[${a.addr.port}]` : a.addr.address}` : '?';
   return `${out} ${addr(m.ext.addressSrc)} -> ${addr(m.ext.addressDst)}\n`;
 }
 

@@ -4,7 +4,7 @@
  */
 import { SadbMsgType, SadbSaState } from '../../src/pfkey/constants';
 import type { PfKeyMessage } from '../../src/pfkey/types';
-import { main, rawHexdump, splitStatements, type SetkeyIo } from '../../src/cli/setkey';
+import { main, rawHexdump, shortdump, splitStatements, type SetkeyIo } from '../../src/cli/setkey';
 import { BUILTIN_PROTOCOLS } from '../../src/config/setkey/protocols';
 import { FakeKernel } from './fake-kernel';
 
@@ -272,6 +272,32 @@ describe('other modes and flags', () => {
     stop.abort();
     const r = await monitor;
     expect(r.out.split('\n')[1]).toMatch(/^00000000: 02 0b 00 01 02 00 00 00 01 00 00 00 e8 03 00 00 $/);
+  });
+
+  it('-l loops with setkey shortdump lines until stopped', async () => {
+    const k = new FakeKernel();
+    const { run } = harness(k, { s: 'add 10.0.0.1 10.0.0.2 esp 0x300 -lh 3600 -ls 3000 -E null;' });
+    await run(['-f', 's']);
+    const stop = new AbortController();
+    const loop = run(['-Dl'], { stop: stop.signal });
+    await new Promise((r) => setTimeout(r, 30));
+    stop.abort();
+    const r = await loop;
+    expect(r.code).toBe(0);
+    const lines = r.out.split('\n');
+    expect(lines[0]).toBe('time p   s spi      ltime   src -> dst');
+    expect(lines[1]).toBe('1320 esp M 00000300   0/big #255 10.0.0.1 -> #255 10.0.0.2');
+  });
+
+  it('shortdump: "?" columns for a message without SA or lifetimes', () => {
+    expect(shortdump({ type: SadbMsgType.DUMP, satype: 9, errno: 0, seq: 0, pid: 0, ext: {} }, 3723)).toBe('0203 #9 ? ?        ???/??? ? -> ?\n');
+  });
+
+  it('-v prints each message sent and received in kdebug form', async () => {
+    const k = new FakeKernel();
+    const { run } = harness(k, { s: 'spdflush;' });
+    const r = await run(['-v', '-f', 's']);
+    expect(r.out.match(/sadb_msg\{ version=2 type=19 /g)).toHaveLength(2);
   });
 
   it('rawHexdump groups 16 bytes per line with offsets', () => {
