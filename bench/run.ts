@@ -6,10 +6,14 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as kernel from './kernel';
+import * as pfkey from './pfkey';
 import type { BenchModule, BenchResult } from './types';
 
 /** Add a module here to have it run. */
-export const MODULES: BenchModule[] = [{ name: 'kernel', run: kernel.run }];
+export const MODULES: BenchModule[] = [
+  { name: 'kernel', run: kernel.run },
+  { name: 'pfkey', run: pfkey.run },
+];
 
 function repoRoot(): string {
   let dir = resolve(__dirname);

@@ -57,10 +57,10 @@ export function checkConfiguration(path: string, opts: CheckOptions = {}): Check
   const usesPsk = config.remotes.some((r) => r.xauthLogin !== null || r.proposals.some((p) => PSK_METHODS.has(p.authMethod.alg.name)));
   const pskPath = config.path.preSharedKey;
   if (pskPath !== null) {
-    const unsafe = safefile(pskPath, env);
-    const data = unsafe.length === 0 ? env.readFile(pskPath) : null;
+    const check = safefile(pskPath, env);
+    const data = check.safe ? env.readFile(pskPath) : null;
     if (data === null) {
-      const msgs = [...unsafe, `failed to open pre_share_key file ${pskPath}`];
+      const msgs = [...check.errors, `failed to open pre_share_key file ${pskPath}`];
       (usesPsk ? errors : warnings).push(...msgs);
     } else {
       for (const e of parsePskText(data)) {
@@ -92,8 +92,8 @@ export function checkConfiguration(path: string, opts: CheckOptions = {}): Check
     }
   }
   if (config.path.backupsa !== null) {
-    const unsafe = safefile(config.path.backupsa, env);
-    if (unsafe.length > 0) warnings.push(...unsafe.map((m) => `backupsa: ${m}`));
+    const check = safefile(config.path.backupsa, env);
+    if (!check.safe) warnings.push(...(check.errors.length > 0 ? check.errors : [`${config.path.backupsa} cannot be read`]).map((m) => `backupsa: ${m}`));
   }
   return { ok: errors.length === 0, errors, warnings, config };
 }

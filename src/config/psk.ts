@@ -51,18 +51,19 @@ const S_IFREG = 0o100000;
 
 /**
  * safefile(path, secret=1): the checks racoon applies to psk.txt (and the
- * backupsa file), with racoon's messages. Returns [] when the file is safe.
- * A failed stat() has no message of its own (racoon then only logs
+ * backupsa file), with racoon's messages. A failed stat() makes the file
+ * unsafe without a message of its own (racoon then only logs
  * "failed to open pre_share_key file").
  */
-export function safefile(path: string, env: PskEnvironment = realPskEnvironment): string[] {
-  if (env.getuid() !== env.geteuid()) return ["setuid'ed execution not allowed"];
+export function safefile(path: string, env: PskEnvironment = realPskEnvironment): { readonly safe: boolean; readonly errors: readonly string[] } {
+  const bad = (m: string | null) => ({ safe: false, errors: m === null ? [] : [m] });
+  if (env.getuid() !== env.geteuid()) return bad("setuid'ed execution not allowed");
   const s = env.stat(path);
-  if (s === null) return [];
-  if (s.uid !== env.getuid()) return [`${path} has invalid owner uid`];
-  if ((s.mode & S_IFMT) !== S_IFREG) return [`${path} is an invalid file type 0x${(s.mode & S_IFMT).toString(16)}`];
-  if ((s.mode & 0o077) !== 0) return [`${path} has weak file permission`];
-  return [];
+  if (s === null) return bad(null);
+  if (s.uid !== env.getuid()) return bad(`${path} has invalid owner uid`);
+  if ((s.mode & S_IFMT) !== S_IFREG) return bad(`${path} is an invalid file type 0x${(s.mode & S_IFMT).toString(16)}`);
+  if ((s.mode & 0o077) !== 0) return bad(`${path} has weak file permission`);
+  return { safe: true, errors: [] };
 }
 
 export type PskLookup =
@@ -136,9 +137,9 @@ export function parsePskText(data: Buffer): PskEntry[] {
  * `str` byte for byte. The file must pass safefile() first.
  */
 export function getPsk(path: string, str: Buffer, env: PskEnvironment = realPskEnvironment): PskLookup {
-  const unsafe = safefile(path, env);
-  const data = unsafe.length === 0 ? env.readFile(path) : null;
-  if (data === null) return { ok: false, errors: [...unsafe, `failed to open pre_share_key file ${path}`] };
+  const check = safefile(path, env);
+  const data = check.safe ? env.readFile(path) : null;
+  if (data === null) return { ok: false, errors: [...check.errors, `failed to open pre_share_key file ${path}`] };
   for (const e of parsePskText(data)) {
     if ((e.id.length === 1 && e.id[0] === 0x2a) || e.id.equals(str)) {
       if (e.key === null) return { ok: false, errors: ['failed to get psk buffer.'] };

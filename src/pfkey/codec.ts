@@ -96,18 +96,20 @@ export const align8 = (n: number): number => Math.ceil(n / PFKEY_UNIT64) * PFKEY
 /** Field widths; be* are network order, the rest host (little-endian) order. */
 export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'be32';
 const FIELD_BITS: Record<FieldKind, number> = { u8: 8, u16: 16, u32: 32, u64: 64, be16: 16, be32: 32 };
+const FIELD_LIMIT: Record<FieldKind, number> = { u8: 0x100, u16: 0x10000, u32: 0x100000000, u64: 2 ** 64, be16: 0x10000, be32: 0x100000000 };
 
 type NumericKey<V> = { [P in keyof V]-?: V[P] extends number | bigint ? P : never }[keyof V] & string;
 
 /**
  * One field of a fixed struct, at a byte offset from the start of the struct:
- * - `field`: a model field of the same name;
+ * - `field`: a model field of the same name (`names`: its enum, for decode
+ *   warnings on values it does not know);
  * - `reserved`: written as zero, ignored when read;
  * - `wire`: a wire-only count (e.g. sadb_x_ctx_len) produced by the tail
  *   encoder and handed to the tail decoder.
  */
 export type FieldSpec<V> =
-  | { offset: number; kind: FieldKind; field: NumericKey<V> }
+  | { offset: number; kind: FieldKind; field: NumericKey<V>; names?: Readonly<Record<number, string>> }
   | { offset: number; kind: FieldKind; reserved: true }
   | { offset: number; kind: FieldKind; wire: string };
 
@@ -120,17 +122,17 @@ export interface StructLayout<V> {
 
 type Scalars = Record<string, number | bigint>;
 
-function writeScalar(b: Buffer, off: number, kind: FieldKind, raw: unknown, path: string): void {
+/** Write one field; `path` + `field` name it in the error (joined only on failure). */
+function writeScalar(b: Buffer, off: number, kind: FieldKind, raw: unknown, path: string, field?: string): void {
   if (kind === 'u64') {
     if (typeof raw !== 'bigint' || raw < 0n || raw > 0xffffffffffffffffn) {
-      throw new PfKeyEncodeError('field-range', path, `must be a bigint in [0, 2^64), got ${String(raw)}`);
+      throw new PfKeyEncodeError('field-range', field ? `${path}.${field}` : path, `must be a bigint in [0, 2^64), got ${String(raw)}`);
     }
     b.writeBigUInt64LE(raw, off);
     return;
   }
-  const bits = FIELD_BITS[kind];
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw >= 2 ** bits) {
-    throw new PfKeyEncodeError('field-range', path, `must be an integer in [0, 2^${bits}), got ${String(raw)}`);
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw >= FIELD_LIMIT[kind]) {
+    throw new PfKeyEncodeError('field-range', field ? `${path}.${field}` : path, `must be an integer in [0, 2^${FIELD_BITS[kind]}), got ${String(raw)}`);
   }
   switch (kind) {
     case 'u8':
@@ -174,21 +176,33 @@ function writeStruct<V>(layout: StructLayout<V>, v: V, wire: Record<string, numb
   for (const f of layout.fields) {
     if ('field' in f) {
       const raw: unknown = v[f.field];
-      writeScalar(b, f.offset, f.kind, raw, `${path}.${f.field}`);
+      writeScalar(b, f.offset, f.kind, raw, path, f.field);
     } else if ('wire' in f) {
-      writeScalar(b, f.offset, f.kind, wire[f.wire] ?? 0, `${path}(${layout.struct} ${f.wire})`);
+      writeScalar(b, f.offset, f.kind, wire[f.wire] ?? 0, path, `(${layout.struct} ${f.wire})`);
     }
   }
   return b;
 }
 
-/** Read a struct's model fields and wire counts (the caller checked the bounds). */
-function readStruct<V>(layout: StructLayout<V>, b: Buffer, base: number): { model: Scalars; wire: Record<string, number> } {
+/**
+ * Read a struct's model fields and wire counts (the caller checked the
+ * bounds). Enum values the layout does not name are kept, with a warning.
+ */
+function readStruct<V>(
+  layout: StructLayout<V>,
+  b: Buffer,
+  base: number,
+  warnings?: string[],
+  where?: string,
+): { model: Scalars; wire: Record<string, number> } {
   const model: Scalars = {};
   const wire: Record<string, number> = {};
   for (const f of layout.fields) {
-    if ('field' in f) model[f.field] = readScalar(b, base + f.offset, f.kind);
-    else if ('wire' in f) wire[f.wire] = Number(readScalar(b, base + f.offset, f.kind));
+    if ('field' in f) {
+      const v = readScalar(b, base + f.offset, f.kind);
+      model[f.field] = v;
+      if (f.names && warnings && f.names[Number(v)] === undefined) warnings.push(`${where ?? layout.struct}: unknown ${f.field} ${String(v)}`);
+    } else if ('wire' in f) wire[f.wire] = Number(readScalar(b, base + f.offset, f.kind));
   }
   return { model, wire };
 }
@@ -211,8 +225,16 @@ export function maxPrefixLen(family: 2 | 10): number {
   return family === AF_INET ? 32 : 128;
 }
 
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const DOTTED_QUAD = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+
 function addressBytes(family: 2 | 10, text: unknown, path: string): Buffer {
-  const bytes = typeof text === 'string' ? parseIp(text) : null;
+  const quad = family === AF_INET && typeof text === 'string' ? DOTTED_QUAD.exec(text) : null;
+  const bytes = quad
+    ? Buffer.from([Number(quad[1]), Number(quad[2]), Number(quad[3]), Number(quad[4])])
+    : typeof text === 'string'
+      ? parseIp(text)
+      : null;
   const want = family === AF_INET ? 4 : 16;
   if (!bytes || bytes.length !== want) {
     throw new PfKeyEncodeError(
@@ -258,8 +280,11 @@ export type SockAddrDecodeResult = { ok: true; addr: SockAddr; length: number } 
  * are indexes into `buf`.
  */
 export function decodeSockAddr(buf: Uint8Array, offset = 0, end = buf.length): SockAddrDecodeResult {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (end > b.length) end = b.length;
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  return readSockAddr(b, offset, Math.min(end, b.length));
+}
+
+function readSockAddr(b: Buffer, offset: number, end: number): SockAddrDecodeResult {
   if (offset < 0 || end - offset < 2) {
     return fail(Math.max(0, Math.min(offset, b.length)), 'sockaddr-short', 'no room for sa_family');
   }
@@ -273,7 +298,8 @@ export function decodeSockAddr(buf: Uint8Array, offset = 0, end = buf.length): S
   }
   const port = b.readUInt16BE(offset + 2);
   if (family === AF_INET) {
-    return { ok: true, addr: { family: AF_INET, address: formatIp(b.subarray(offset + 4, offset + 8)), port }, length: len };
+    const a = offset + 4;
+    return { ok: true, addr: { family: AF_INET, address: `${b[a]}.${b[a + 1]}.${b[a + 2]}.${b[a + 3]}`, port }, length: len };
   }
   const addr: SockAddr = { family: AF_INET6, address: formatIp(b.subarray(offset + 8, offset + 24)), port };
   const flowinfo = b.readUInt32BE(offset + 4);
@@ -299,6 +325,7 @@ interface TailIn {
   end: number; // absolute end of the extension (sadb_ext_len)
   model: Scalars; // fixed fields already read
   wire: Record<string, number>;
+  warnings: string[];
 }
 
 type TailResult<V> = { ok: true; value: Partial<V>; end: number } | Fail;
@@ -334,7 +361,7 @@ const SA_LAYOUT: ExtLayout<SadbSa> = {
   fields: [
     { offset: 4, kind: 'be32', field: 'spi' },
     { offset: 8, kind: 'u8', field: 'replay' },
-    { offset: 9, kind: 'u8', field: 'state' },
+    { offset: 9, kind: 'u8', field: 'state', names: SadbSaState },
     { offset: 10, kind: 'u8', field: 'auth' },
     { offset: 11, kind: 'u8', field: 'encrypt' },
     { offset: 12, kind: 'u32', field: 'flags' },
@@ -366,7 +393,7 @@ const ADDRESS_TAIL: TailSpec<SadbAddress> = {
     return { bytes: encodeSockAddr(v.addr, `${path}.addr`) };
   },
   decode(t) {
-    const sa = decodeSockAddr(t.buf, t.start, t.end);
+    const sa = readSockAddr(t.buf, t.start, t.end);
     if (!sa.ok) return sa;
     const prefixlen = Number(t.model.prefixlen);
     if (prefixlen > maxPrefixLen(sa.addr.family)) {
@@ -619,8 +646,8 @@ export const IPSECREQUEST_LAYOUT: StructLayout<SadbXIpsecRequest> = {
   fields: [
     { offset: 0, kind: 'u16', wire: 'len' },
     { offset: 2, kind: 'u16', field: 'proto' },
-    { offset: 4, kind: 'u8', field: 'mode' },
-    { offset: 5, kind: 'u8', field: 'level' },
+    { offset: 4, kind: 'u8', field: 'mode', names: IpsecMode },
+    { offset: 5, kind: 'u8', field: 'level', names: IpsecLevel },
     { offset: 6, kind: 'u16', reserved: true },
     { offset: 8, kind: 'u32', field: 'reqid' },
     { offset: 12, kind: 'u32', reserved: true },
@@ -652,12 +679,12 @@ function encodePair(a: SockAddr, b: SockAddr, path: string, names: [string, stri
 type PairResult = { ok: true; first: SockAddr; second: SockAddr; size: number } | Fail;
 
 function decodePair(buf: Buffer, start: number, end: number, rule: string, what: string): PairResult {
-  const a = decodeSockAddr(buf, start, end);
+  const a = readSockAddr(buf, start, end);
   if (!a.ok) return a;
   if (end - (start + a.length) >= 2 && buf.readUInt16LE(start + a.length) !== a.addr.family) {
     return fail(start + a.length, `${rule}-family`, `${what}: the second sockaddr's family ${buf.readUInt16LE(start + a.length)} differs from the first's ${a.addr.family}`);
   }
-  const b = decodeSockAddr(buf, start + a.length, end);
+  const b = readSockAddr(buf, start + a.length, end);
   if (!b.ok) return b;
   return { ok: true, first: a.addr, second: b.addr, size: sockaddrPairSize(a.addr.family) };
 }
@@ -681,8 +708,8 @@ const POLICY_LAYOUT: ExtLayout<SadbXPolicy> = {
   struct: 'sadb_x_policy',
   size: 16,
   fields: [
-    { offset: 4, kind: 'u16', field: 'type' },
-    { offset: 6, kind: 'u8', field: 'dir' },
+    { offset: 4, kind: 'u16', field: 'type', names: IpsecPolicyType },
+    { offset: 6, kind: 'u8', field: 'dir', names: IpsecDir },
     { offset: 7, kind: 'u8', reserved: true },
     { offset: 8, kind: 'u32', field: 'id' },
     { offset: 12, kind: 'u32', field: 'priority' },
@@ -704,7 +731,7 @@ const POLICY_LAYOUT: ExtLayout<SadbXPolicy> = {
         if (len < IPSECREQUEST_LAYOUT.size || len % 8 !== 0 || o + len > t.end) {
           return fail(o, 'ipsecrequest-len', `sadb_x_ipsecrequest_len ${len} is not a multiple of 8 in [16, ${t.end - o}]`);
         }
-        const { model } = readStruct(IPSECREQUEST_LAYOUT, t.buf, o);
+        const { model } = readStruct(IPSECREQUEST_LAYOUT, t.buf, o, t.warnings, `sadb_x_ipsecrequest at offset ${o}`);
         const r = model as unknown as SadbXIpsecRequest;
         if (len > IPSECREQUEST_LAYOUT.size) {
           const pair = decodePair(t.buf, o + 16, o + len, 'ipsecrequest', 'ipsecrequest');
@@ -730,7 +757,7 @@ const SA2_LAYOUT: ExtLayout<SadbXSa2> = {
   struct: 'sadb_x_sa2',
   size: 16,
   fields: [
-    { offset: 4, kind: 'u8', field: 'mode' },
+    { offset: 4, kind: 'u8', field: 'mode', names: IpsecMode },
     { offset: 5, kind: 'u8', reserved: true },
     { offset: 6, kind: 'u16', reserved: true },
     { offset: 8, kind: 'u32', field: 'sequence' },
@@ -745,7 +772,7 @@ const NAT_T_TYPE_LAYOUT: ExtLayout<SadbXNatTType> = {
   struct: 'sadb_x_nat_t_type',
   size: 8,
   fields: [
-    { offset: 4, kind: 'u8', field: 'type' },
+    { offset: 4, kind: 'u8', field: 'type', names: NatTType },
     { offset: 5, kind: 'u8', reserved: true },
     { offset: 6, kind: 'u16', reserved: true },
   ],
@@ -901,15 +928,6 @@ export function satypeName(satype: number): string {
   return typeof n === 'string' ? n : `SATYPE_${satype}`;
 }
 
-// Enumerated fields: unknown values are decoded as numbers with a warning.
-const ENUM_FIELDS: Partial<Record<ExtKey, Record<string, Record<number, string>>>> = {
-  sa: { state: SadbSaState },
-  policy: { type: IpsecPolicyType, dir: IpsecDir },
-  sa2: { mode: IpsecMode },
-  natTType: { type: NatTType },
-};
-const REQUEST_ENUMS: Record<string, Record<number, string>> = { mode: IpsecMode, level: IpsecLevel };
-
 // ---------------------------------------------------------------------------
 // Message header
 
@@ -1034,7 +1052,8 @@ function decodeExtension(key: ExtKey, b: Buffer, extStart: number, extEnd: numbe
   if (extEnd - extStart < layout.size) {
     return fail(extStart, 'ext-too-short', `${layout.name} is ${extEnd - extStart} bytes, struct ${layout.struct} needs ${layout.size}`);
   }
-  const { model, wire } = readStruct(layout, b, extStart);
+  const where = `${layout.name} at offset ${extStart}`;
+  const { model, wire } = readStruct(layout, b, extStart, warnings, where);
   const bad = layout.check?.(model, extStart);
   if (bad) return bad;
   const value: Record<string, unknown> = { ...model };
@@ -1044,26 +1063,13 @@ function decodeExtension(key: ExtKey, b: Buffer, extStart: number, extEnd: numbe
   }
   let consumed = extStart + layout.size;
   if (layout.tail) {
-    const t = layout.tail.decode({ buf: b, extStart, start: extStart + layout.size, end: extEnd, model, wire });
+    const t = layout.tail.decode({ buf: b, extStart, start: extStart + layout.size, end: extEnd, model, wire, warnings });
     if (!t.ok) return t;
     Object.assign(value, t.value);
     consumed = t.end;
   }
   if (extEnd - align8(consumed - extStart) > extStart) {
-    warnings.push(`${layout.name} at offset ${extStart}: ${extEnd - extStart - align8(consumed - extStart)} trailing bytes ignored`);
-  }
-  const enums = ENUM_FIELDS[key];
-  for (const f of Object.keys(enums ?? {})) {
-    const n = Number(value[f]);
-    if (enums && enums[f][n] === undefined) warnings.push(`${layout.name} at offset ${extStart}: unknown ${f} ${n}`);
-  }
-  if (key === 'policy') {
-    for (const r of (value.requests ?? []) as SadbXIpsecRequest[]) {
-      for (const f of Object.keys(REQUEST_ENUMS)) {
-        const n = f === 'mode' ? r.mode : r.level;
-        if (REQUEST_ENUMS[f][n] === undefined) warnings.push(`sadb_x_ipsecrequest at offset ${extStart}: unknown ${f} ${n}`);
-      }
-    }
+    warnings.push(`${where}: ${extEnd - extStart - align8(consumed - extStart)} trailing bytes ignored`);
   }
   return { ok: true, value };
 }

@@ -1,54 +1,54 @@
 /**
  * The algorithms the userspace kernel supports, in PF_KEY terms: what
- * SADB_REGISTER replies list (RFC 2367 §2.3.3 sadb_supported / sadb_alg) and
- * what ADD/UPDATE accept.
+ * SADB_REGISTER replies list (RFC 2367 §2.3.3 sadb_supported / sadb_alg),
+ * what ACQUIRE proposals offer and what ADD/UPDATE accept.
  *
- * Everything goes through supportedAlgorithms(); until the crypto registry
- * (src/crypto/registry.ts) is merged the rows below are the Linux
- * net/xfrm/xfrm_algo.c PF_KEY descriptors (sadb_alg_id, ivlen, minbits,
- * maxbits) for the algorithms with pfkey_supported = 1.
+ * Built from the one algorithm registry (src/crypto/registry.ts): every row
+ * with a Linux SADB number whose primitive tanuki implements (the data plane
+ * can run it). Key sizes follow the PF_KEY convention of a key that carries
+ * the salt/nonce (RFC 3686 AES-CTR, RFC 4106 GCM, RFC 4309 CCM), as Linux
+ * lists AES-CTR as 160..288 bits; ivlen is the explicit IV in bytes.
  */
-import { SadbAalg, SadbCalg, SadbEalg } from '../pfkey/constants';
+import { algorithmsOf } from '../crypto/registry';
 import type { SadbAlg } from '../pfkey/types';
 
 export interface SupportedAlgorithms {
   auth: readonly SadbAlg[];
   encrypt: readonly SadbAlg[];
   comp: readonly SadbAlg[];
+  /** SADB encryption numbers that are AEADs (no separate auth algorithm allowed). */
+  aead: ReadonlySet<number>;
 }
 
-const FALLBACK: SupportedAlgorithms = {
-  auth: [
-    { id: SadbAalg.MD5HMAC, ivlen: 0, minbits: 128, maxbits: 128 },
-    { id: SadbAalg.SHA1HMAC, ivlen: 0, minbits: 160, maxbits: 160 },
-    { id: SadbAalg.SHA2_256HMAC, ivlen: 0, minbits: 256, maxbits: 256 },
-    { id: SadbAalg.SHA2_384HMAC, ivlen: 0, minbits: 384, maxbits: 384 },
-    { id: SadbAalg.SHA2_512HMAC, ivlen: 0, minbits: 512, maxbits: 512 },
-    { id: SadbAalg.RIPEMD160HMAC, ivlen: 0, minbits: 160, maxbits: 160 },
-    { id: SadbAalg.AES_XCBC_MAC, ivlen: 0, minbits: 128, maxbits: 128 },
-    { id: SadbAalg.X_NULL, ivlen: 0, minbits: 0, maxbits: 0 },
-  ],
-  encrypt: [
-    { id: SadbEalg.NULL, ivlen: 0, minbits: 0, maxbits: 0 },
-    { id: SadbEalg.DESCBC, ivlen: 8, minbits: 64, maxbits: 64 },
-    { id: SadbEalg.TRIPLEDESCBC, ivlen: 8, minbits: 192, maxbits: 192 },
-    { id: SadbEalg.CASTCBC, ivlen: 8, minbits: 40, maxbits: 128 },
-    { id: SadbEalg.BLOWFISHCBC, ivlen: 8, minbits: 40, maxbits: 448 },
-    { id: SadbEalg.AESCBC, ivlen: 8, minbits: 128, maxbits: 256 },
-    { id: SadbEalg.AESCTR, ivlen: 8, minbits: 160, maxbits: 288 },
-    { id: SadbEalg.CAMELLIACBC, ivlen: 8, minbits: 128, maxbits: 256 },
-    { id: SadbEalg.SERPENTCBC, ivlen: 8, minbits: 128, maxbits: 256 },
-    { id: SadbEalg.TWOFISHCBC, ivlen: 8, minbits: 128, maxbits: 256 },
-  ],
-  comp: [
-    { id: SadbCalg.DEFLATE, ivlen: 0, minbits: 0, maxbits: 0 },
-    { id: SadbCalg.LZS, ivlen: 0, minbits: 0, maxbits: 0 },
-  ],
-};
+function build(): SupportedAlgorithms {
+  const auth: SadbAlg[] = [];
+  for (const row of algorithmsOf('integ')) {
+    if (row.sadb === null || row.sadb === 0 || !row.implemented) continue;
+    auth.push({ id: row.sadb, ivlen: 0, minbits: row.keyBytes * 8, maxbits: row.keyBytes * 8 });
+  }
+  const encrypt: SadbAlg[] = [];
+  const aead = new Set<number>();
+  for (const row of algorithmsOf('encr')) {
+    if (row.sadb === null || !row.implemented) continue;
+    const salt = row.saltBytes * 8;
+    encrypt.push({ id: row.sadb, ivlen: row.ivBytes, minbits: Math.min(...row.keyBits) + salt, maxbits: Math.max(...row.keyBits) + salt });
+    if (row.aead) aead.add(row.sadb);
+  }
+  const comp: SadbAlg[] = [];
+  for (const row of algorithmsOf('comp')) {
+    if (row.sadb === null || !row.implemented) continue;
+    comp.push({ id: row.sadb, ivlen: 0, minbits: 0, maxbits: 0 });
+  }
+  const byId = (a: SadbAlg, b: SadbAlg) => a.id - b.id;
+  return { auth: auth.sort(byId), encrypt: encrypt.sort(byId), comp: comp.sort(byId), aead };
+}
+
+let cached: SupportedAlgorithms | null = null;
 
 /** The one source of the kernel's algorithm list. */
 export function supportedAlgorithms(): SupportedAlgorithms {
-  return FALLBACK;
+  if (!cached) cached = build();
+  return cached;
 }
 
 /**
@@ -71,4 +71,8 @@ export function findEncrypt(id: number): SadbAlg | undefined {
 
 export function findComp(id: number): SadbAlg | undefined {
   return supportedAlgorithms().comp.find((a) => a.id === id);
+}
+
+export function isAead(encrypt: number): boolean {
+  return supportedAlgorithms().aead.has(encrypt);
 }

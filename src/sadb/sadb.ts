@@ -18,7 +18,7 @@ import {
   SadbSaType,
 } from '../pfkey/constants';
 import type { PfKeyExtensions, SadbAddress, SadbKey, SadbLifetime, SadbSa } from '../pfkey/types';
-import { findAuth, findComp, findEncrypt } from './algorithms';
+import { findAuth, findComp, findEncrypt, isAead } from './algorithms';
 import type { KernelClock } from './clock';
 import { newReplayState, type ReplayState } from './replay';
 
@@ -231,6 +231,8 @@ function checkAlgorithms(satype: SadbSaType, sa: SadbSa, ext: PfKeyExtensions): 
   if (sa.encrypt === SadbEalg.NONE) return fail(Errno.EINVAL, 'ESP SA without an encryption algorithm (use NULL, 11)');
   const e = findEncrypt(sa.encrypt);
   if (!e) return fail(Errno.ENOSYS, `encryption algorithm ${sa.encrypt} is not supported`);
+  if (isAead(sa.encrypt) && sa.auth !== SadbAalg.NONE)
+    return fail(Errno.EINVAL, `encryption algorithm ${sa.encrypt} is an AEAD; the SA must not name an auth algorithm (RFC 4106 §8)`);
   if (!keyBitsOk(ext.keyEncrypt, e.minbits, e.maxbits))
     return fail(Errno.EINVAL, `KEY_ENCRYPT of ${ext.keyEncrypt?.bits ?? 0} bits; algorithm ${sa.encrypt} takes ${e.minbits}..${e.maxbits}`);
   return { ok: true, value: true };

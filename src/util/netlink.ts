@@ -392,6 +392,8 @@ export interface NetlinkOpenOptions {
 interface Pending {
   requestType: number;
   dump: boolean;
+  /** false: no NLM_F_ACK was asked for; the first reply completes the request. */
+  ack: boolean;
   replies: ReceivedNetlinkMessage[];
   resolve: (msgs: ReceivedNetlinkMessage[]) => void;
   reject: (err: Error) => void;
@@ -485,18 +487,26 @@ export class NetlinkSocket {
   /**
    * Send a request with NLM_F_REQUEST|NLM_F_ACK (or NLM_F_DUMP) and resolve with
    * every unicast reply carrying its sequence number (the ACK itself excluded).
-   * Rejects with NetlinkKernelError when the kernel answers with an errno.
+   * With `ack: false` (a GET-style request answered by one message, as
+   * iproute2 sends ALLOCSPI/GETSA/GETPOLICY) no ACK is asked for and the first
+   * reply completes it. Rejects with NetlinkKernelError when the kernel
+   * answers with an errno.
    */
-  request(type: number, payload: Buffer, opts: { flags?: number; dump?: boolean; timeoutMs?: number } = {}): Promise<ReceivedNetlinkMessage[]> {
+  request(
+    type: number,
+    payload: Buffer,
+    opts: { flags?: number; dump?: boolean; ack?: boolean; timeoutMs?: number } = {},
+  ): Promise<ReceivedNetlinkMessage[]> {
     const seq = this.nextSeq();
     const dump = opts.dump ?? false;
-    const flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK) | (opts.flags ?? 0);
+    const ack = !dump && (opts.ack ?? true);
+    const flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : ack ? NLM_F_ACK : 0) | (opts.flags ?? 0);
     return new Promise<ReceivedNetlinkMessage[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq);
         reject(new NetlinkSystemError(`netlink request type ${type} (seq ${seq}) timed out after ${opts.timeoutMs ?? 5000} ms; recv`, 110));
       }, opts.timeoutMs ?? 5000);
-      this.pending.set(seq, { requestType: type, dump, replies: [], resolve, reject, timer });
+      this.pending.set(seq, { requestType: type, dump, ack, replies: [], resolve, reject, timer });
       try {
         this.sendRaw({ type, flags, seq, pid: this.portid, payload });
       } catch (err) {
@@ -565,6 +575,7 @@ export class NetlinkSocket {
     if (m.type === NLMSG_NOOP) return;
     if (m.type === NLMSG_OVERRUN) return this.finish(m.seq, p, new NetlinkSystemError('recv (NLMSG_OVERRUN)', 105));
     p.replies.push(m);
+    if (!p.dump && !p.ack) this.finish(m.seq, p, null);
   }
 
   private finish(seq: number, p: Pending, err: Error | null): void {

@@ -305,4 +305,3 @@ export class AhSa {
   }
 }
 
-export type { ParsedIpv6 };

@@ -5,7 +5,7 @@
  * anti-replay, ICV verified before decryption, UDP encapsulation (RFC 3948).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { IPPROTO, ParsedIp, getTos, parseIp, upperLayerChecksum, checksumFieldOffset } from './ip';
+import { IPPROTO, ParsedIp, encodeIpv4Header, encodeIpv6Header, getTos, parseIp, upperLayerChecksum, checksumFieldOffset } from './ip';
 import { Result, drop, ok, DropCounters, newDropCounters, Drop } from './result';
 import { ReplayWindow, SeqNum, SequenceCounter } from './replay';
 import { AeadCtx, CipherCtx, CryptoProvider, MacCtx, UsageCallback, XformSa } from './sa';
@@ -50,7 +50,7 @@ export interface EspInput {
 }
 
 type Prepared =
-  | { kind: 'aead'; aead: AeadCtx; ivBytes: number; align: number; icvBytes: number; gmac: boolean }
+  | { kind: 'aead'; aead: AeadCtx; ivBytes: number; align: number; icvBytes: number }
   | { kind: 'cipher'; cipher: CipherCtx | null; mac: MacCtx | null; ivBytes: number; align: number; icvBytes: number };
 
 /** Build the crypto contexts of an SA once (keys are scheduled here, not per packet). */
@@ -60,10 +60,10 @@ export function prepareEspCrypto(sa: XformSa, provider: CryptoProvider): Prepare
   const key = sa.encrKey ?? Buffer.alloc(0);
   if (encr.aead) {
     const aead = provider.createAead(encr, key);
-    // RFC 4543 §3: ENCR_NULL_AUTH_AES_GMAC authenticates the payload, does not encrypt it
-    const gmac = encr.mode === 'gmac';
-    // RFC 4106 §3.2 / RFC 4309 §3.2 / RFC 7634 §3 / RFC 4543: 4-byte alignment (blockBytes is 1)
-    return { kind: 'aead', aead, ivBytes: encr.ivBytes, align: Math.max(4, encr.blockBytes), icvBytes: aead.icvBytes, gmac };
+    // RFC 4106 §3.2 / RFC 4309 §3.2 / RFC 7634 §3 / RFC 4543: 4-byte alignment (blockBytes is 1).
+    // ENCR_NULL_AUTH_AES_GMAC (RFC 4543) is an AEAD here too: src/crypto's seal returns
+    // payload || ICV with aad || iv || payload authenticated, so ESP treats it like GCM.
+    return { kind: 'aead', aead, ivBytes: encr.ivBytes, align: Math.max(4, encr.blockBytes), icvBytes: aead.icvBytes };
   }
   const cipher = encr.mode === 'null' ? null : provider.createCipher(encr, key);
   const mac = sa.integ && sa.integ.icvBytes > 0 ? provider.createMac(sa.integ, sa.integKey ?? Buffer.alloc(0)) : null;
@@ -209,13 +209,7 @@ export class EspSa {
     let out: Buffer;
     if (c.kind === 'aead') {
       const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
-      if (c.gmac) {
-        // RFC 4543 §3.2/§5: everything is AAD, the payload travels in clear
-        const icv = c.aead.seal(iv, Buffer.concat([aad, iv, pt]), Buffer.alloc(0));
-        out = Buffer.concat([head, iv, pt, icv]);
-      } else {
-        out = Buffer.concat([head, iv, c.aead.seal(iv, aad, pt)]);
-      }
+      out = Buffer.concat([head, iv, c.aead.seal(iv, aad, pt)]);
     } else {
       const ct = c.cipher ? c.cipher.encrypt(iv, pt) : pt;
       if (c.mac) {
@@ -271,7 +265,38 @@ export class EspSa {
       return drop('wrong-protocol', `protocol ${parsed.protocol} is not ESP`, parsed.family === 4 ? 9 : parsed.protocolFieldOffset);
     }
     if (espOffset > parsed.totalLength) return drop('truncated', 'UDP header', parsed.payloadOffset);
-    const opened = this.open(pkt.subarray(espOffset, parsed.totalLength), espOffset);
+    // transport mode puts the payload back behind the original headers
+    const prefix = Buffer.from(pkt.subarray(0, parsed.payloadOffset));
+    const nhField = parsed.family === 4 ? 9 : parsed.protocolFieldOffset;
+    return this.decapsulate(pkt.subarray(espOffset, parsed.totalLength), espOffset, getTos(pkt), prefix, nhField);
+  }
+
+  /**
+   * Input of ESP bytes (SPI..ICV) delivered without their IP header, as a UDP
+   * socket on port 4500 delivers them (RFC 3948). `outer` gives what the
+   * socket knows: the addresses, and the TOS byte if IP_RECVTOS is on (else 0).
+   * In transport mode a plain IP header is rebuilt from the addresses.
+   */
+  inputEsp(esp: Buffer, outer: { src: Buffer; dst: Buffer; tos?: number; ttl?: number }): Result<EspInput> {
+    let prefix: Buffer;
+    if (outer.src.length === 4) {
+      prefix = encodeIpv4Header({
+        dscp: (outer.tos ?? 0) >> 2, ecn: (outer.tos ?? 0) & 3, totalLength: 20, identification: 0, flags: 0,
+        fragmentOffset: 0, ttl: outer.ttl ?? 64, protocol: IPPROTO.ESP, src: outer.src, dst: outer.dst, options: Buffer.alloc(0),
+      });
+    } else {
+      prefix = encodeIpv6Header({
+        trafficClass: outer.tos ?? 0, flowLabel: 0, payloadLength: 0, nextHeader: IPPROTO.ESP, hopLimit: outer.ttl ?? 64,
+        src: outer.src, dst: outer.dst,
+      });
+    }
+    const r = this.decapsulate(esp, 0, outer.tos ?? 0, prefix, outer.src.length === 4 ? 9 : 6);
+    if (!r.ok) this.counters.drops[r.reason]++;
+    return r;
+  }
+
+  private decapsulate(esp: Buffer, base: number, outerTos: number, prefix: Buffer, nhField: number): Result<EspInput> {
+    const opened = this.open(esp, base);
     if (!opened.ok) return opened;
     const { payload, nextHeader, seq } = opened.value;
     if (nextHeader === IPPROTO.NONE) return drop('dummy-packet', 'next header 59: TFC dummy packet (RFC 4303 §2.6)');
@@ -285,16 +310,13 @@ export class EspSa {
         return drop('bad-inner-packet', `next header ${nextHeader} does not match inner IP version ${innerR.value.family}`);
       // TFC padding (RFC 4303 §2.7) is whatever follows the inner packet's own length
       const inner = Buffer.from(payload.subarray(0, innerR.value.totalLength));
-      const tos = applyDecapTos(inner, getTos(pkt), this.sa.tunnel);
+      const tos = applyDecapTos(inner, outerTos, this.sa.tunnel);
       if (!tos.ok) return tos;
       if (tos.value.alarm) this.counters.ecnAlarms++;
       this.commit(seq, inner.length);
       return ok({ packet: inner, seq, nextHeader, ecnAlarm: tos.value.alarm });
     }
 
-    // transport: put the payload back behind the original headers
-    const prefix = Buffer.from(pkt.subarray(0, parsed.payloadOffset));
-    const nhField = parsed.family === 4 ? 9 : parsed.protocolFieldOffset;
     const out = joinTransport(prefix, nhField, nextHeader, [payload]);
     if (this.sa.natt) {
       const fixed = this.natTransportFixup(out);
@@ -339,16 +361,9 @@ export class EspSa {
     let pt: Buffer;
     if (c.kind === 'aead') {
       const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
-      if (c.gmac) {
-        const body = esp.subarray(bodyStart, bodyEnd);
-        const r = c.aead.open(iv, Buffer.concat([aad, iv, body]), esp.subarray(bodyEnd));
-        if (r === null) return drop('icv-mismatch', 'GMAC ICV', base + bodyEnd);
-        pt = body;
-      } else {
-        const r = c.aead.open(iv, aad, esp.subarray(bodyStart));
-        if (r === null) return drop('icv-mismatch', 'AEAD ICV', base + bodyEnd);
-        pt = r;
-      }
+      const r = c.aead.open(iv, aad, esp.subarray(bodyStart));
+      if (r === null) return drop('icv-mismatch', 'AEAD ICV', base + bodyEnd);
+      pt = r;
     } else {
       const ct = esp.subarray(bodyStart, bodyEnd);
       if (c.mac) {

@@ -54,6 +54,9 @@ describe('REGISTER (RFC 2367 §3.1.7)', () => {
     const aes = reply.ext.supportedEncrypt!.algs.find((x) => x.id === SadbEalg.AESCBC)!;
     expect([aes.minbits, aes.maxbits]).toEqual([128, 256]);
     expect(reply.ext.supportedAuth!.algs.map((x) => x.id)).toContain(SadbAalg.SHA2_256HMAC);
+    // from the crypto registry: AES-GCM-16 with its 4-byte salt, HMAC-SHA2-512 with a 512-bit key
+    expect(reply.ext.supportedEncrypt!.algs.find((x) => x.id === SadbEalg.AES_GCM_ICV16)).toEqual({ id: SadbEalg.AES_GCM_ICV16, ivlen: 8, minbits: 160, maxbits: 288 });
+    expect(reply.ext.supportedAuth!.algs.find((x) => x.id === SadbAalg.SHA2_512HMAC)).toMatchObject({ minbits: 512, maxbits: 512 });
     expect(b.seen.filter((m) => m.type === SadbMsgType.REGISTER).map((m) => m.pid)).toEqual([2, 1]);
     expect(c.seen).toEqual([]);
     expect([...a.sock.kernelEndpoint.registered]).toEqual([SadbSaType.ESP]);
@@ -232,6 +235,7 @@ describe('ACQUIRE (RFC 2367 §3.1.6)', () => {
     const combs = acq.ext.proposal!.combs;
     expect(combs.some((c) => c.encrypt === SadbEalg.AESCBC && c.auth === SadbAalg.SHA1HMAC && c.encryptMinbits === 128 && c.encryptMaxbits === 256)).toBe(true);
     expect(combs.every((c) => c.auth !== SadbAalg.X_NULL)).toBe(true);
+    expect(combs.filter((c) => c.encrypt === SadbEalg.AES_GCM_ICV16).map((c) => c.auth)).toEqual([0]); // AEAD: once, no auth
   });
 
   it('another host under the same policy gets its own ACQUIRE; after acq_expires (30 s) the same flow may ask again', async () => {

@@ -100,6 +100,11 @@ describe('decodeMessage typed errors', () => {
     expect(r.ok && r.warnings).toEqual(['SADB_X_EXT_SA2 at offset 16: unknown mode 9']);
   });
 
+  it('warns about an unknown ipsecrequest level (enum names live in the layout table)', () => {
+    const r = decodeMessage(msg('0400 1200 0200 02 00 00000000 00000000', '1000 3200 01 07 0000 00000000 00000000'));
+    expect(r.ok && r.warnings).toEqual(['sadb_x_ipsecrequest at offset 32: unknown level 7']);
+  });
+
   it('decodeSockAddr reports offsets within the given buffer', () => {
     expect(decodeSockAddr(Buffer.from('0200', 'hex'))).toEqual({
       ok: false,

@@ -13,6 +13,7 @@ import { PfKeyFramer, PfKeyFramingError } from '../../src/pfkey/framing';
 import type { PfKeySocket } from '../../src/pfkey/socket';
 import type { PfKeyMessage } from '../../src/pfkey/types';
 import { connectUnixPfKey, PfKeyMalformedMessageError, PfKeyNoKernelError } from '../../src/pfkey/unix';
+import { collectDump, PfKeyDumpError } from '../../src/pfkey/dump';
 
 const REGISTER: PfKeyMessage = { type: 7, satype: 3, errno: 0, seq: 0, pid: 0, ext: {} };
 
@@ -213,5 +214,37 @@ describe('unix stream transport', () => {
     const missing = join(dir, 'nobody.sock');
     await expect(connectUnixPfKey(missing)).rejects.toThrow(`no tanuki kernel at ${missing}: start \`tanuki-kernel\` or racoon`);
     await expect(connectUnixPfKey(missing)).rejects.toBeInstanceOf(PfKeyNoKernelError);
+  });
+});
+
+describe('collectDump (RFC 2367 §3.1.11: dump replies count sadb_msg_seq down to 0)', () => {
+  const DUMP: PfKeyMessage = { type: 10, satype: 3, errno: 0, seq: 0, pid: 0, ext: {} };
+  const entry = (seq: number, pid: number, spi: number): PfKeyMessage => ({
+    ...DUMP,
+    seq,
+    pid,
+    ext: { sa: { spi, replay: 0, state: 1, auth: 0, encrypt: 0, flags: 0 } },
+  });
+
+  it('collects every entry until seq 0, ignoring other sockets’ dumps', async () => {
+    const ch = memoryChannel((m, reply) => {
+      reply(entry(1, 999, 0xdead)); // another socket's dump on a promiscuous view
+      [2, 1, 0].forEach((seq, i) => reply(entry(seq, m.pid, 0x100 + i)));
+    });
+    const s = new ChannelPfKeySocket(ch, { pid: 31 });
+    const got = await collectDump(s, DUMP);
+    expect(got.map((m) => m.ext.sa?.spi)).toEqual([0x100, 0x101, 0x102]);
+  });
+
+  it('an empty database (ENOENT) is an empty dump; another errno rejects', async () => {
+    const empty = new ChannelPfKeySocket(memoryChannel((m, reply) => reply({ ...m, errno: 2 })), { pid: 1 });
+    await expect(collectDump(empty, DUMP)).resolves.toEqual([]);
+    const busy = new ChannelPfKeySocket(memoryChannel((m, reply) => reply({ ...m, errno: 16 })), { pid: 1 });
+    await expect(collectDump(busy, { ...DUMP, type: 18 })).rejects.toMatchObject({ name: 'PfKeyDumpError', errno: 16 });
+  });
+
+  it('rejects when the dump stalls', async () => {
+    const s = new ChannelPfKeySocket(memoryChannel((m, reply) => reply(entry(5, m.pid, 1))), { pid: 1 });
+    await expect(collectDump(s, DUMP, { idleTimeoutMs: 30 })).rejects.toBeInstanceOf(PfKeyDumpError);
   });
 });

@@ -130,6 +130,26 @@ describe('UPDATE and ADD (RFC 2367 §3.1.2, §3.1.3)', () => {
     expect(sadb.size).toBe(0);
   });
 
+  it('an AEAD (AES-GCM-16, RFC 4106) takes key+salt bits and no auth algorithm', () => {
+    const { sadb } = setup();
+    const gcm = (spi: number, auth: number, bits: number) => ({
+      sa: { spi, replay: 32, state: 1, auth, encrypt: 20, flags: 0 },
+      addressSrc: address('10.0.0.1'),
+      addressDst: address('10.0.0.2'),
+      keyEncrypt: { bits, key: Buffer.alloc(bits / 8) },
+    });
+    ok(sadb.add(req(SadbSaType.ESP, gcm(0x900, 0, 160))));
+    ok(sadb.add(req(SadbSaType.ESP, gcm(0x901, 0, 288))));
+    expect(sadb.add(req(SadbSaType.ESP, gcm(0x902, 0, 128)))).toMatchObject({ ok: false, errno: Errno.EINVAL });
+    expect(sadb.add(req(SadbSaType.ESP, { ...gcm(0x903, 3, 160), keyAuth: { bits: 160, key: Buffer.alloc(20) } }))).toMatchObject({ ok: false, errno: Errno.EINVAL });
+  });
+
+  it('IPComp SAs are refused with ENOSYS: no compressor is implemented (crypto registry)', () => {
+    const { sadb } = setup();
+    const ipcomp = { sa: { spi: 0x2000, replay: 0, state: 1, auth: 0, encrypt: 2, flags: 0 }, addressSrc: address('10.0.0.1'), addressDst: address('10.0.0.2') };
+    expect(sadb.add(req(SadbSaType.X_IPCOMP, ipcomp))).toMatchObject({ ok: false, errno: Errno.ENOSYS });
+  });
+
   it('AH needs an auth algorithm and no cipher', () => {
     const { sadb } = setup();
     const ah = { sa: { spi: 0x400, replay: 0, state: 1, auth: 3, encrypt: 0, flags: 0 }, addressSrc: address('10.0.0.1'), addressDst: address('10.0.0.2'), keyAuth: { bits: 160, key: Buffer.alloc(20) } };

@@ -24,6 +24,8 @@ export const ENCR = {
   aesGcm192: { id: 'aes-gcm-16-192', mode: 'gcm', ossl: 'aes-192-gcm', keyBits: 192, saltBytes: 4, blockBytes: 1, ivBytes: 8, icvBytes: 16, aead: true },
   aesGcm256: { id: 'aes-gcm-16-256', mode: 'gcm', ossl: 'aes-256-gcm', keyBits: 256, saltBytes: 4, blockBytes: 1, ivBytes: 8, icvBytes: 16, aead: true },
   chacha: { id: 'chacha20-poly1305', mode: 'chacha20-poly1305', ossl: 'chacha20-poly1305', keyBits: 256, saltBytes: 4, blockBytes: 1, ivBytes: 8, icvBytes: 16, aead: true },
+  des3Cbc: { id: '3des-cbc', mode: 'cbc', ossl: 'des-ede3-cbc', keyBits: 192, saltBytes: 0, blockBytes: 8, ivBytes: 8, icvBytes: 0, aead: false },
+  aesCtr128: { id: 'aes-ctr-128', mode: 'ctr', ossl: 'aes-128-ctr', keyBits: 128, saltBytes: 4, blockBytes: 1, ivBytes: 8, icvBytes: 0, aead: false },
   null: { id: 'null', mode: 'null', ossl: '', keyBits: 0, saltBytes: 0, blockBytes: 1, ivBytes: 0, icvBytes: 0, aead: false },
 } satisfies Record<string, TestEncr>;
 
@@ -61,6 +63,16 @@ export const nodeProvider: CryptoProvider<TestEncr, TestInteg> = {
     };
   },
   createCipher(alg, key): CipherCtx {
+    if (alg.mode === 'ctr') {
+      // RFC 3686 §4: counter block = nonce(4) || IV(8) || block counter starting at 1
+      const k = key.subarray(0, alg.keyBits / 8);
+      const nonce = key.subarray(alg.keyBits / 8);
+      const run = (iv: Buffer, data: Buffer): Buffer => {
+        const c = createCipheriv(alg.ossl, k, Buffer.concat([nonce, iv, Buffer.from([0, 0, 0, 1])]));
+        return Buffer.concat([c.update(data), c.final()]);
+      };
+      return { blockBytes: 1, ivBytes: alg.ivBytes, encrypt: run, decrypt: run };
+    }
     return {
       blockBytes: alg.blockBytes,
       ivBytes: alg.ivBytes,

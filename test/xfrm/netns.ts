@@ -15,10 +15,13 @@ export class TestNetns {
     const ns = new TestNetns(name);
     try {
       ns.ip('link', 'set', 'lo', 'up');
-      // 10.0.0.1/24 on lo: 10.0.0.0/24 is then routable inside the namespace,
-      // so a datagram to 10.0.0.2 goes through the output policy lookup.
-      ns.ip('addr', 'add', '10.0.0.1/24', 'dev', 'lo');
-      ns.ip('addr', 'add', 'fd00::1/64', 'dev', 'lo');
+      // A veth pair with both ends inside the namespace: 10.0.0.0/24 is routed
+      // out of veth0, so a datagram to 10.0.0.2 goes through the output policy
+      // lookup (an address on lo would make the whole prefix local).
+      ns.ip('link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1');
+      ns.ip('link', 'set', 'veth0', 'up');
+      ns.ip('link', 'set', 'veth1', 'up');
+      ns.ip('addr', 'add', '10.0.0.1/24', 'dev', 'veth0');
     } catch (e) {
       ns.destroy();
       throw e;
@@ -30,6 +33,13 @@ export class TestNetns {
   ip(...args: string[]): string {
     const r = spawnSync('ip', ['-n', this.name, ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  /** Run a command inside the namespace (`ip netns exec`); throws with stderr on failure. */
+  exec(cmd: string, ...args: string[]): string {
+    const r = spawnSync('ip', ['netns', 'exec', this.name, cmd, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
     return r.stdout;
   }
 

@@ -2,9 +2,14 @@
  * racoon.conf algorithm names → protocol numbers.
  *
  * Every name the configuration accepts is resolved through `lookupRacoonAlgorithm`
- * and nothing else. Until the shared crypto registry (src/crypto/registry.ts,
- * `findAlgorithm(kind, 'racoon', name)`) lands on main, the table below is the
- * source; switching over means replacing the body of that one function.
+ * and nothing else. The protocol numbers (IKEv1, IPsec DOI, IKEv2, SADB) come
+ * from the shared crypto registry (src/crypto/registry.ts,
+ * `findAlgorithm(kind, 'racoon', name)`). What stays here is what only racoon's
+ * configuration knows: which names racoon's lexer accepts in which class, the
+ * key-length rules of racoon's algorithm.c (check_keylen/default_keylen — e.g.
+ * blowfish 40..448 bits), and the phase-1 authentication methods, which are not
+ * algorithms and have no registry row. The numbers in the table below are used
+ * only for names the registry does not know.
  *
  * Numbers:
  *  - IKEv1 phase 1 attributes: RFC 2409 Appendix A (encryption, hash, auth method,
@@ -15,6 +20,7 @@
  *    (RFC 5282 CCM/GCM, RFC 7634 ChaCha20-Poly1305, RFC 4494 AES-CMAC-96).
  *  - PF_KEY: Linux pfkeyv2.h SADB_*ALG_* (for the SADB_REGISTER kernel check).
  */
+import { type AlgKind, findAlgorithm } from '../../crypto/registry';
 import { SadbAalg, SadbCalg, SadbEalg } from '../../pfkey/constants';
 
 /** racoon's algorithm classes (algorithm.h `algclass_*`). */
@@ -216,19 +222,68 @@ export const ALGORITHM_WORDS: ReadonlySet<string> = new Set([
   'tiger', // lexed by racoon, defined in no class
 ]);
 
+/** racoon spellings the registry lists under another racoon name. */
+const REGISTRY_ALIASES: Readonly<Record<string, string>> = {
+  aes_gmac: 'null_aes_gmac',
+  sha2_384: 'sha384',
+  sha2_512: 'sha512',
+};
+
+/** The registry's numbers for a racoon name of a class; null when the registry has no row. */
+function registryNumbers(cls: AlgorithmClass, name: string): { ikev1: number | null; ikev2: number | null; sadb: number | null } | null {
+  const key = REGISTRY_ALIASES[name] ?? name;
+  const kind: AlgKind | null =
+    cls === 'isakmp_enc' || cls === 'ipsec_enc'
+      ? 'encr'
+      : cls === 'isakmp_hash'
+        ? 'hash'
+        : cls === 'isakmp_dh'
+          ? 'dh'
+          : cls === 'ipsec_auth'
+            ? 'integ'
+            : cls === 'ipsec_comp'
+              ? 'comp'
+              : null;
+  if (kind === null) return null;
+  if (kind === 'hash') {
+    const h = findAlgorithm('hash', 'racoon', key);
+    if (!h) return null;
+    // hash_algorithm names the PRF in IKEv2 (the HMAC over that hash)
+    const prf = h.hmacPrf === null ? undefined : findAlgorithm('prf', 'id', h.hmacPrf);
+    return { ikev1: h.ikev1, ikev2: prf?.ikev2 ?? null, sadb: null };
+  }
+  const row = findAlgorithm(kind, 'racoon', key);
+  if (!row) return null;
+  // phase 1 uses the IKEv1 attribute values, phase 2 the IPsec DOI values (RFC 2407)
+  const v1 = cls === 'isakmp_enc' || cls === 'isakmp_dh' ? row.ikev1 : row.ipsecDoi;
+  return { ikev1: v1, ikev2: cls === 'ipsec_comp' ? null : row.ikev2, sadb: cls.startsWith('ipsec_') ? row.sadb : null };
+}
+
+const resolved = new Map<string, RacoonAlgorithm | null>();
+
 /**
  * The one place a racoon algorithm name becomes numbers. Returns null when the
  * name is not an algorithm of that class (racoon's algtype2doi() == -1).
  */
 export function lookupRacoonAlgorithm(cls: AlgorithmClass, name: string): RacoonAlgorithm | null {
-  return TABLES.get(cls)?.get(name) ?? null;
+  const k = `${cls}:${name}`;
+  const cached = resolved.get(k);
+  if (cached !== undefined) return cached;
+  const local = TABLES.get(cls)?.get(name) ?? null;
+  let out: RacoonAlgorithm | null = local;
+  if (local) {
+    const reg = registryNumbers(cls, name);
+    if (reg) out = Object.freeze({ ...local, ikev1: reg.ikev1, ikev2: reg.ikev2, sadb: reg.sadb });
+  }
+  resolved.set(k, out);
+  return out;
 }
 
 /** DH group by number (cfparse.y num2dhgroup, plus the extension's 19/20/21/31/32). */
 export function dhGroupByNumber(n: number): RacoonAlgorithm | null {
   const t = TABLES.get('isakmp_dh');
   if (!t) return null;
-  for (const a of t.values()) if (a.ikev1 === n) return a;
+  for (const a of t.values()) if (a.ikev1 === n) return lookupRacoonAlgorithm('isakmp_dh', a.name);
   return null;
 }
 

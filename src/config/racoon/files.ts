@@ -4,7 +4,7 @@
  * plain-RSA keys racoon loads while it parses (load_x509, rsa_parse_file).
  * Every function returns a result; none throws.
  */
-import { createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
@@ -95,15 +95,25 @@ export const realFileSystem: FileSystem = {
   lookupGroup: (name) => lookupDb('/etc/group', name),
 };
 
-/** eay_get_x509cert(): a PEM or DER X.509 certificate. */
-export function parseX509(data: Buffer): { ok: true; cert: forge.pki.Certificate } | { ok: false; reason: string } {
+/**
+ * eay_get_x509cert(): a PEM or DER X.509 certificate. node-forge parses RSA
+ * certificates; certificates with other key types (ECDSA, Ed25519) are parsed
+ * by node:crypto's X509Certificate.
+ */
+export function parseX509(data: Buffer): { ok: true; subject: string } | { ok: false; reason: string } {
+  const text = data.toString('latin1');
   try {
-    const text = data.toString('latin1');
-    if (text.includes('-----BEGIN')) return { ok: true, cert: forge.pki.certificateFromPem(text) };
-    const asn = forge.asn1.fromDer(forge.util.createBuffer(text));
-    return { ok: true, cert: forge.pki.certificateFromAsn1(asn) };
-  } catch (e) {
-    return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+    const cert = text.includes('-----BEGIN')
+      ? forge.pki.certificateFromPem(text)
+      : forge.pki.certificateFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(text)));
+    return { ok: true, subject: cert.subject.attributes.map((a) => `${a.shortName ?? a.name}=${String(a.value)}`).join(', ') };
+  } catch (forgeError) {
+    try {
+      const x = new X509Certificate(data);
+      return { ok: true, subject: x.subject.replace(/\n/g, ', ') };
+    } catch {
+      return { ok: false, reason: forgeError instanceof Error ? forgeError.message : String(forgeError) };
+    }
   }
 }
 

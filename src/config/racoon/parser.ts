@@ -547,7 +547,10 @@ export class RacoonParser {
     };
     if (t.kind !== 'KW' || !(t.text in types)) this.syntax(Object.keys(types));
     this.advance();
-    this.path[types[t.text]] = this.quoted();
+    const v = this.quoted();
+    // relative directories/files are taken relative to the main configuration file's
+    // directory (racoon: its working directory); the pid file stays relative to /var/run
+    this.path[types[t.text]] = t.text === 'pidfile' || v.startsWith('/') ? v : nodePath.resolve(this.baseDir, v);
     this.eos();
   }
 

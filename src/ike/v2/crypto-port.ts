@@ -99,6 +99,8 @@ export interface IkeCryptoPort {
   /** ESP encryption transform as the kernel knows it; null = the kernel cannot do it */
   espEncr(transformId: number, keyBits: number | undefined): KernelEncr | null;
   espInteg(transformId: number): KernelInteg | null;
+  /** SHA-1, for NAT_DETECTION_*_IP (RFC 7296 §2.23 fixes the hash) */
+  sha1(data: Buffer): Buffer;
 }
 
 /** Injected randomness: SPIs, nonces, IVs, DH private keys. */

@@ -517,8 +517,14 @@ export function notify(notifyType: NotifyType, data: Buffer = Buffer.alloc(0), p
 export function findNotify(payloads: readonly Payload[], t: NotifyType): NotifyPayload | undefined {
   return payloads.find((p): p is NotifyPayload => p.type === PayloadType.NOTIFY && p.notifyType === t);
 }
-export function findPayload<T extends Payload['type']>(payloads: readonly Payload[], t: T): Extract<Payload, { type: T }> | undefined {
-  return payloads.find((p): p is Extract<Payload, { type: T }> => p.type === t);
+/** The payload interface whose `type` admits T (IdPayload for IDi and IDr alike). */
+export type PayloadOf<T extends Payload['type']> = Payload extends infer P ? (P extends { type: infer U } ? (T extends U ? P : never) : never) : never;
+
+export function findPayload<T extends Payload['type']>(payloads: readonly Payload[], t: T): PayloadOf<T> | undefined {
+  return payloads.find((p) => p.type === t) as PayloadOf<T> | undefined;
+}
+export function allPayloads<T extends Payload['type']>(payloads: readonly Payload[], t: T): PayloadOf<T>[] {
+  return payloads.filter((p) => p.type === t) as PayloadOf<T>[];
 }
 export function exchangeName(t: number): string {
   return ExchangeType[t] ?? `EXCHANGE_${t}`;

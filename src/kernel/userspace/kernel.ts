@@ -30,7 +30,7 @@ import {
   SadbSaType,
 } from '../../pfkey/constants';
 import type { PfKeyExtensions, PfKeyMessage, SadbComb, SadbLifetime } from '../../pfkey/types';
-import { supportedAlgorithms, supportedLists } from '../../sadb/algorithms';
+import { isAead, supportedAlgorithms, supportedLists } from '../../sadb/algorithms';
 import { systemClock, type KernelClock } from '../../sadb/clock';
 import { protoToSatype, Sadb, type SadbRequest, type SaExpiryKind, type SecurityAssociation } from '../../sadb/sadb';
 import { Spd, type PacketSelector, type PolicyTemplate, type SecurityPolicy } from '../../spd/spd';
@@ -544,7 +544,10 @@ export class UserspaceKernel {
   }
 }
 
-/** Linux dump_ah_combs / dump_esp_combs: AH one comb per auth algorithm; ESP every cipher × every non-null auth. */
+/**
+ * Linux dump_ah_combs / dump_esp_combs: AH one comb per auth algorithm; ESP
+ * every cipher × every non-null auth, and each AEAD once without auth.
+ */
 function proposalCombs(satype: SadbSaType): SadbComb[] {
   const algs = supportedAlgorithms();
   const auths = algs.auth.filter((a) => a.id !== 251);
@@ -559,6 +562,6 @@ function proposalCombs(satype: SadbSaType): SadbComb[] {
     ...COMB_LIFETIMES,
   });
   if (satype === SadbSaType.AH) return auths.map((a) => comb(a, null));
-  if (satype === SadbSaType.ESP) return algs.encrypt.flatMap((e) => auths.map((a) => comb(a, e)));
+  if (satype === SadbSaType.ESP) return algs.encrypt.flatMap((e) => (isAead(e.id) ? [comb(null, e)] : auths.map((a) => comb(a, e))));
   return [];
 }

@@ -81,6 +81,7 @@ export function explainKernelError(
         ? `${what}: no such policy in the kernel; ${tail}`
         : `${what}: no such SA in the kernel; ${tail}`;
     case Errno.ESRCH:
+      if (xfrmType === XfrmMsgType.GETSA || xfrmType === XfrmMsgType.DELSA) return `${what}: no such SA in the kernel; ${tail}`;
       return `${what}: no matching entry (for GETSPI: no free SPI in the range, or the ACQUIRE with this seq is gone); ${tail}`;
     default:
       return `${what}: ${tail}`;

@@ -175,7 +175,9 @@ export class XfrmPfKeySocket implements PfKeySocket {
     const seq = this.nl.peekNextSeq();
     this.inflight.set(seq, []);
     try {
-      const raw = await this.nl.request(x.type, encodeXfrm(x), { timeoutMs });
+      // GET-style requests are answered by one message; ask for no ACK, as iproute2 does.
+      const getStyle = x.type === XfrmMsgType.ALLOCSPI || x.type === XfrmMsgType.GETSA || x.type === XfrmMsgType.GETPOLICY;
+      const raw = await this.nl.request(x.type, encodeXfrm(x), { timeoutMs, ack: !getStyle });
       const replies = this.decodeAll(raw);
       const echoes = this.decodeAll(this.inflight.get(seq) ?? []);
       return { ok: true, replies, echoes };

@@ -635,7 +635,11 @@ export interface XfrmAttrs {
   lastused?: bigint;
   policyType?: XfrmUserpolicyType;
   kmaddress?: XfrmUserKmaddress;
-  /** One xfrm_user_migrate per bundle; encoded one per attribute (the kernel's way), decoded from either form. */
+  /**
+   * One xfrm_user_migrate per bundle. The kernel reads one XFRMA_MIGRATE holding
+   * an array (xfrm_user.c copy_from_user_migrate) but writes one attribute per
+   * bundle (build_migrate): the encoder packs the array, the decoder accepts both.
+   */
   migrate?: XfrmUserMigrate[];
   mark?: XfrmMark;
   proto?: number;
@@ -725,7 +729,7 @@ export const XFRM_ATTR_TABLE: { [K in keyof XfrmAttrs]-?: AttrCodec<NonNullable<
   },
   policyType: structAttr(XfrmAttr.POLICY_TYPE, XFRM_USERPOLICY_TYPE),
   kmaddress: structAttr(XfrmAttr.KMADDRESS, XFRM_USER_KMADDRESS),
-  migrate: arrayAttr(XfrmAttr.MIGRATE, XFRM_USER_MIGRATE, true),
+  migrate: arrayAttr(XfrmAttr.MIGRATE, XFRM_USER_MIGRATE, false),
   mark: structAttr(XfrmAttr.MARK, XFRM_MARK),
   proto: {
     type: XfrmAttr.PROTO,

@@ -196,6 +196,17 @@ export function defaultLifetimeCfg(): XfrmLifetimeCfg {
   };
 }
 
+const zeroLifetimeCfg = (): XfrmLifetimeCfg => ({
+  softByteLimit: 0n,
+  hardByteLimit: 0n,
+  softPacketLimit: 0n,
+  hardPacketLimit: 0n,
+  softAddExpiresSeconds: 0n,
+  hardAddExpiresSeconds: 0n,
+  softUseExpiresSeconds: 0n,
+  hardUseExpiresSeconds: 0n,
+});
+
 export const zeroLifetimeCur = (): XfrmLifetimeCur => ({ bytes: 0n, packets: 0n, addTime: 0n, useTime: 0n });
 
 function lifetimesToCfg(hard: SadbLifetime | undefined, soft: SadbLifetime | undefined): XfrmLifetimeCfg {
@@ -576,14 +587,16 @@ export function getSpiToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMs
     max = spirange.max;
   }
   const family = addressSrc.addr.family;
+  // Selector and lifetimes are not read by xfrm_alloc_userspi (xfrm_find_acq
+  // builds the larval state); left zero as iproute2 leaves them.
   return ok({
     type: XfrmMsgType.ALLOCSPI,
     body: {
       info: {
-        sel: emptySelector(family),
+        sel: emptySelector(),
         id: { daddr: xfrmAddr(addressDst.addr), spi: 0, proto },
         saddr: xfrmAddr(addressSrc.addr),
-        lft: defaultLifetimeCfg(),
+        lft: zeroLifetimeCfg(),
         curlft: zeroLifetimeCur(),
         stats: { replayWindow: 0, replay: 0, integrityFailed: 0 },
         seq: msg.seq,

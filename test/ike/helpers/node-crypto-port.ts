@@ -178,6 +178,7 @@ export const nodeCryptoPort: IkeCryptoPort = {
     if (id === 20 && keyBits) return { sadbEalg: SadbEalg.AES_GCM_ICV16, keyBytes: keyBits / 8 + 4 };
     return null;
   },
+  sha1: (d) => nc.createHash('sha1').update(d).digest(),
   espInteg(id) {
     if (id === 12) return { sadbAalg: SadbAalg.SHA2_256HMAC, keyBytes: 32 };
     if (id === 2) return { sadbAalg: SadbAalg.SHA1HMAC, keyBytes: 20 };

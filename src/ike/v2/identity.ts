@@ -1,0 +1,35 @@
+/** ID payload data (RFC 7296 §3.5) from/to configured identities. */
+import { isIP } from 'node:net';
+import { formatIp, parseIp } from '../../util/ip';
+import { IdType } from './constants';
+import type { Ikev2Identity } from './config';
+
+export function identityData(id: Ikev2Identity): Buffer {
+  switch (id.type) {
+    case IdType.ID_IPV4_ADDR:
+    case IdType.ID_IPV6_ADDR:
+      return parseIp(id.value) ?? Buffer.alloc(0);
+    case IdType.ID_KEY_ID:
+    case IdType.ID_DER_ASN1_DN:
+    case IdType.ID_DER_ASN1_GN:
+      return Buffer.from(id.value.replace(/[:\s]/g, ''), 'hex');
+    default:
+      return Buffer.from(id.value, 'utf8');
+  }
+}
+
+/** An identity for an address literal (racoon's default `my_identifier address`). */
+export function addressIdentity(address: string): Ikev2Identity {
+  return { type: isIP(address) === 6 ? IdType.ID_IPV6_ADDR : IdType.ID_IPV4_ADDR, value: address };
+}
+
+export function identityMatches(id: Ikev2Identity | null, type: number, data: Buffer): boolean {
+  if (id === null) return true;
+  return id.type === type && identityData(id).equals(data);
+}
+
+export function describeIdentity(type: number, data: Buffer): string {
+  if ((type === IdType.ID_IPV4_ADDR && data.length === 4) || (type === IdType.ID_IPV6_ADDR && data.length === 16)) return formatIp(data);
+  if (type === IdType.ID_FQDN || type === IdType.ID_RFC822_ADDR) return data.toString('utf8');
+  return `${IdType[type] ?? type}:${data.toString('hex')}`;
+}
