@@ -15,8 +15,7 @@ import { Errno, SadbMsgType, SadbSaState, SadbSaType } from '../pfkey/constants'
 import { DEFAULT_PFKEY_SOCKET, PFKEY_SOCKET_ENV, type KernelBackendName, type PfKeySocket } from '../pfkey/socket';
 import type { PfKeyMessage, SockAddr } from '../pfkey/types';
 import { encodeMessage } from '../pfkey/codec';
-import { connectUnixPfKey } from '../pfkey/unix';
-import { openXfrmPfKey } from '../kernel/xfrm';
+import { openPfKey } from '../kernel';
 import { compileSetkeyScript, type Resolver, type SetkeyStep } from '../config/setkey/compile';
 import { formatKdebug, formatMonitorRecord, formatSadump, formatSpdump } from '../config/setkey/dump';
 import { formatParseError } from '../config/setkey/errors';
@@ -50,14 +49,9 @@ export interface SetkeyIo {
   replyTimeoutMs?: number;
 }
 
-/**
- * userspace: tanuki's kernel on its unix socket; xfrm: the Linux kernel's
- * XFRM through NETLINK_XFRM; af_key has no transport in this build yet.
- */
+/** The kernel behind the socket: openPfKey (src/kernel) for every backend. */
 async function defaultOpenSocket(opts: OpenPfKeyOptions): Promise<PfKeySocket> {
-  if (opts.backend === 'userspace') return connectUnixPfKey(opts.socketPath);
-  if (opts.backend === 'xfrm') return openXfrmPfKey();
-  throw new Error(`the ${opts.backend} kernel backend is not available in this build`);
+  return openPfKey({ backend: opts.backend, socketPath: opts.socketPath });
 }
 
 function defaultIo(): SetkeyIo {
@@ -356,7 +350,17 @@ class Session {
 
 function waitStop(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
-    if (!signal) return; // runs until the process is killed
+    if (!signal) {
+      // the command line: SIGINT/SIGTERM end -x and -l cleanly (socket closed, exit 0)
+      const h = (): void => {
+        process.off('SIGINT', h);
+        process.off('SIGTERM', h);
+        resolve();
+      };
+      process.once('SIGINT', h);
+      process.once('SIGTERM', h);
+      return;
+    }
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
