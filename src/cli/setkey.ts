@@ -542,7 +542,13 @@ export async function main(argv: string[], ioOverrides: Partial<SetkeyIo> = {}):
           const nl = record.indexOf('\n') + 1;
           io.stdout(record.slice(0, nl) + rawHexdump(encodeMessage(m)) + record.slice(nl));
         });
-        sock.send({ type: SadbMsgType.X_PROMISC, satype: 1 as SadbSaType, errno: 0, seq: 0, pid: sock.pid, ext: {} });
+        const promisc = await sock.request({ type: SadbMsgType.X_PROMISC, satype: 1 as SadbSaType, errno: 0, seq: 0, pid: sock.pid, ext: {} });
+        if (promisc.errno !== 0) {
+          // e.g. the xfrm backend: no promiscuous mode, but kernel events reach registered sockets
+          io.stderr(`setkey: promiscuous mode refused (${strerror(promisc.errno)}); showing the kernel's messages for ah, esp and ipcomp instead\n`);
+          for (const satype of [SadbSaType.AH, SadbSaType.ESP, SadbSaType.X_IPCOMP])
+            await sock.request({ type: SadbMsgType.REGISTER, satype, errno: 0, seq: 0, pid: sock.pid, ext: {} });
+        }
         await waitStop(io.stop);
         off();
         return 0;
