@@ -13,7 +13,6 @@ import {
   OPT_HOME_ADDRESS,
   OPT_MAY_CHANGE,
   ParsedIp,
-  ParsedIpv6,
   getTos,
   parseIp,
   parseOptions,
