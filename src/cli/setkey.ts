@@ -34,6 +34,8 @@ export interface SetkeyIo {
   stdout(text: string): void;
   stderr(text: string): void;
   readStdin(): Promise<string>;
+  /** Standard input as it arrives (setkey -c runs each statement when its ';' comes). */
+  stdinChunks?(): AsyncIterable<string>;
   readFile(path: string): Promise<string>;
   openSocket(opts: OpenPfKeyOptions): Promise<PfKeySocket>;
   env: Record<string, string | undefined>;
@@ -62,6 +64,9 @@ function defaultIo(): SetkeyIo {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
       return Buffer.concat(chunks).toString('utf8');
+    },
+    stdinChunks: async function* () {
+      for await (const c of process.stdin) yield typeof c === 'string' ? c : (c as Buffer).toString('utf8');
     },
     readFile: (p) => readFile(p, 'utf8'),
     openSocket: defaultOpenSocket,
@@ -424,6 +429,8 @@ export function shortdump(m: PfKeyMessage, nowSec: number): string {
 
 export async function main(argv: string[], ioOverrides: Partial<SetkeyIo> = {}): Promise<number> {
   const io: SetkeyIo = { ...defaultIo(), ...ioOverrides };
+  // a caller that supplies standard input as a whole gets it used for -c too
+  if (ioOverrides.readStdin && !ioOverrides.stdinChunks) delete io.stdinChunks;
   if (argv.length === 0) {
     io.stdout(`${SETKEY_VERSION}\n${USAGE}`);
     return 1;
@@ -582,31 +589,51 @@ async function withSocket(io: SetkeyIo, open: () => Promise<PfKeySocket>, f: (s:
 
 /** -c: statements from standard input, each applied as soon as it is complete; errors do not stop the loop. */
 async function stdinLoop(io: SetkeyIo, flags: Flags, open: () => Promise<PfKeySocket>): Promise<number> {
-  const text = await io.readStdin();
-  const statements = splitStatements(text);
+  const chunks: AsyncIterable<string> = io.stdinChunks
+    ? io.stdinChunks()
+    : (async function* () {
+        yield await io.readStdin();
+      })();
   return withSocketMaybe(io, flags, open, async (sock) => {
     let failed = false;
     const session = sock ? new Session(io, flags, sock) : undefined;
-    for (const st of statements) {
+    /** One statement; returns true when it was exit/quit/bye. */
+    const statement = async (st: { text: string; line: number }): Promise<boolean> => {
       const r = parseSetkeyScript(st.text, { file: '<stdin>', protocols: io.protocols });
       for (const w of r.warnings) io.stderr(`<stdin>:${w.line + st.line - 1}:${w.column}: ${w.message}\n`);
       if (!r.ok) {
         io.stderr(`${formatParseError({ ...r.error, line: r.error.line + st.line - 1 })}\n`);
         failed = true;
-        continue;
+        return false;
       }
       const c = await compileSetkeyScript(r.commands, { file: '<stdin>', rfcMode: flags.rfcMode, pid: sock?.pid ?? 0, resolve: io.resolve });
       if (!c.ok) {
         io.stderr(`${formatParseError({ ...c.error, line: c.error.line + st.line - 1 })}\n`);
         failed = true;
-        continue;
+        return false;
       }
       if (session) {
         await session.run(c.steps, false);
         if (session.failed) failed = true;
       }
-      if (r.exited) break;
+      return r.exited;
+    };
+    // statements run as soon as their ';' arrives (setkey's stdin_loop)
+    let buffer = '';
+    let baseLine = 1;
+    for await (const chunk of chunks) {
+      buffer += chunk;
+      let consumed = 0;
+      for (const st of splitStatements(buffer)) {
+        if (!st.text.endsWith(';')) break;
+        consumed += st.text.length;
+        if (await statement({ text: st.text, line: baseLine + st.line - 1 })) return failed ? 1 : 0;
+      }
+      for (const ch of buffer.slice(0, consumed)) if (ch === '\n') baseLine++;
+      buffer = buffer.slice(consumed);
     }
+    const rest = splitStatements(buffer);
+    for (const st of rest) if (await statement({ text: st.text, line: baseLine + st.line - 1 })) break;
     return failed ? 1 : 0;
   });
 }

@@ -235,6 +235,29 @@ describe('other modes and flags', () => {
     expect(r.code).toBe(1);
   });
 
+  it('-c applies each statement as soon as its ";" arrives, before standard input ends', async () => {
+    const k = new FakeKernel();
+    const { run } = harness(k);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let sasWhenBlocked = -1;
+    async function* chunks() {
+      yield 'add 10.0.0.1 10.0.0.2 esp 1 -E null; add 10.0.0.1';
+      await new Promise((r) => setTimeout(r, 20));
+      sasWhenBlocked = k.sas.length;
+      await gate;
+      yield ' 10.0.0.2 esp 2 -E null;\nflush\n';
+    }
+    const done = run(['-c'], { stdinChunks: chunks });
+    await new Promise((r) => setTimeout(r, 40));
+    release();
+    const r = await done;
+    expect(sasWhenBlocked).toBe(1);
+    expect(k.sas).toHaveLength(2);
+    expect(r.err).toBe('<stdin>:3:1: missing ";" at end of command (near end of input)\n');
+    expect(r.code).toBe(1);
+  });
+
   it('deleteall dumps the SAs of the type and deletes those between the two addresses (Linux)', async () => {
     const k = new FakeKernel();
     const s =
