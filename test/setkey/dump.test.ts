@@ -322,3 +322,15 @@ describe('kdebug lengths agree with the codec (src/pfkey/codec.ts)', () => {
     }
   });
 });
+
+describe('kdebug of extensions it cannot name', () => {
+  it('an unknown extension kept by the decoder prints as kdebug_sadb does ("invalid ext_type"), with its length', () => {
+    const body = Buffer.alloc(8);
+    body.writeUInt16LE(1, 0);
+    body.writeUInt16LE(30, 2);
+    const m: PfKeyMessage = { type: SadbMsgType.X_SPDFLUSH, satype: 0, errno: 0, seq: 0, pid: 1, ext: {}, unknown: [{ type: 30, offset: 16, body }] };
+    expect(formatKdebug(m)).toBe(
+      'sadb_msg{ version=2 type=19 errno=0 satype=0\n  len=3 reserved=0 seq=0 pid=1\nsadb_ext{ len=1 type=30 }\nkdebug_sadb: invalid ext_type 30 was passed.\n',
+    );
+  });
+});
