@@ -5,11 +5,11 @@
  * anti-replay, ICV verified before decryption, UDP encapsulation (RFC 3948).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { IPPROTO, ParsedIp, encodeIpv4Header, encodeIpv6Header, getTos, parseIp, upperLayerChecksum, checksumFieldOffset } from './ip';
+import { IPPROTO, ParsedIp, encodeIpv4Header, encodeIpv6Header, internetChecksum, ipFacts, parseIp, upperLayerChecksum, checksumFieldOffset } from './ip';
 import { Result, drop, ok, DropCounters, newDropCounters, Drop } from './result';
 import { ReplayWindow, SeqNum, SequenceCounter } from './replay';
 import { AeadCtx, CipherCtx, CryptoProvider, MacCtx, UsageCallback, XformSa } from './sa';
-import { applyDecapTos, buildOuterHeader, innerProtocol, joinTransport, splitForTransport } from './frame';
+import { applyDecapTos, joinTransport, nextIpv4Identification, splitForTransport, writeOuterHeader } from './frame';
 import { UDP_ENCAP_HEADER_BYTES, buildUdpEncapHeader, fillUdpChecksum, natOaChecksumFixup } from './udpencap';
 import { clampMss } from './mtu';
 
@@ -17,6 +17,7 @@ import { clampMss } from './mtu';
 export const ESP_HEADER_BYTES = 8;
 /** RFC 4303 §2.4: Pad Length (1) + Next Header (1). */
 export const ESP_TRAILER_BYTES = 2;
+const EMPTY = Buffer.alloc(0);
 
 export interface EspCounters {
   outPackets: number;
@@ -133,20 +134,27 @@ export class EspSa {
 
   /** Protect one IP packet; returns the packet to send (outer IP [+ UDP] + ESP). */
   output(pkt: Buffer, opts: EspOutputOptions = {}): Result<Buffer> {
-    const parsed = parseIp(pkt);
-    if (!parsed.ok) return this.countDrop(parsed);
     const sa = this.sa;
     const proto = sa.natt ? IPPROTO.UDP : IPPROTO.ESP;
     if (sa.mode === 'tunnel') {
-      let inner = pkt.subarray(0, parsed.value.totalLength);
+      const f = ipFacts(pkt);
+      if (!f.ok) return this.countDrop(f);
+      let inner = pkt.subarray(0, f.value.totalLength);
       if (sa.tunnel.mssClamp > 0) inner = clampMss(Buffer.from(inner), sa.tunnel.mssClamp);
-      const esp = this.seal(inner, innerProtocol(inner), opts);
+      const outerLen = sa.src.length === 4 ? 20 : 40;
+      const udpLen = sa.natt ? UDP_ENCAP_HEADER_BYTES : 0;
+      // one allocation: room for the outer header and UDP header in front of ESP
+      const esp = this.seal(inner, f.value.family === 4 ? IPPROTO.IPIP : IPPROTO.IPV6, opts, outerLen + udpLen);
       if (!esp.ok) return this.countDrop(esp);
-      const body = sa.natt ? [buildUdpEncapHeader(sa.natt.sport, sa.natt.dport, esp.value.length), esp.value] : [esp.value];
-      const len = body.reduce((n, b) => n + b.length, 0);
-      const outer = buildOuterHeader(sa.src, sa.dst, inner, proto, len, sa.tunnel, opts.outerIdentification);
-      return ok(this.finishUdp(Buffer.concat([outer, ...body])));
+      const out = esp.value;
+      const bodyLength = out.length - outerLen;
+      const id = opts.outerIdentification ?? nextIpv4Identification();
+      writeOuterHeader(out, sa.src, sa.dst, f.value.tos, f.value.df, proto, bodyLength, sa.tunnel, id);
+      if (sa.natt) buildUdpEncapHeader(sa.natt.sport, sa.natt.dport, bodyLength - udpLen).copy(out, outerLen);
+      return ok(this.finishUdp(out));
     }
+    const parsed = parseIp(pkt);
+    if (!parsed.ok) return this.countDrop(parsed);
     const split = splitForTransport(pkt, parsed.value);
     const esp = this.seal(split.payload, split.nextHeader, opts);
     if (!esp.ok) return this.countDrop(esp);
@@ -164,10 +172,11 @@ export class EspSa {
   }
 
   /**
-   * Build the ESP packet SPI..ICV around `payload` (RFC 4303 §3.3). Counts the
-   * payload against the SA's usage.
+   * Build the ESP packet SPI..ICV around `payload` (RFC 4303 §3.3), preceded
+   * by `front` unwritten bytes for the caller's headers. Counts the payload
+   * against the SA's usage.
    */
-  seal(payload: Buffer, nextHeader: number, opts: EspOutputOptions = {}): Result<Buffer> {
+  seal(payload: Buffer, nextHeader: number, opts: EspOutputOptions = {}, front = 0): Result<Buffer> {
     const c = this.crypto;
     let seq: SeqNum;
     if (opts.seq) seq = opts.seq;
@@ -206,18 +215,25 @@ export class EspSa {
       iv.writeUInt32BE(seq.lo, 4);
     } else iv = c.ivBytes > 0 ? this.rng(c.ivBytes) : Buffer.alloc(0);
 
-    let out: Buffer;
+    let body: Buffer;
+    let icv: Buffer | null = null;
     if (c.kind === 'aead') {
       const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
-      out = Buffer.concat([head, iv, c.aead.seal(iv, aad, pt)]);
+      body = c.aead.seal(iv, aad, pt); // ciphertext || ICV
     } else {
-      const ct = c.cipher ? c.cipher.encrypt(iv, pt) : pt;
-      if (c.mac) {
-        // RFC 4303 §2.2.1 / §3.3.2.1: with ESN the high 32 bits follow the payload in the ICV input
-        const icv = this.sa.esn ? c.mac.compute(head, iv, ct, be32(seq.hi)) : c.mac.compute(head, iv, ct);
-        out = Buffer.concat([head, iv, ct, icv]);
-      } else out = Buffer.concat([head, iv, ct]);
+      body = c.cipher ? c.cipher.encrypt(iv, pt) : pt;
+      // RFC 4303 §2.2.1 / §3.3.2.1: with ESN the high 32 bits follow the payload in the ICV input
+      if (c.mac) icv = this.sa.esn ? c.mac.compute(head, iv, body, be32(seq.hi)) : c.mac.compute(head, iv, body);
     }
+    const out = Buffer.allocUnsafe(front + ESP_HEADER_BYTES + iv.length + body.length + (icv ? icv.length : 0));
+    let at2 = front;
+    head.copy(out, at2);
+    at2 += ESP_HEADER_BYTES;
+    iv.copy(out, at2);
+    at2 += iv.length;
+    body.copy(out, at2);
+    at2 += body.length;
+    if (icv) icv.copy(out, at2);
     this.counters.outPackets++;
     this.counters.outBytes += payload.length;
     this.onUsage?.(this.sa.spi, payload.length, 1);
@@ -253,22 +269,40 @@ export class EspSa {
   }
 
   private inputInner(pkt: Buffer): Result<EspInput> {
-    const parsedR = parseIp(pkt);
-    if (!parsedR.ok) return parsedR;
-    const parsed = parsedR.value;
-    if (parsed.isFragment) return drop('unsupported', 'fragments must be reassembled before ESP input (see frag.ts)');
-    let espOffset = parsed.payloadOffset;
-    if (parsed.protocol === IPPROTO.UDP) {
+    const fr = ipFacts(pkt);
+    if (!fr.ok) return fr;
+    const f = fr.value;
+    if (f.isFragment) return drop('unsupported', 'fragments must be reassembled before ESP input (see frag.ts)');
+    let protocol: number;
+    let payloadOffset: number;
+    let nhField: number;
+    if (f.family === 4) {
+      if (internetChecksum(pkt.subarray(0, f.headerLength)) !== 0) return drop('bad-ip-header', 'IPv4 header checksum', 10);
+      protocol = pkt[9];
+      payloadOffset = f.headerLength;
+      nhField = 9;
+    } else if (pkt[6] === IPPROTO.ESP || pkt[6] === IPPROTO.UDP) {
+      protocol = pkt[6];
+      payloadOffset = 40;
+      nhField = 6;
+    } else {
+      const parsedR = parseIp(pkt); // walk the extension headers to ESP
+      if (!parsedR.ok) return parsedR;
+      protocol = parsedR.value.protocol;
+      payloadOffset = parsedR.value.payloadOffset;
+      nhField = parsedR.value.family === 6 ? parsedR.value.protocolFieldOffset : 9;
+    }
+    let espOffset = payloadOffset;
+    if (protocol === IPPROTO.UDP) {
       if (!this.sa.natt) return drop('wrong-protocol', 'UDP packet for an SA without UDP encapsulation', espOffset);
       espOffset += UDP_ENCAP_HEADER_BYTES;
-    } else if (parsed.protocol !== IPPROTO.ESP) {
-      return drop('wrong-protocol', `protocol ${parsed.protocol} is not ESP`, parsed.family === 4 ? 9 : parsed.protocolFieldOffset);
+    } else if (protocol !== IPPROTO.ESP) {
+      return drop('wrong-protocol', `protocol ${protocol} is not ESP`, nhField);
     }
-    if (espOffset > parsed.totalLength) return drop('truncated', 'UDP header', parsed.payloadOffset);
+    if (espOffset > f.totalLength) return drop('truncated', 'UDP header', payloadOffset);
     // transport mode puts the payload back behind the original headers
-    const prefix = Buffer.from(pkt.subarray(0, parsed.payloadOffset));
-    const nhField = parsed.family === 4 ? 9 : parsed.protocolFieldOffset;
-    return this.decapsulate(pkt.subarray(espOffset, parsed.totalLength), espOffset, getTos(pkt), prefix, nhField);
+    const prefix = this.sa.mode === 'transport' ? Buffer.from(pkt.subarray(0, payloadOffset)) : EMPTY;
+    return this.decapsulate(pkt.subarray(espOffset, f.totalLength), espOffset, f.tos, prefix, nhField);
   }
 
   /**
@@ -304,12 +338,13 @@ export class EspSa {
     if (this.sa.mode === 'tunnel') {
       if (nextHeader !== IPPROTO.IPIP && nextHeader !== IPPROTO.IPV6)
         return drop('bad-inner-packet', `tunnel SA got next header ${nextHeader}`);
-      const innerR = parseIp(payload);
+      const innerR = ipFacts(payload);
       if (!innerR.ok) return drop('bad-inner-packet', `inner packet: ${innerR.detail}`);
       if ((innerR.value.family === 4) !== (nextHeader === IPPROTO.IPIP))
         return drop('bad-inner-packet', `next header ${nextHeader} does not match inner IP version ${innerR.value.family}`);
-      // TFC padding (RFC 4303 §2.7) is whatever follows the inner packet's own length
-      const inner = Buffer.from(payload.subarray(0, innerR.value.totalLength));
+      // TFC padding (RFC 4303 §2.7) is whatever follows the inner packet's own length;
+      // the plaintext is a fresh buffer, so the inner packet is a view of it
+      const inner = payload.subarray(0, innerR.value.totalLength);
       const tos = applyDecapTos(inner, outerTos, this.sa.tunnel);
       if (!tos.ok) return tos;
       if (tos.value.alarm) this.counters.ecnAlarms++;

@@ -57,6 +57,8 @@ describe('REGISTER (RFC 2367 §3.1.7)', () => {
     // from the crypto registry: AES-GCM-16 with its 4-byte salt, HMAC-SHA2-512 with a 512-bit key
     expect(reply.ext.supportedEncrypt!.algs.find((x) => x.id === SadbEalg.AES_GCM_ICV16)).toEqual({ id: SadbEalg.AES_GCM_ICV16, ivlen: 8, minbits: 160, maxbits: 288 });
     expect(reply.ext.supportedAuth!.algs.find((x) => x.id === SadbAalg.SHA2_512HMAC)).toMatchObject({ minbits: 512, maxbits: 512 });
+    // a cipher the registry lists without an implementation is not offered
+    expect(reply.ext.supportedEncrypt!.algs.map((x) => x.id)).not.toContain(SadbEalg.CASTCBC);
     expect(b.seen.filter((m) => m.type === SadbMsgType.REGISTER).map((m) => m.pid)).toEqual([2, 1]);
     expect(c.seen).toEqual([]);
     expect([...a.sock.kernelEndpoint.registered]).toEqual([SadbSaType.ESP]);
@@ -354,6 +356,18 @@ describe('EXPIRE (RFC 2367 §3.1.8) and SPDEXPIRE', () => {
 });
 
 describe('SPD messages', () => {
+  it('X_SPDSETIDX installs a policy like SPDADD and its answer keeps the SETIDX type, so the request resolves', async () => {
+    const env = setup();
+    const a = env.open(10);
+    const b = env.open(20);
+    const r = await a.sock.request(msg(SadbMsgType.X_SPDSETIDX, SadbSaType.UNSPEC, 1, policyExt('10.0.0.1', '10.0.0.2', IpsecDir.INBOUND, IpsecPolicyType.NONE), 10));
+    expect(r.errno).toBe(0);
+    expect(r.ext.policy!.id % 8).toBe(0);
+    expect(env.kernel.spd.size).toBe(1);
+    await settle();
+    expect(types(b.seen)).toEqual(['X_SPDSETIDX']);
+  });
+
   it('SPDADD / SPDUPDATE / SPDDELETE / SPDDELETE2 / SPDFLUSH go to all; SPDGET / SPDDUMP to the sender', async () => {
     const env = setup();
     const a = env.open(10);

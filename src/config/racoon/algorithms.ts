@@ -293,3 +293,17 @@ export function keyLengthAllowed(alg: RacoonAlgorithm, bits: number): boolean {
   if (!kl) return false;
   return bits >= kl.minBits && bits <= kl.maxBits && (bits - kl.minBits) % kl.stepBits === 0;
 }
+
+/**
+ * IKEv2 reading of a phase-1 proposal (the tanuki extension): `hash_algorithm`
+ * names the PRF and, for a non-AEAD cipher, the integrity algorithm HMAC over
+ * the same hash (RFC 7296 §3.3.2 transform types 2 and 3; RFC 4868 truncations).
+ * Returns the IKEv2 transform IDs; integrity is null for AEAD ciphers.
+ */
+export function ikev2ProposalTransforms(
+  encryption: RacoonAlgorithm,
+  hash: RacoonAlgorithm,
+): { readonly encr: number | null; readonly prf: number | null; readonly integ: number | null } {
+  const integRow = encryption.aead ? undefined : findAlgorithm('integ', 'racoon', `hmac_${REGISTRY_ALIASES[hash.name] ?? hash.name}`);
+  return { encr: encryption.ikev2, prf: hash.ikev2, integ: encryption.aead ? null : (integRow?.ikev2 ?? null) };
+}

@@ -1,14 +1,15 @@
 /**
  * racoon.conf: parse a file (with its includes) into an immutable RacoonConfig.
  */
+import * as nodePath from 'node:path';
 import { realFileSystem } from './files';
 import { type ParseOptions, RacoonParser } from './parser';
-import type { ParseResult } from './types';
+import type { ParseResult, RacoonConfig } from './types';
 
 export * from './types';
-export { type KernelAlgorithm, type KernelAlgorithms, type ParseOptions } from './parser';
+export { type KernelAlgorithm, type KernelAlgorithms, type ParseOptions, kernelAlgorithmsFromRegister } from './parser';
 export * from './select';
-export { lookupRacoonAlgorithm, type RacoonAlgorithm, type AlgorithmClass } from './algorithms';
+export { lookupRacoonAlgorithm, ikev2ProposalTransforms, type RacoonAlgorithm, type AlgorithmClass } from './algorithms';
 export { addressId, textId, sockaddrToId, chkcmpids } from './ids';
 
 /** Parse configuration text; `file` names it in errors and anchors relative includes. */
@@ -27,4 +28,15 @@ export function parseRacoonConfig(path: string, opts: ParseOptions = {}): ParseR
     };
   }
   return parseRacoonConfigText(data.toString('latin1'), path, opts);
+}
+
+/**
+ * getpathname(LC_PATHTYPE_CERT, name): where a certificate/key named in the
+ * configuration lives — absolute names as written, others under `path
+ * certificate` (or, without one, next to the main configuration file).
+ */
+export function certificatePath(config: RacoonConfig, name: string): string {
+  if (name.startsWith('/')) return name;
+  if (config.path.certificate !== null) return `${config.path.certificate}/${name}`;
+  return nodePath.join(nodePath.dirname(config.files[0] ?? '.'), name);
 }

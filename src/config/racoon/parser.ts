@@ -12,6 +12,8 @@
  * (racoon's "parse error is nothing, but yyerrorcount is N" exit).
  */
 import * as nodePath from 'node:path';
+import { SadbMsgType, SadbSaType } from '../../pfkey/constants';
+import type { PfKeyMessage } from '../../pfkey/types';
 import { canonicalIp, ipFamily, parseIp } from '../../util/ip';
 import {
   type AlgorithmClass,
@@ -67,9 +69,22 @@ export interface KernelAlgorithm {
   readonly maxBits: number;
 }
 export interface KernelAlgorithms {
+  /** SADB_EXT_SUPPORTED_ENCRYPT of the ESP registration */
   readonly encrypt: readonly KernelAlgorithm[];
+  /** SADB_EXT_SUPPORTED_AUTH of the AH/ESP registrations */
   readonly auth: readonly KernelAlgorithm[];
-  readonly comp: readonly KernelAlgorithm[];
+}
+
+/** The kernel lists from racoon's SADB_REGISTER replies (AH, ESP, IPCOMP). */
+export function kernelAlgorithmsFromRegister(replies: readonly PfKeyMessage[]): KernelAlgorithms {
+  const encrypt = new Map<number, KernelAlgorithm>();
+  const auth = new Map<number, KernelAlgorithm>();
+  for (const m of replies) {
+    if (m.type !== SadbMsgType.REGISTER || m.satype === SadbSaType.X_IPCOMP) continue;
+    for (const a of m.ext.supportedEncrypt?.algs ?? []) encrypt.set(a.id, { id: a.id, minBits: a.minbits, maxBits: a.maxbits });
+    for (const a of m.ext.supportedAuth?.algs ?? []) auth.set(a.id, { id: a.id, minBits: a.minbits, maxBits: a.maxbits });
+  }
+  return { encrypt: [...encrypt.values()], auth: [...auth.values()] };
 }
 
 export interface ParseOptions {
@@ -975,7 +990,9 @@ export class RacoonParser {
     const k = this.opts.kernelAlgorithms;
     if (!k) return;
     if (cls === 'ipsec_auth' && c.alg.name === 'non_auth') return;
-    const list = cls === 'ipsec_enc' ? k.encrypt : cls === 'ipsec_auth' ? k.auth : k.comp;
+    // pk_checkalg(): "no check of compression algorithm; not supported in sadb message."
+    if (cls === 'ipsec_comp') return;
+    const list = cls === 'ipsec_enc' ? k.encrypt : k.auth;
     const bits = c.keyLength;
     const found = c.alg.sadb === null ? undefined : list.find((a) => a.id === c.alg.sadb);
     const ok = found !== undefined && (cls !== 'ipsec_enc' || bits === 0 || (bits >= found.minBits && bits <= found.maxBits));

@@ -47,6 +47,8 @@ export type EncrSuite =
       icvBytes: number;
       /** padding granularity of the SK plaintext */
       blockBytes: number;
+      /** false for transforms that must not protect an IKE SA (RFC 4543 §5) */
+      ikeAllowed?: boolean;
       /** key = keyBytes || salt */
       create(key: Buffer): AeadLike;
     }
@@ -56,6 +58,8 @@ export type EncrSuite =
       keyBytes: number;
       ivBytes: number;
       blockBytes: number;
+      /** false for ENCR_NULL (RFC 7296 §3.3.2: not for IKE) */
+      ikeAllowed?: boolean;
       create(key: Buffer): CipherLike;
     };
 

@@ -46,6 +46,7 @@ import {
 } from './payloads';
 import { ChildCreateTask } from './tasks/child-create';
 import { IkeAuthTask } from './tasks/ike-auth';
+import { IkeRekeyTask } from './tasks/ike-rekey';
 import { IkeInitTask, evaluateIkeSaInit } from './tasks/ike-init';
 import { ChildDeleteTask, IkeDeleteTask, IkeDpdTask, removeChild } from './tasks/informational';
 import type { LogFields, LogLevel, PfKeyRequest, Services, Task, TaskResult } from './tasks/task';
@@ -159,6 +160,11 @@ export class Ikev2Engine implements Services {
       if (sa.role === 'responder' && sa.state === 'connecting') t = Math.min(t, sa.halfOpenDeadline);
       const dpd = sa.peer.dpdDelaySeconds;
       if (sa.state === 'established' && dpd > 0 && !sa.active && sa.queued.length === 0) t = Math.min(t, sa.lastInboundAt + dpd * 1000);
+      const life = sa.peer.ikeLifetime;
+      if (life && sa.establishedAt >= 0 && sa.state !== 'dead') {
+        if (sa.state === 'established' && !sa.rekeyQueued) t = Math.min(t, sa.establishedAt + life.softSeconds * 1000);
+        t = Math.min(t, sa.establishedAt + life.hardSeconds * 1000);
+      }
     }
     return t === Infinity ? null : t;
   }
@@ -247,6 +253,16 @@ export class Ikev2Engine implements Services {
     return false;
   }
 
+  /** Rekey an IKE SA (RFC 7296 §1.3.2). */
+  rekeyIkeSa(serial: number, now: number): boolean {
+    this.clock = now;
+    const sa = this.bySerial(serial);
+    if (!sa || sa.state !== 'established') return false;
+    sa.rekeyQueued = true;
+    this.queueExchange(sa, ExchangeType.CREATE_CHILD_SA, [new IkeRekeyTask()]);
+    return true;
+  }
+
   // =====================================================================
   // inputs: timers
 
@@ -268,6 +284,15 @@ export class Ikev2Engine implements Services {
       }
       if (sa.role === 'responder' && sa.state === 'connecting' && now >= sa.halfOpenDeadline) {
         this.destroyIkeSa(sa, 'half-open IKE_SA timed out');
+        continue;
+      }
+      const life = sa.peer.ikeLifetime;
+      if (life && sa.state === 'established' && !sa.rekeyQueued && now >= sa.establishedAt + life.softSeconds * 1000) {
+        this.log('info', 'IKE_SA soft lifetime reached: rekeying', sa);
+        this.rekeyIkeSa(sa.serial, now);
+      }
+      if (life && sa.state !== 'dead' && sa.establishedAt >= 0 && now >= sa.establishedAt + life.hardSeconds * 1000) {
+        this.destroyIkeSa(sa, 'IKE_SA hard lifetime reached');
         continue;
       }
       const dpd = sa.peer.dpdDelaySeconds;
@@ -532,7 +557,7 @@ export class Ikev2Engine implements Services {
           return [t];
         }
         if (findPayload(payloads, PayloadType.TSi)) return [new ChildCreateTask(null, { inIkeAuth: false })];
-        return [new UnsupportedTask(NotifyType.NO_ADDITIONAL_SAS, 'IKE_SA rekeying is not supported: answering NO_ADDITIONAL_SAS')];
+        return [new IkeRekeyTask()];
       }
       case ExchangeType.INFORMATIONAL: {
         const dels = payloads.filter((p) => p.type === PayloadType.DELETE);
@@ -792,7 +817,11 @@ export class Ikev2Engine implements Services {
     return [...this.sas.values()].find((s) => s.serial === serial);
   }
 
-  private newIkeSpi(): bigint {
+  newSerial(): number {
+    return this.serial++;
+  }
+
+  newIkeSpi(): bigint {
     for (;;) {
       const v = this.random.bytes(8).readBigUInt64BE(0);
       if (v !== 0n && !this.sas.has(v)) return v;
@@ -810,16 +839,3 @@ class ChildNotFoundTask implements Task {
   }
 }
 
-/** Answers a request this engine does not implement with a notify, keeping the IKE SA. */
-class UnsupportedTask implements Task {
-  readonly kind = 'ike_rekey' as const;
-  constructor(
-    private readonly answer: NotifyType,
-    private readonly why: string,
-  ) {}
-  buildResponse(svc: Services, sa: IkeSa, out: Payload[]): TaskResult {
-    svc.log('warn', this.why, sa);
-    out.push(notify(this.answer));
-    return 'done';
-  }
-}

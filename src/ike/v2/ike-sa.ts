@@ -98,8 +98,10 @@ export class IkeSa {
   lastResponse: { messageId: number; packets: Buffer[] } | null = null;
   reassembly: Reassembly | null = null;
   lastInboundAt: number;
-  establishedAt = 0;
+  /** -1 until established */
+  establishedAt = -1;
   halfOpenDeadline = 0;
+  rekeyQueued = false;
 
   constructor(
     readonly serial: number,

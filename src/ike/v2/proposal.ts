@@ -108,7 +108,7 @@ function matchProposal(p: Proposal, w: Wanted, kind: 'ike' | 'esp', crypto: IkeC
         const mine = w.encr.find((e) => e.id === t.transformId && e.keyBits === bits);
         if (!mine) break;
         const suite = crypto.encr(t.transformId, bits);
-        if (!suite) break;
+        if (!suite || (kind === 'ike' && suite.ikeAllowed === false)) break;
         if (kind === 'esp' && !crypto.espEncr(t.transformId, bits)) break;
         encr = mine;
         aead = suite.aead;

@@ -57,7 +57,11 @@ const COMB_LIFETIMES = {
 export interface KernelEndpoint {
   /** Stable socket number inside this kernel (logs and tests). */
   readonly id: number;
-  /** Hand a message this socket sent to the kernel. */
+  /**
+   * Hand a message this socket sent to the kernel. The kernel takes ownership
+   * of the message's objects (it may keep them in the SADB): pass a fresh
+   * message (the codec's decode, or a copy) and do not touch it afterwards.
+   */
   send(msg: PfKeyMessage): void;
   /** A message that could not be decoded: answered with EINVAL to this socket alone. */
   sendMalformed(header: { type: number; satype: number; seq: number; pid: number }): void;

@@ -309,3 +309,50 @@ describe('IKEv2 CHILD_SA rekey collisions (RFC 7296 §2.8.1)', () => {
     expect([lost.length, won.length]).toEqual([1, 1]);
   });
 });
+
+describe('IKEv2 IKE_SA rekey (RFC 7296 §1.3.2, §2.18)', () => {
+  it.each(['A', 'B'])('%s rekeys the IKE_SA: new SPIs, CHILD_SAs move over untouched, the old IKE_SA is deleted', (who) => {
+    const { net, A, B } = setup();
+    A.engine.initiate('v2psk', 0);
+    net.pump();
+    const before = A.engine.ikeSas()[0];
+    const kernelBefore = A.kernel.mature().map((s) => s.spi).sort();
+    const R = who === 'A' ? A : B;
+    R.engine.rekeyIkeSa(R.engine.ikeSas()[0].serial, 1000);
+    net.pump();
+    const [a] = A.engine.ikeSas();
+    const [b] = B.engine.ikeSas();
+    expect(A.engine.ikeSas()).toHaveLength(1);
+    expect(B.engine.ikeSas()).toHaveLength(1);
+    expect(a.spiI).toBe(b.spiI);
+    expect(a.spiR).toBe(b.spiR);
+    expect(a.spiI).not.toBe(before.spiI);
+    expect(a.role).toBe(who === 'A' ? 'initiator' : 'responder');
+    expect(a.children.map((c) => c.inboundSpi)).toEqual(before.children.map((c) => c.inboundSpi));
+    expect(A.kernel.mature().map((s) => s.spi).sort()).toEqual(kernelBefore);
+    // the new IKE_SA works: a CHILD_SA rekey over it, then a delete tears everything down
+    B.engine.rekeyChildSa(b.children[0].inboundSpi, 2000);
+    net.pump();
+    expect(A.engine.ikeSas()[0].children).toHaveLength(1);
+    expect(A.engine.ikeSas()[0].children[0].inboundSpi).not.toBe(before.children[0].inboundSpi);
+    A.engine.deleteIkeSa(A.engine.ikeSas()[0].serial, 3000);
+    net.pump();
+    expect(A.engine.ikeSas().length + B.engine.ikeSas().length).toBe(0);
+    expect(A.kernel.sas.size + B.kernel.sas.size).toBe(0);
+  });
+
+  it('the IKE lifetime triggers the rekey by itself', () => {
+    const net = new VirtualNet();
+    const { a, b } = pskPair();
+    a.ikeLifetime = { softSeconds: 3000, hardSeconds: 3600 };
+    const A = net.add('A', '10.99.0.1', [a]);
+    const B = net.add('B', '10.99.0.2', [b]);
+    A.engine.initiate('v2psk', 0);
+    net.pump();
+    const spi = A.engine.ikeSas()[0].spiI;
+    net.advance(3_001_000);
+    expect(A.engine.ikeSas()).toHaveLength(1);
+    expect(A.engine.ikeSas()[0].spiI).not.toBe(spi);
+    expect(B.engine.ikeSas()[0].state).toBe('established');
+  });
+});

@@ -48,8 +48,11 @@ export interface Services {
   destroyIkeSa(sa: IkeSa, reason: string): void;
   /** queue an exchange on an IKE SA (e.g. the delete of a rekeyed CHILD_SA) */
   queueExchange(sa: IkeSa, exchangeType: number, tasks: Task[]): void;
-  /** register a new IKE SA that took over from `old` (IKE_SA rekey) */
+  /** register a new IKE SA that took over from another one (IKE_SA rekey) */
   adoptIkeSa(sa: IkeSa): void;
+  newSerial(): number;
+  /** a fresh, unused, non-zero IKE SPI */
+  newIkeSpi(): bigint;
 }
 
 export interface Task {
