@@ -516,16 +516,18 @@ export async function main(argv: string[], ioOverrides: Partial<SetkeyIo> = {}):
     const short = (type: SadbMsgType): PfKeyMessage => ({ type, satype: SadbSaType.UNSPEC, errno: 0, seq: 0, pid: sock.pid, ext: {} });
     switch (flags.mode) {
       case 'dump':
-        if (flags.forever && !flags.policy) {
+        if (flags.forever) {
+          // setkey -l: the header once, then a dump every second (short lines for the SAD, full records for -P)
           io.stdout(`${'time'.padEnd(4)} ${'p'.padEnd(3)} s ${'spi'.padEnd(8)} ${'ltime'.padEnd(7)} src -> dst\n`);
           const stop = waitStop(io.stop);
           let stopped = false;
           void stop.then(() => (stopped = true));
           while (!stopped) {
-            const replies = await session.dump(short(SadbMsgType.DUMP));
+            const replies = await session.dump(short(flags.policy ? SadbMsgType.X_SPDDUMP : SadbMsgType.DUMP));
             for (const m of replies) {
-              if (m.errno !== 0 || (!flags.all && m.ext.sa?.state === SadbSaState.DEAD)) continue;
-              io.stdout(shortdump(m, Math.floor(io.now() / 1000)));
+              if (m.errno !== 0) session.report(m, undefined);
+              else if (flags.policy) io.stdout(formatSpdump(m, session.dumpOpts));
+              else if (flags.all || m.ext.sa?.state !== SadbSaState.DEAD) io.stdout(shortdump(m, Math.floor(io.now() / 1000)));
             }
             await Promise.race([stop, new Promise((r) => setTimeout(r, 1000))]);
           }

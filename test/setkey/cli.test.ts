@@ -312,6 +312,22 @@ describe('other modes and flags', () => {
     expect(lines[1]).toBe('1320 esp M 00000300   0/big #255 10.0.0.1 -> #255 10.0.0.2');
   });
 
+  it('-l with an empty SAD prints "No SAD entries." each round; -lP loops full SPD records', async () => {
+    const k = new FakeKernel();
+    const { run } = harness(k, { s: 'spdadd 10.0.0.0/8 10.0.0.0/8 any -P out none;' });
+    const stop = new AbortController();
+    const empty = run(['-Dl'], { stop: stop.signal });
+    await new Promise((r) => setTimeout(r, 30));
+    stop.abort();
+    expect((await empty).out.split('\n').slice(1, 2)).toEqual(['No SAD entries.']);
+    await run(['-f', 's']);
+    const stop2 = new AbortController();
+    const sp = run(['-DPl'], { stop: stop2.signal });
+    await new Promise((r) => setTimeout(r, 30));
+    stop2.abort();
+    expect((await sp).out.split('\n').slice(1, 3)).toEqual(['10.0.0.0/8[any] 10.0.0.0/8[any] 255', '\tout prio def none']);
+  });
+
   it('shortdump: "?" columns for a message without SA or lifetimes', () => {
     expect(shortdump({ type: SadbMsgType.DUMP, satype: 9, errno: 0, seq: 0, pid: 0, ext: {} }, 3723)).toBe('0203 #9 ? ?        ???/??? ? -> ?\n');
   });
