@@ -80,4 +80,18 @@ describe('setkey --kernel xfrm in a network namespace', () => {
     expect(acquire).toContain(' 0a000002  }');
     expect((await setkey(ns, ['-FP'])).code).toBe(0);
   });
+
+  it('migrate moves the tunnel endpoints of a policy in the real kernel (XFRM_MSG_MIGRATE)', async () => {
+    const load = 'spdadd 10.1.0.0/24 10.2.0.0/24 any -P out ipsec esp/tunnel/192.0.2.10-192.0.2.20/require;';
+    expect((await setkey(ns, ['-f', 'p'], { p: load })).code).toBe(0);
+    const mig =
+      'migrate 10.1.0.0/24 10.2.0.0/24 any -P out esp/tunnel/192.0.2.10-192.0.2.20/require esp/tunnel/198.51.100.10-192.0.2.20/require -k 198.51.100.10-192.0.2.20;';
+    const r = await setkey(ns, ['-f', 'm'], { m: mig });
+    expect(r).toEqual({ code: 0, out: '', err: '' });
+    const ip = ns.ip('xfrm', 'policy');
+    expect(ip).toContain('tmpl src 198.51.100.10 dst 192.0.2.20');
+    expect(ip).not.toContain('src 192.0.2.10');
+    expect((await setkey(ns, ['-DP'])).out).toContain('\tesp/tunnel/198.51.100.10-192.0.2.20/require\n');
+    expect((await setkey(ns, ['-FP'])).code).toBe(0);
+  });
 });
