@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { Errno, SadbMsgType, SadbSaState, SadbSaType } from '../pfkey/constants';
 import { DEFAULT_PFKEY_SOCKET, PFKEY_SOCKET_ENV, type KernelBackendName, type PfKeySocket } from '../pfkey/socket';
 import type { PfKeyMessage, SockAddr } from '../pfkey/types';
+import { PfKeyClosedError } from '../pfkey/channel';
 import { encodeMessage } from '../pfkey/codec';
 import { openPfKey } from '../kernel';
 import { compileSetkeyScript, type Resolver, type SetkeyStep } from '../config/setkey/compile';
@@ -557,9 +558,19 @@ export async function main(argv: string[], ioOverrides: Partial<SetkeyIo> = {}):
           for (const satype of [SadbSaType.AH, SadbSaType.ESP, SadbSaType.X_IPCOMP])
             await sock.request({ type: SadbMsgType.REGISTER, satype, errno: 0, seq: 0, pid: sock.pid, ext: {} });
         }
-        await waitStop(io.stop);
+        // runs until stopped, or until the kernel goes away (the transport reports PfKeyClosedError)
+        let lost = false;
+        const closed = new Promise<void>((resolve) => {
+          sock.onError((e) => {
+            if (e instanceof PfKeyClosedError) {
+              lost = true;
+              resolve();
+            }
+          });
+        });
+        await Promise.race([waitStop(io.stop), closed]);
         off();
-        return 0;
+        return lost ? 1 : 0;
       }
       default:
         io.stdout(`${SETKEY_VERSION}\n${USAGE}`);

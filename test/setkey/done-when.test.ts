@@ -103,8 +103,19 @@ describe('issue 2 "Done when" across processes', () => {
     expect(env.code).toBe(0);
     const noPid = (t: string) => t.replace(/ pid=\d+/g, ' pid=N');
     expect(noPid(env.out)).toBe(noPid(dp.out)); // the same policies, found via $TANUKI_PFKEY_SOCKET
+    // setkey -x ends (exit 1, after saying why) when the kernel goes away
+    const monitor = spawn(process.execPath, [join(root, 'bin', 'setkey'), '--socket', sock, '-x'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(monitor);
+    let mon = '';
+    let monErr = '';
+    monitor.stdout!.on('data', (x: Buffer) => (mon += x.toString()));
+    monitor.stderr!.on('data', (x: Buffer) => (monErr += x.toString()));
+    await until(() => mon.includes('type=11 '), 20000);
     kernel.kill('SIGTERM');
     await until(() => kernel.exitCode !== null);
+    await until(() => monitor.exitCode !== null);
+    expect(monitor.exitCode).toBe(1);
+    expect(monErr).toContain('PF_KEY peer closed the connection');
   }, 60000);
 
   it('hosted kernel: a client registered for ESP gets the ACQUIRE and setkey -x in another process shows it', async () => {
