@@ -186,7 +186,7 @@ const TABLES: ReadonlyMap<AlgorithmClass, Map<string, RacoonAlgorithm>> = new Ma
       { names: ['aes_gmac'], ikev1: 23, ikev2: 21, sadb: SadbEalg.NULL_AES_GMAC, kl: AES_KL, aead: true, ext: true },
       { names: ['camellia'], ikev1: 22, ikev2: 23, sadb: SadbEalg.CAMELLIACBC, kl: AES_KL },
       { names: ['chacha20_poly1305'], ikev1: null, ikev2: 28, sadb: null, aead: true, ext: true },
-      { names: ['twofish'], ikev1: 253, ikev2: null, sadb: SadbEalg.TWOFISHCBC, kl: { defaultBits: 128, minBits: 128, maxBits: 256, stepBits: 64 } },
+      { names: ['twofish'], ikev1: 253, ikev2: null, sadb: SadbEalg.TWOFISHCBC, kl: { defaultBits: 128, minBits: 40, maxBits: 256, stepBits: 8 } },
     ]),
   ],
   [

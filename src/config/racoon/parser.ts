@@ -406,6 +406,11 @@ export class RacoonParser {
     throw new Abort(this.errAt(this.peek(), 'syntax error', expected));
   }
 
+  /** A syntax error at a token already consumed (a keyword valid in the lexer state but not here). */
+  private syntaxAt(t: Token, expected: readonly string[]): never {
+    throw new Abort(this.errAt(t, 'syntax error', expected));
+  }
+
   private isKw(word: string): boolean {
     const t = this.peek();
     return t.kind === 'KW' && t.text === word;
@@ -571,10 +576,10 @@ export class RacoonParser {
 
   /** `include "glob";` (cftoken.l yycf_switch_buffer): nesting ≤ 10, glob matches read in order. */
   private includeStatement(): void {
-    const kwTok = this.advance();
+    this.advance();
     const nameTok = this.expect('QUOTEDSTRING', 'a quoted file name');
-    const eos = this.eos();
-    void kwTok;
+    // the new buffer must be pushed before the token after ';' is read (bison reduces without lookahead)
+    this.eos();
     if (this.lex.depth + 1 >= MAX_INCLUDE_DEPTH) this.fail(nameTok, 'Includes nested too deeply');
     const pattern = this.pathname('include', nameTok.str);
     const matches = this.fsys.glob(pattern);
@@ -587,7 +592,6 @@ export class RacoonParser {
       else readable.push([m, data.toString('latin1')]);
     }
     if (readable.length === 0) this.fail(nameTok, `could not read any file matching "${pattern}"`);
-    void eos;
     for (let i = readable.length - 1; i >= 0; i--) {
       this.lex.push(readable[i][0], readable[i][1]);
       this.files.push(readable[i][0]);
@@ -1417,9 +1421,7 @@ export class RacoonParser {
         rb.mobike = this.sw();
         break;
       default:
-        this.cur = t; // report at the keyword itself
-        this.prev = null;
-        this.syntax(RacoonParser.REMOTE_SPECS);
+        this.syntaxAt(t, RacoonParser.REMOTE_SPECS);
     }
     this.eos();
   }
@@ -1482,8 +1484,7 @@ export class RacoonParser {
           break;
         }
         default:
-          this.cur = t;
-          this.syntax(keys);
+          this.syntaxAt(t, keys);
       }
       this.eos();
     });
@@ -1760,8 +1761,7 @@ export class RacoonParser {
           break;
         }
         default:
-          this.cur = t;
-          this.syntax(keys);
+          this.syntaxAt(t, keys);
       }
       this.eos();
     }
