@@ -86,6 +86,11 @@ export interface Ikev2PeerConfig {
   /** send INITIAL_CONTACT in IKE_AUTH when no other IKE SA with this peer exists (RFC 7296 §2.4) */
   initialContact?: boolean;
   ikeLifetime?: LifetimeConfig;
+  /**
+   * racoon `generate_policy on`: as responder, install in/out/fwd policies for
+   * the narrowed traffic selectors and remove them with the CHILD_SA
+   */
+  generatePolicy?: boolean;
 }
 
 export interface ConfigProblem {

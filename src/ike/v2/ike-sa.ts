@@ -28,6 +28,8 @@ export interface ChildSa {
   /** the SA/KE/Nonce material of the exchange that created it (for rekey collisions) */
   nonceI?: Buffer;
   nonceR?: Buffer;
+  /** racoon generate_policy: we installed its in/out/fwd policies */
+  policiesInstalled?: boolean;
   /** set when the peer rekeyed this CHILD_SA while we were rekeying it too (RFC 7296 §2.8.1) */
   peerRekey?: { nonces: Buffer[]; created: ChildSa };
 }

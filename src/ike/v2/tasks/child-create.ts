@@ -16,7 +16,7 @@ import { deriveChildSaKeys } from '../keymat';
 import { Payload, TrafficSelectorWire, findNotify, findPayload, notify } from '../payloads';
 import { ChosenTransforms, answerProposal, checkAnswer, childProposals, selectChildProposal } from '../proposal';
 import { describeTs, narrow, tsSubset, tsToWire } from '../ts';
-import { deleteRequest, getSpiRequest, installRequest, spiBuffer } from '../child-sa';
+import { deleteRequest, getSpiRequest, installRequest, policyRequests, spiBuffer } from '../child-sa';
 import { NONCE_BYTES } from './ike-init';
 import type { Services, Task, TaskResult } from './task';
 
@@ -353,6 +353,14 @@ export class ChildCreateTask implements Task {
     if (!upd || !add) return false;
     svc.pfkeySend(sa, upd);
     svc.pfkeySend(sa, add);
+    if (!weInitiated && sa.peer.generatePolicy && !this.opts.rekeyOf) {
+      for (const m of policyRequests(sa, child, 'update')) svc.pfkeySend(sa, m);
+      child.policiesInstalled = true;
+    } else if (this.opts.rekeyOf?.policiesInstalled) {
+      // the policies belong to the reqid, which the new CHILD_SA keeps
+      child.policiesInstalled = true;
+      this.opts.rekeyOf.policiesInstalled = false;
+    }
     sa.children.push(child);
     this.created = child;
     svc.log('info', `CHILD_SA ${cfg.name} established`, sa, {
