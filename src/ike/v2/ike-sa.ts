@@ -104,6 +104,10 @@ export class IkeSa {
   establishedAt = -1;
   halfOpenDeadline = 0;
   rekeyQueued = false;
+  /** responder: the key of this SA in the half-open table while it is half-open */
+  initKey: string | null = null;
+  /** when we last sent anything to the peer (NAT keepalives, RFC 3948 §2.3) */
+  lastSentAt = 0;
 
   constructor(
     readonly serial: number,

@@ -173,6 +173,12 @@ describe('IKEv2 engine: two engines, virtual clock (RFC 7296 §1.2)', () => {
     expect(updA.ext.natTSport).toEqual({ port: 4500 });
     expect(addB.ext.natTDport).toEqual({ port: 4500 });
     expect(B.engine.ikeSas()[0].udpEncap).toBe(true);
+    // RFC 3948 §2.3: the side that believes it is behind a NAT sends 0xFF keepalives to 4500
+    const before = net.sent.length;
+    net.advance(21_000);
+    const ka = net.sent.slice(before).filter((w) => w.data.length === 1);
+    expect(ka).toEqual([{ from: { address: '10.99.0.1', port: 4500 }, to: { address: '10.99.0.2', port: 4500 }, data: Buffer.from([0xff]) }, expect.objectContaining({ from: { address: '10.99.0.2', port: 4500 } })]);
+    expect(B.engine.ikeSas()[0].state).toBe('established');
   });
 
   it('transport mode via USE_TRANSPORT_MODE (§1.3.1)', () => {
