@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import * as ikev2 from './ikev2';
 import * as kernel from './kernel';
 import * as pfkey from './pfkey';
 import type { BenchModule, BenchResult } from './types';
@@ -13,6 +14,7 @@ import type { BenchModule, BenchResult } from './types';
 export const MODULES: BenchModule[] = [
   { name: 'kernel', run: kernel.run },
   { name: 'pfkey', run: pfkey.run },
+  { name: 'ikev2', run: ikev2.run },
 ];
 
 function repoRoot(): string {
