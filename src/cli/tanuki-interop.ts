@@ -7,7 +7,7 @@
  *   tanuki-interop check
  */
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../interop/lab';
+import { abortReason, PROJECT_ROOT } from '../interop/lab';
 import { checkPrerequisites, formatMissing } from '../interop/prereq';
 import { newRunDir, writeRun, type RunRecord } from '../interop/results';
 import { runScenario, type ScenarioResult } from '../interop/runner';
@@ -85,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
   const log = (s: string) => process.stderr.write(s);
   log(`tanuki-interop: ${selected.length} scenario(s), results in ${runDir}\n`);
   for (const [n, s] of selected.entries()) {
+    if (abortReason()) break;
     log(`[${n + 1}/${selected.length}] ${s.name} … `);
     const r: ScenarioResult = await runScenario(s, { dir: join(runDir, s.name) });
     rec.scenarios.push(r);

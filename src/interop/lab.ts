@@ -5,7 +5,7 @@
  * the namespaces (which removes the veth pair) — also when a step fails.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NET } from './scenario';
 
@@ -64,7 +64,14 @@ export class Lab {
   charon: ChildProcess | null = null;
   racoon: ChildProcess | null = null;
 
+  /**
+   * Unix sockets (vici, PF_KEY, racoon admin) live in a short directory of their
+   * own: sun_path holds 108 bytes, and a results path plus a scenario name is longer.
+   */
+  readonly sockDir: string;
+
   constructor(readonly dir: string) {
+    this.sockDir = mkdtempSync('/tmp/tki-');
     const tag = `${process.pid}${(counter++).toString(36)}`;
     this.nsCharon = `tki-${tag}-c`;
     this.nsTanuki = `tki-${tag}-t`;
@@ -75,6 +82,7 @@ export class Lab {
 
   /** Namespaces, veth, addresses (the peer addresses + one host address inside each local TS, as libipsec needs). */
   up(): void {
+    if (aborting) throw new LabError('ip netns add', `interrupted by ${aborting}`);
     for (const ns of [this.nsCharon, this.nsTanuki]) {
       must('ip netns add', cmd('ip', ['netns', 'add', ns]));
       this.namespaces.push(ns);
@@ -125,13 +133,13 @@ export class Lab {
   }
 
   get vici(): string {
-    return `unix://${join(this.dir, 'charon.vici')}`;
+    return `unix://${join(this.sockDir, 'charon.vici')}`;
   }
   get pfkeySocket(): string {
-    return join(this.dir, 'pfkey.sock');
+    return join(this.sockDir, 'pfkey.sock');
   }
   get adminSocket(): string {
-    return join(this.dir, 'racoon.sock');
+    return join(this.sockDir, 'racoon.sock');
   }
 
   swanctl(args: readonly string[], timeoutMs = 30000): CmdResult {
@@ -145,7 +153,7 @@ export class Lab {
   }
 
   viciReady(): boolean {
-    return existsSync(join(this.dir, 'charon.vici'));
+    return existsSync(join(this.sockDir, 'charon.vici'));
   }
   racoonReady(): boolean {
     return existsSync(this.adminSocket) && existsSync(this.pfkeySocket);
@@ -171,21 +179,38 @@ export class Lab {
       }
       cmd('ip', ['netns', 'del', ns]);
     }
+    rmSync(this.sockDir, { recursive: true, force: true });
   }
 }
 
 /** All labs alive in this process, torn down on SIGINT/SIGTERM. */
 const live = new Set<Lab>();
 let handlersInstalled = false;
+let aborting: string | null = null;
+
+/** Set once a signal arrived: no new lab may come up after it. */
+export function abortReason(): string | null {
+  return aborting;
+}
 
 export function track(lab: Lab): () => void {
+  if (aborting) throw new LabError('start', `interrupted by ${aborting}`);
   live.add(lab);
   if (!handlersInstalled) {
     handlersInstalled = true;
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.once(sig, () => {
+        aborting = sig;
         process.stderr.write(`\ntanuki-interop: ${sig}, tearing down ${live.size} lab(s)\n`);
-        void Promise.all([...live].map((l) => l.teardown())).then(() => process.exit(130));
+        void (async () => {
+          // Labs registered while an earlier teardown ran are torn down too.
+          while (live.size > 0) {
+            const labs = [...live];
+            live.clear();
+            await Promise.all(labs.map((l) => l.teardown()));
+          }
+          process.exit(130);
+        })();
       });
     }
   }

@@ -122,25 +122,31 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
   const started = Date.now();
   const dir = opts.dir;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(dir));
+  const lab = new Lab(dir);
+  let untrack: () => void;
+  try {
+    untrack = track(lab);
+  } catch (e) {
+    await lab.teardown();
+    throw e;
+  }
+  writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(dir, lab.sockDir));
   writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(s));
-  writeFileSync(join(dir, 'racoon.conf'), racoonConf(s, dir));
+  writeFileSync(join(dir, 'racoon.conf'), racoonConf(s, dir, lab.sockDir));
   writeFileSync(join(dir, 'psk.txt'), pskTxt());
   chmodSync(join(dir, 'psk.txt'), 0o600);
   writeFileSync(join(dir, 'setkey.conf'), setkeyPolicies(s));
-  const lab = new Lab(dir);
-  const untrack = track(lab);
   const evidence: Evidence = { checks: [] };
   let pass = false;
   try {
     lab.up();
     lab.startCharon(join(dir, 'strongswan.conf'));
     lab.startRacoon(join(dir, 'racoon.conf'));
-    await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 10000, 'charon vici socket');
+    await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 20000, 'charon vici socket');
     if (!lab.viciReady()) throw new LabError('charon', `exited with status ${lab.charon?.exitCode} (see ${dir}/charon.stdout)`);
     const load = lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
     if (load.status !== 0) throw new LabError('swanctl --load-all', (load.stderr || load.stdout).trim());
-    await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 15000, 'racoon sockets');
+    await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 20000, 'racoon sockets');
     if (!lab.racoonReady()) throw new LabError('racoon', `exited with status ${lab.racoon?.exitCode} (see ${dir}/racoon.stdout)`);
     const pol = lab.setkey(['-c'], setkeyPolicies(s));
     if (pol.status !== 0) throw new LabError('setkey -c', pol.stderr.trim());

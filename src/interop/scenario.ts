@@ -147,12 +147,12 @@ secrets {
 `;
 }
 
-export function racoonConf(s: Scenario, dir: string): string {
+export function racoonConf(s: Scenario, dir: string, sockDir: string = dir): string {
   return `path pre_shared_key "${dir}/psk.txt";
 listen {
   isakmp ${NET.tanukiAddr} [500];
   isakmp_natt ${NET.tanukiAddr} [4500];
-  adminsock "${dir}/racoon.sock";
+  adminsock "${sockDir}/racoon.sock";
 }
 remote "charon" {
   remote_address ${NET.charonAddr};
@@ -192,7 +192,7 @@ export function setkeyPolicies(s: Scenario): string {
 export const STRONGSWAN_LOAD =
   'random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 aes sha1 sha2 hmac kdf gmp xcbc cmac ctr ccm gcm chapoly kernel-libipsec kernel-netlink socket-default vici';
 
-export function strongswanConf(dir: string): string {
+export function strongswanConf(dir: string, sockDir: string = dir): string {
   return `charon {
   load = ${STRONGSWAN_LOAD}
   port = 500
@@ -214,7 +214,7 @@ export function strongswanConf(dir: string): string {
   }
   plugins {
     vici {
-      socket = unix://${dir}/charon.vici
+      socket = unix://${sockDir}/charon.vici
     }
   }
 }
