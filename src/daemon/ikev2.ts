@@ -160,6 +160,7 @@ export class Ikev2Keying implements KeyingEngine {
           fragmentation: r.ikeFrag !== 'off',
           initialContact: r.initialContact,
           ikeLifetime: { softSeconds: Math.floor(hard * 0.8), hardSeconds: hard },
+          generatePolicy: r.generatePolicy !== 'off',
           ...(r.natTraversal === 'force' ? { forceEncap: true } : {}),
         });
       }
