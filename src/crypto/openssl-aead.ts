@@ -5,7 +5,9 @@
  * packets. Everything else, and every failure to set this up, falls back to the node:crypto
  * implementation in aead.ts with identical results (test/crypto/openssl-aead.test.ts).
  *
- * enableFastAead() must be called once to use it; it reports which backend is active and why.
+ * enableFastAead() (alias enableFastCrypto) must be called once to use it; it reports which
+ * backend is active and why. It also switches createCipher() (CBC/CTR) and createMac() (HMAC)
+ * to reused libcrypto contexts.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
@@ -157,6 +159,9 @@ export function enableFastAead(): FastAeadStatus {
   }
   return status;
 }
+
+/** The same switch under a name that says it covers ciphers and HMACs too. */
+export const enableFastCrypto = enableFastAead;
 
 /** Stop using the fast path (tests compare both backends). */
 export function disableFastAead(): void {
