@@ -164,6 +164,8 @@ export class EspSa {
     }
     const parsed = parseIp(pkt);
     if (!parsed.ok) return this.countDrop(parsed);
+    // RFC 4301 §7: transport-mode SAs carry whole datagrams, never fragments
+    if (parsed.value.isFragment) return this.countDrop(drop('unsupported', 'transport-mode ESP over a fragment (RFC 4301 §7)'));
     const split = splitForTransport(pkt, parsed.value);
     const esp = this.seal(split.payload, split.nextHeader, opts);
     if (!esp.ok) return this.countDrop(esp);
