@@ -354,6 +354,7 @@ export class EspSa {
     } else {
       const parsedR = parseIp(pkt); // walk the extension headers to ESP
       if (!parsedR.ok) return parsedR;
+      if (parsedR.value.isFragment) return drop('unsupported', 'fragments must be reassembled before ESP input (see frag.ts)');
       protocol = parsedR.value.protocol;
       payloadOffset = parsedR.value.payloadOffset;
       nhField = parsedR.value.family === 6 ? parsedR.value.protocolFieldOffset : 9;

@@ -232,3 +232,19 @@ describe('transport mode and fragments (RFC 4301 §7)', () => {
     expect(tun.output(f.value[1]).ok).toBe(true);
   });
 });
+
+describe('IPv6 outer post-fragmentation (RFC 8200 §4.5 at the source)', () => {
+  test('fragments carry a Fragment header, are refused unreassembled, and reassemble to a packet ESP accepts', () => {
+    const sa = espSa({ src: addr('2001:db8::a'), dst: addr('2001:db8::b'), encr: ENCR.aesGcm128, encrKey: Buffer.alloc(20, 4) });
+    const sent = protectForPath(new EspSa(sa, nodeProvider), big6(2500), 1280, 'post');
+    if (!sent.ok) throw new Error(sent.detail);
+    expect(sent.value.length).toBe(3);
+    const rx = new EspSa(sa, nodeProvider);
+    const direct = rx.input(sent.value[0]);
+    expect(direct.ok || direct.reason).toBe('unsupported');
+    const r = new Reassembler();
+    const whole = reassembleAll(r, sent.value);
+    const d = rx.input(whole[0]);
+    expect(d.ok && d.value.packet.toString('hex')).toBe(big6(2500).toString('hex'));
+  });
+});
