@@ -6,6 +6,7 @@
  * precede an IKE message, anything else is ESP-in-UDP for the data plane.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
 
 export const ISAKMP_PORT = 500; // RFC 2408 / RFC 7296 §2
 export const NATT_PORT = 4500; // RFC 3948 §2
@@ -19,7 +20,8 @@ export interface Endpoint {
 }
 
 export type Datagram =
-  | { kind: 'ike'; data: Buffer; local: Endpoint; remote: Endpoint; natt: boolean }
+  /** data: the IKE message (marker stripped); raw: the whole UDP payload as received. */
+  | { kind: 'ike'; data: Buffer; raw: Buffer; local: Endpoint; remote: Endpoint; natt: boolean }
   | { kind: 'esp'; data: Buffer; local: Endpoint; remote: Endpoint }
   | { kind: 'keepalive'; local: Endpoint; remote: Endpoint };
 
@@ -81,7 +83,10 @@ export class IkeSockets {
 
   private deliver(spec: ListenSpec, local: Endpoint, msg: Buffer, rinfo: RemoteInfo): void {
     const remote: Endpoint = { address: rinfo.address, port: rinfo.port, family: rinfo.family === 'IPv6' ? 6 : 4 };
-    const kind = classifyDatagram(msg, spec.natt);
+    // The marker rule follows the ports (charon's receiver.c), not the socket: with
+    // neither port 500, every IKE message carries the non-ESP marker.
+    const marked = needsMarker(local.port, remote.port);
+    const kind = classifyDatagram(msg, marked);
     if (!this.listener) return;
     switch (kind) {
       case 'runt':
@@ -94,7 +99,7 @@ export class IkeSockets {
         this.listener({ kind, data: msg, local, remote });
         return;
       case 'ike':
-        this.listener({ kind, data: spec.natt ? msg.subarray(4) : msg, local, remote, natt: spec.natt });
+        this.listener({ kind, data: marked ? msg.subarray(4) : msg, raw: msg, local, remote, natt: spec.natt });
         return;
     }
   }
@@ -129,4 +134,11 @@ export class IkeSockets {
 
 function isWildcard(a: string): boolean {
   return a === '0.0.0.0' || a === '::';
+}
+
+/** The addresses racoon binds when there is no listen block (every interface address, link-local excepted). */
+export function interfaceAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.address.startsWith('fe80')) out.push(a.address);
+  return out;
 }

@@ -22,7 +22,8 @@ import type { PfKeyMessage } from '../pfkey/types';
 import { openPfKey, embeddedKernel } from '../kernel';
 import { startAdminSocket, AdminErrno, type AdminHandler } from './admin/server';
 import { AdminProto, EvtType, type EvtAsync } from './admin/wire';
-import { IkeSockets, ISAKMP_PORT, NATT_PORT, type Datagram, type ListenSpec } from './ike-sockets';
+import { IkeSockets, ISAKMP_PORT, NATT_PORT, interfaceAddresses, type Datagram, type ListenSpec } from './ike-sockets';
+import { runHook } from './hooks';
 import type { DaemonLogger } from './log';
 import type { RacoonOptions } from './options';
 
@@ -116,8 +117,8 @@ export class RacoonDaemon {
       config: () => this.cfg,
       emit: (e) => this.emit(e),
     };
-    for (const make of this.engineFactories) this.engines.push(make(ctx));
     const bound = await this.sockets.listen(this.listenSpecs());
+    for (const make of this.engineFactories) this.engines.push(make(ctx));
     this.sockets.onDatagram((d) => this.onDatagram(d));
     for (const b of bound) this.log.info({ address: b.address, port: b.port }, `${b.address}[${b.port}] used for IKE`);
     const adminPath = this.opts.adminSocket ?? this.cfg.listen.adminsock.path ?? null;
@@ -193,7 +194,8 @@ export class RacoonDaemon {
         ...l.isakmpNatt.map((e) => ({ address: e.address, port: e.port === NATT_PORT ? natt : e.port, natt: true })),
       ].filter((s) => wantFamily(s.address));
     }
-    return ['0.0.0.0', '::'].filter(wantFamily).flatMap((address) => [
+    // No listen block: racoon binds every interface address (it follows them over netlink).
+    return interfaceAddresses().filter(wantFamily).flatMap((address) => [
       { address, port: isakmp, natt: false },
       { address, port: natt, natt: true },
     ]);
@@ -214,6 +216,7 @@ export class RacoonDaemon {
   }
 
   private emit(e: EvtAsync): void {
+    runHook(this.cfg, e, this.log);
     for (const l of this.eventListeners) l(e);
   }
 
