@@ -89,7 +89,7 @@ export interface Ikev1EngineOptions {
   halfOpenTimeoutMs?: number;
 }
 
-type Ph1State = 'MM_I1_SENT' | 'MM_R1_SENT' | 'MM_I2_SENT' | 'MM_R2_SENT' | 'MM_I3_SENT' | 'ESTABLISHED' | 'DEAD';
+type Ph1State = 'MM_I1_SENT' | 'MM_R1_SENT' | 'MM_I2_SENT' | 'MM_R2_SENT' | 'MM_I3_SENT' | 'AM_I1_SENT' | 'AM_R1_SENT' | 'ESTABLISHED' | 'DEAD';
 type Ph2State = 'GETSPI' | 'QI1_SENT' | 'QR1_SENT' | 'ESTABLISHED' | 'DEAD';
 
 interface Retransmit {
@@ -130,6 +130,8 @@ interface Ph1 {
   serial: number;
   peer: Ikev1PeerConfig;
   role: 'initiator' | 'responder';
+  /** Main Mode or Aggressive Mode (RFC 2409 §5) */
+  exchange: ExchangeType.IDENTITY_PROTECTION | ExchangeType.AGGRESSIVE;
   state: Ph1State;
   cookieI: bigint;
   cookieR: bigint;
@@ -139,6 +141,8 @@ interface Ph1 {
   peerDpd: boolean;
   natDetected: boolean;
   saiBody: Buffer;
+  /** Aggressive Mode: the initiator's ID payload body, for HASH_I */
+  idiiBody: Buffer;
   suite: Ph1Suite | null;
   lifetimeSeconds: number;
   dh: DhExchange | null;
@@ -263,6 +267,7 @@ export class Ikev1Engine {
     }
     const sa = this.newPh1(peer, 'initiator', this.randomCookie(), 0n, { address: peer.local.address, port: peer.local.port }, { address: peer.remote.address, port: peer.remote.port }, now);
     sa.pendingPh2.push(...sainfos);
+    if (peer.exchangeModes[0] === 'aggressive') return this.initiateAggressive(sa, now);
     const sai: SaPayload = { type: PayloadType.SA, doi: IPSEC_DOI, situation: SIT_IDENTITY_ONLY, proposals: [this.ph1Proposal(peer)] };
     sa.saiBody = generatePayload(sai, 0).subarray(4);
     this.log('info', 'initiate new phase 1 negotiation', sa, { exchange: 'Main Mode' });
@@ -313,11 +318,17 @@ export class Ikev1Engine {
       return;
     }
     if (!sa) {
-      if (header.exchangeType !== ExchangeType.IDENTITY_PROTECTION || header.cookieR !== 0n || header.messageId !== 0) {
+      const ph1Exchange = header.exchangeType === ExchangeType.IDENTITY_PROTECTION || header.exchangeType === ExchangeType.AGGRESSIVE;
+      if (!ph1Exchange || header.cookieR !== 0n || header.messageId !== 0) {
         this.log('warn', `unknown cookie ${formatCookie(header.cookieI)}:${formatCookie(header.cookieR)} ${exchangeName(header.exchangeType)} from ${from.address}: dropped`, null);
         return;
       }
-      this.respondMainMode1(header, body, packet, from, to, now);
+      try {
+        if (header.exchangeType === ExchangeType.AGGRESSIVE) this.respondAggressive1(header, body, packet, from, to, now);
+        else this.respondMainMode1(header, body, packet, from, to, now);
+      } catch (e) {
+        this.log('warn', `dropped ${exchangeName(header.exchangeType)} message: ${e instanceof Error ? e.message : String(e)}`, null);
+      }
       return;
     }
     // RFC 3947 §4: the peer floated (or a NAT rebinding); follow it once phase 1 authenticated it
@@ -331,7 +342,7 @@ export class Ikev1Engine {
     }
     sa.lastInboundAt = now;
     try {
-      if (header.exchangeType === ExchangeType.IDENTITY_PROTECTION) this.mainMode(sa, header, body, packet, to, now);
+      if (header.exchangeType === sa.exchange && header.messageId === 0) this.mainMode(sa, header, body, packet, to, now);
       else if (header.exchangeType === ExchangeType.QUICK) this.quickMode(sa, header, body, packet, now);
       else if (header.exchangeType === ExchangeType.INFORMATIONAL) this.informational(sa, header, body, now);
       else this.log('warn', `unsupported exchange ${exchangeName(header.exchangeType)}: dropped`, sa);
@@ -426,7 +437,7 @@ export class Ikev1Engine {
     if (header.messageId !== 0) return this.log('warn', 'Main Mode message with non-zero message id', sa);
     if (sa.lastRecv && packet.equals(sa.lastRecv)) {
       // a retransmitted request: racoon answers with its last reply (isakmp.c check_recvdpkt)
-      if (sa.role === 'responder' && sa.lastSent) this.emit(sa, sa.lastSent);
+      if ((sa.role === 'responder' || sa.state === 'ESTABLISHED') && sa.lastSent) this.emit(sa, sa.lastSent);
       return;
     }
     const encrypted = (header.flags & HeaderFlag.ENCRYPTION) !== 0;
@@ -458,6 +469,10 @@ export class Ikev1Engine {
       case 'MM_I3_SENT':
         if (!encrypted || !nextIv) return this.log('warn', 'Main Mode message 6 not encrypted: dropped', sa);
         return this.mmEstablishI(sa, pl, nextIv, now);
+      case 'AM_I1_SENT':
+        return this.amI2(sa, header, pl, packet, to, now);
+      case 'AM_R1_SENT':
+        return this.amR2(sa, pl, packet, nextIv, to, now);
       default:
         this.log('debug', `Main Mode message in state ${sa.state}: dropped`, sa);
     }
@@ -568,6 +583,151 @@ export class Ikev1Engine {
     const pending = sa.pendingPh2;
     sa.pendingPh2 = [];
     for (const s of pending) this.startQuickMode(sa, s, now);
+  }
+
+  // =====================================================================
+  // Aggressive Mode (RFC 2409 §5 with pre-shared keys). Weak: HASH_R goes out
+  // before the initiator has proved anything, so an eavesdropper or anyone
+  // claiming the ID can run an offline dictionary attack on the PSK (ike-scan
+  // psk-crack). Accepted as responder only when exchange_mode lists it.
+
+  private initiateAggressive(sa: Ph1, now: number): number {
+    const peer = sa.peer;
+    sa.exchange = ExchangeType.AGGRESSIVE;
+    // the KE goes in message 1, so every offered transform must use the first proposal's group
+    const group = peer.ph1Proposals[0].dhGroup;
+    const prop = this.ph1Proposal(peer);
+    prop.transforms = prop.transforms.filter((t) => attr(t.attributes, Ph1Attr.GROUP_DESCRIPTION) === group);
+    const suite = ph1Suite(prop.transforms[0].attributes);
+    if (typeof suite === 'string') {
+      this.killPh1(sa, `phase1 negotiation failed: ${suite}`);
+      return sa.serial;
+    }
+    const sai: SaPayload = { type: PayloadType.SA, doi: IPSEC_DOI, situation: SIT_IDENTITY_ONLY, proposals: [prop] };
+    sa.saiBody = generatePayload(sai, 0).subarray(4);
+    sa.dh = makeDh(suite.group, this.random);
+    sa.gxi = sa.dh.publicValue;
+    sa.ni = this.random.bytes(NONCE_BYTES);
+    const idii = this.ph1Id(peer);
+    sa.idiiBody = generatePayload(idii, 0).subarray(4);
+    this.log('info', 'initiate new phase 1 negotiation', sa, { exchange: 'Aggressive Mode' });
+    this.sendPh1(sa, [sai, { type: PayloadType.KE, keyData: sa.gxi }, { type: PayloadType.NONCE, data: sa.ni }, idii, ...this.vendorIds(peer)], false, now);
+    sa.state = 'AM_I1_SENT';
+    return sa.serial;
+  }
+
+  private respondAggressive1(header: IsakmpHeader, body: Buffer, packet: Buffer, from: Endpoint, to: Endpoint, now: number): void {
+    const candidates = this.peers.filter((p) => p.remote.address === from.address || p.remote.address === 'anonymous');
+    const peer = candidates.find((p) => p.exchangeModes.includes('aggressive'));
+    if (!peer) {
+      this.log('error', candidates.length ? 'exchange Aggressive not allowed in any applicable rmconf.' : `couldn't find configuration for ${from.address}`, null);
+      return;
+    }
+    const parsed = parsePayloads(body, header.nextPayload);
+    const raw = rawPayloads(body, header.nextPayload);
+    if (!parsed.ok || !raw) return this.log('warn', `malformed Aggressive Mode message 1 from ${from.address}`, null);
+    const pl = parsed.value;
+    const sai = findPayload(pl, PayloadType.SA);
+    const ke = findPayload(pl, PayloadType.KE);
+    const ni = findPayload(pl, PayloadType.NONCE);
+    const id = findPayload(pl, PayloadType.ID);
+    const rawSa = raw.find((r) => r.type === PayloadType.SA);
+    const rawId = raw.find((r) => r.type === PayloadType.ID);
+    if (!sai || !ke || !ni || !id || !rawSa || !rawId) return this.log('warn', 'Aggressive Mode message 1 lacks SA, KE, Nonce or ID', null);
+    if (ni.data.length < 8 || ni.data.length > 256) return this.log('warn', `bad nonce length ${ni.data.length} (RFC 2409 §5: 8..256)`, null);
+    if (!this.idMatches(peer, id)) return this.log('error', 'phase1 negotiation failed: peer identifier does not match', null, { peer: peer.name });
+    const choice = this.choosePh1(peer, sai);
+    if (typeof choice === 'string') {
+      this.log('error', `no suitable proposal found: ${choice}`, null, { peer: peer.name });
+      return;
+    }
+    const dh = makeDh(choice.suite.group, this.random);
+    const gxy = dh.computeShared(ke.keyData);
+    const sa = this.newPh1(peer, 'responder', header.cookieI, this.randomCookie(), { ...to }, { ...from }, now);
+    sa.exchange = ExchangeType.AGGRESSIVE;
+    sa.saiBody = Buffer.from(rawSa.raw.subarray(4));
+    sa.idiiBody = Buffer.from(rawId.raw.subarray(4));
+    sa.suite = choice.suite;
+    sa.lifetimeSeconds = choice.lifetime;
+    sa.dh = dh;
+    sa.gxi = Buffer.from(ke.keyData);
+    sa.gxr = dh.publicValue;
+    sa.ni = Buffer.from(ni.data);
+    sa.nr = this.random.bytes(NONCE_BYTES);
+    sa.lastRecv = Buffer.from(packet);
+    this.noteVendorIds(sa, pl);
+    this.deriveKeys(sa, gxy);
+    const idir = this.ph1Id(peer);
+    const hashR = km.ph1Hash(choice.suite.hash, sa.keys!.skeyid, 'R', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, generatePayload(idir, 0).subarray(4));
+    const reply: SaPayload = { type: PayloadType.SA, doi: IPSEC_DOI, situation: SIT_IDENTITY_ONLY, proposals: [{ proposalNum: choice.proposalNum, protocolId: ProtocolId.ISAKMP, spi: Buffer.alloc(0), transforms: [choice.transform] }] };
+    this.log('info', 'respond new phase 1 negotiation', sa, { exchange: 'Aggressive Mode' });
+    const vids = this.vendorIds(peer).filter((v) => v.data.equals(VENDOR_ID.DPD) || sa.peerNatt);
+    this.sendPh1(sa, [reply, { type: PayloadType.KE, keyData: sa.gxr }, { type: PayloadType.NONCE, data: sa.nr }, idir, { type: PayloadType.HASH, data: hashR }, ...vids, ...this.natD(sa)], false, now);
+    sa.state = 'AM_R1_SENT';
+  }
+
+  /** Initiator got AM2: verify HASH_R, send AM3 (HASH_I [, NAT-D]); phase 1 is up. */
+  private amI2(sa: Ph1, header: IsakmpHeader, pl: Payload[], packet: Buffer, to: Endpoint, now: number): void {
+    const sar = findPayload(pl, PayloadType.SA);
+    const t = sar?.proposals[0]?.transforms[0];
+    const ke = findPayload(pl, PayloadType.KE);
+    const nr = findPayload(pl, PayloadType.NONCE);
+    const id = findPayload(pl, PayloadType.ID);
+    const h = findPayload(pl, PayloadType.HASH);
+    if (!sar || !t || !ke || !nr || !id || !h || !sa.dh) return this.log('warn', 'Aggressive Mode message 2 lacks SA, KE, Nonce, ID or HASH', sa);
+    if (!this.ph1Proposal(sa.peer).transforms.some((o) => sameAttributes(o.attributes, t.attributes))) return this.log('error', 'phase1 negotiation failed: the responder chose a transform we did not offer', sa);
+    const suite = ph1Suite(t.attributes);
+    if (typeof suite === 'string' || suite.group.id !== dhGroup(sa.peer.ph1Proposals[0].dhGroup)?.id) return this.log('error', 'phase1 negotiation failed: unusable transform', sa);
+    if (nr.data.length < 8 || nr.data.length > 256) return this.log('warn', `bad nonce length ${nr.data.length}`, sa);
+    const gxy = sa.dh.computeShared(ke.keyData);
+    const cookieR = header.cookieR;
+    const skeyid = km.skeyidPsk(suite.hash, sa.peer.psk, sa.ni, nr.data);
+    const expected = km.ph1Hash(suite.hash, skeyid, 'R', sa.gxi, ke.keyData, sa.cookieI, cookieR, sa.saiBody, generatePayload(id, 0).subarray(4));
+    if (!expected.equals(h.data)) {
+      this.log('error', 'HASH mismatched', sa);
+      this.log('error', 'phase1 negotiation failed', sa);
+      return;
+    }
+    if (!this.idMatches(sa.peer, id)) return this.log('error', 'phase1 negotiation failed: peer identifier does not match', sa);
+    sa.cookieR = cookieR;
+    sa.suite = suite;
+    sa.lifetimeSeconds = lifetimeOf(t.attributes, Ph1Attr.LIFE_TYPE, Ph1Attr.LIFE_DURATION) ?? 28800;
+    sa.gxr = Buffer.from(ke.keyData);
+    sa.nr = Buffer.from(nr.data);
+    sa.lastRecv = Buffer.from(packet);
+    this.noteVendorIds(sa, pl);
+    this.deriveKeys(sa, gxy);
+    this.checkNatD(sa, pl, to);
+    if (sa.natDetected && sa.remote.port === IKE_PORT) {
+      // RFC 3947 §4: in Aggressive Mode the initiator floats with message 3
+      sa.local = { ...sa.local, port: sa.local.port === IKE_PORT ? NAT_T_PORT : sa.local.port };
+      sa.remote = { ...sa.remote, port: NAT_T_PORT };
+      this.log('info', 'NAT detected: floating to port 4500', sa);
+    }
+    const hashI = km.ph1Hash(suite.hash, sa.keys!.skeyid, 'I', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, sa.idiiBody);
+    this.sendPh1(sa, [{ type: PayloadType.HASH, data: hashI }, ...this.natD(sa)], false, now, false);
+    this.ph1Established(sa, now);
+    const pending = sa.pendingPh2;
+    sa.pendingPh2 = [];
+    for (const s of pending) this.startQuickMode(sa, s, now);
+  }
+
+  /** Responder got AM3: verify HASH_I (sent in the clear or encrypted); phase 1 is up. */
+  private amR2(sa: Ph1, pl: Payload[], packet: Buffer, nextIv: Buffer | null, to: Endpoint, now: number): void {
+    const h = findPayload(pl, PayloadType.HASH);
+    if (!h || !sa.keys || !sa.suite) return this.log('warn', 'Aggressive Mode message 3 without HASH', sa);
+    const expected = km.ph1Hash(sa.suite.hash, sa.keys.skeyid, 'I', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, sa.idiiBody);
+    if (!expected.equals(h.data)) {
+      this.log('error', 'HASH mismatched', sa);
+      this.log('error', 'phase1 negotiation failed', sa);
+      return;
+    }
+    if (nextIv) sa.iv = nextIv;
+    sa.lastRecv = Buffer.from(packet);
+    sa.retransmit = null;
+    this.checkNatD(sa, pl, to);
+    this.handleInitialContact(sa, pl);
+    this.ph1Established(sa, now);
   }
 
   private ph1Established(sa: Ph1, now: number): void {
@@ -1022,7 +1182,7 @@ export class Ikev1Engine {
       body = enc.cipher;
       sa.iv = enc.nextIv;
     }
-    const msg = generateMessage(this.header(sa, ExchangeType.IDENTITY_PROTECTION, encrypt ? HeaderFlag.ENCRYPTION : 0, 0), payloadTypeOf(payloads[0]), body);
+    const msg = generateMessage(this.header(sa, sa.exchange, encrypt ? HeaderFlag.ENCRYPTION : 0, 0), payloadTypeOf(payloads[0]), body);
     sa.lastSent = msg;
     sa.retransmit = expectReply ? { packet: msg, tries: 0, deadline: now + sa.peer.retry.intervalSeconds * 1000 } : null;
     this.emit(sa, msg);
@@ -1103,6 +1263,8 @@ export class Ikev1Engine {
       peerDpd: false,
       natDetected: false,
       saiBody: Buffer.alloc(0),
+      idiiBody: Buffer.alloc(0),
+      exchange: ExchangeType.IDENTITY_PROTECTION,
       suite: null,
       lifetimeSeconds: 0,
       dh: null,
