@@ -87,10 +87,16 @@ export interface Ikev1EngineOptions {
   firstReqid?: number;
   /** racoon drops a half-open phase 1 after this long (ms) */
   halfOpenTimeoutMs?: number;
+  /**
+   * As Quick Mode responder, set the commit bit in QR1 and send CONNECTED
+   * after QI2 (RFC 2408 §3.1/§4.8, as Cisco and strongSwan peers may do).
+   * racoon never sets it as responder; the default is false.
+   */
+  responderCommitBit?: boolean;
 }
 
 type Ph1State = 'MM_I1_SENT' | 'MM_R1_SENT' | 'MM_I2_SENT' | 'MM_R2_SENT' | 'MM_I3_SENT' | 'AM_I1_SENT' | 'AM_R1_SENT' | 'ESTABLISHED' | 'DEAD';
-type Ph2State = 'GETSPI' | 'QI1_SENT' | 'QR1_SENT' | 'ESTABLISHED' | 'DEAD';
+type Ph2State = 'GETSPI' | 'QI1_SENT' | 'QR1_SENT' | 'WAIT_CONNECTED' | 'ESTABLISHED' | 'DEAD';
 
 interface Retransmit {
   packet: Buffer;
@@ -193,6 +199,7 @@ export class Ikev1Engine {
   private readonly random: RandomSource;
   private readonly pid: number;
   private readonly halfOpenTimeoutMs: number;
+  private readonly responderCommitBit: boolean;
   private readonly ph1s = new Map<bigint, Ph1>();
   private readonly pendingPfKey = new Map<number, { ph1: Ph1; ph2: Ph2 }>();
   private actions: Ikev1Action[] = [];
@@ -207,6 +214,7 @@ export class Ikev1Engine {
     this.pid = opts.pid;
     this.nextReqid = opts.firstReqid ?? 1;
     this.halfOpenTimeoutMs = opts.halfOpenTimeoutMs ?? 60000;
+    this.responderCommitBit = opts.responderCommitBit ?? false;
   }
 
   // =====================================================================
@@ -881,7 +889,15 @@ export class Ikev1Engine {
       if (!km.qmHash2(h, skeyidA, p2.messageId, p2.ni, rest).equals(hashData)) return this.log('error', 'HASH(2) mismatch: dropped', sa);
       p2.iv = d.nextIv;
       p2.lastRecv = Buffer.from(packet);
-      return this.quickI2(sa, p2, pl, now);
+      return this.quickI2(sa, p2, pl, (header.flags & HeaderFlag.COMMIT) !== 0, now);
+    }
+    if (p2.role === 'initiator' && p2.state === 'WAIT_CONNECTED') {
+      // RFC 2408 §4.8: HDR*, HASH(4), N(CONNECTED) — HASH(4) is prf(SKEYID_a, M-ID | N)
+      if (!km.qmHash1(h, skeyidA, p2.messageId, rest).equals(hashData)) return this.log('error', 'HASH(4) mismatch: dropped', sa);
+      if (!pl.some((x) => x.type === PayloadType.N && x.notifyType === NotifyType.CONNECTED)) return this.log('warn', 'commit bit set but no CONNECTED notify', sa);
+      p2.iv = d.nextIv;
+      this.installPh2(sa, p2);
+      return;
     }
     if (p2.role === 'responder' && p2.state === 'QR1_SENT') {
       if (!km.qmHash3(h, skeyidA, p2.messageId, p2.ni, p2.nr).equals(hashData)) return this.log('error', 'HASH(3) mismatch: dropped', sa);
@@ -889,6 +905,10 @@ export class Ikev1Engine {
       p2.retransmit = null;
       p2.lastRecv = Buffer.from(packet);
       this.installPh2(sa, p2);
+      if (this.responderCommitBit) {
+        const n = [this.notify(ProtocolId.IPSEC_ESP, NotifyType.CONNECTED, spiBuffer(p2.inboundSpi))];
+        this.sendPh2(sa, p2, km.qmHash1(h, skeyidA, p2.messageId, generatePayloads(n)), n, now, false);
+      }
       return;
     }
     this.log('debug', `Quick Mode message in state ${p2.state}: dropped`, sa, { messageId: p2.messageId });
@@ -978,12 +998,12 @@ export class Ikev1Engine {
       body.push({ type: PayloadType.N, doi: IPSEC_DOI, protocolId: ProtocolId.IPSEC_ESP, notifyType: NotifyType.RESPONDER_LIFETIME, spi: spiBuffer(p2.outboundSpi), data: attrs });
     }
     const hash2 = km.qmHash2(sa.suite!.hash, sa.keys!.skeyidA, p2.messageId, p2.ni, generatePayloads(body));
-    this.sendPh2(sa, p2, hash2, body, now, true);
+    this.sendPh2(sa, p2, hash2, body, now, true, this.responderCommitBit ? HeaderFlag.COMMIT : 0);
     p2.state = 'QR1_SENT';
   }
 
   /** Initiator got QR1: check the choice, send QI2 (HASH(3)), then UPDATE + ADD. */
-  private quickI2(sa: Ph1, p2: Ph2, pl: Payload[], now: number): void {
+  private quickI2(sa: Ph1, p2: Ph2, pl: Payload[], commit: boolean, now: number): void {
     const sar = findPayload(pl, PayloadType.SA);
     const nr = findPayload(pl, PayloadType.NONCE);
     const prop = sar?.proposals[0];
@@ -1010,6 +1030,12 @@ export class Ikev1Engine {
     p2.chosen = { suite, lifetimeSeconds: life, lifetimeKilobytes: null };
     const hash3 = km.qmHash3(sa.suite!.hash, sa.keys!.skeyidA, p2.messageId, p2.ni, p2.nr);
     this.sendPh2(sa, p2, hash3, [], now, false);
+    if (commit) {
+      // the responder set the commit bit: racoon keys the SAs only after CONNECTED
+      p2.state = 'WAIT_CONNECTED';
+      this.log('info', 'commit bit set: waiting for CONNECTED before installing the IPsec-SA', sa, { messageId: p2.messageId });
+      return;
+    }
     this.installPh2(sa, p2);
   }
 
@@ -1188,12 +1214,12 @@ export class Ikev1Engine {
     this.emit(sa, msg);
   }
 
-  private sendPh2(sa: Ph1, p2: Ph2, hash: Buffer, payloads: Payload[], now: number, expectReply: boolean): void {
+  private sendPh2(sa: Ph1, p2: Ph2, hash: Buffer, payloads: Payload[], now: number, expectReply: boolean, extraFlags = 0): void {
     const rest = generatePayloads(payloads);
     const body = Buffer.concat([generatePayload({ type: PayloadType.HASH, data: hash }, payloads.length ? payloadTypeOf(payloads[0]) : PayloadType.NONE), rest]);
     const enc = this.encrypt(sa, p2.iv, body);
     p2.iv = enc.nextIv;
-    const msg = generateMessage(this.header(sa, ExchangeType.QUICK, HeaderFlag.ENCRYPTION, p2.messageId), PayloadType.HASH, enc.cipher);
+    const msg = generateMessage(this.header(sa, ExchangeType.QUICK, HeaderFlag.ENCRYPTION | extraFlags, p2.messageId), PayloadType.HASH, enc.cipher);
     p2.lastSent = msg;
     p2.retransmit = expectReply ? { packet: msg, tries: 0, deadline: now + sa.peer.retry.intervalSeconds * 1000 } : null;
     this.emit(sa, msg);

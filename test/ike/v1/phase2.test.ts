@@ -6,7 +6,9 @@
 import { SadbMsgType } from '../../../src/pfkey/constants';
 import type { PfKeyMessage } from '../../../src/pfkey/types';
 import { checkLifetime } from '../../../src/ike/v1/config';
-import { makePair, peerConfig } from './harness';
+import { ExchangeType, HeaderFlag } from '../../../src/ike/v1/constants';
+import { Ikev1Engine } from '../../../src/ike/v1/engine';
+import { Pair, makePair, peerConfig, seededRandom } from './harness';
 
 const A = '10.0.0.1';
 const B = '10.0.0.2';
@@ -69,5 +71,39 @@ describe("racoon's SADB_EXPIRE rule", () => {
     expect(p.a.ph1Sas()[0].ph2).toHaveLength(2);
     p.a.receivePfKey(expire(false), 2000);
     expect(p.a.ph1Sas()[0].ph2).toHaveLength(1);
+  });
+});
+
+describe('commit bit (RFC 2408 §4.8), as racoon honours it', () => {
+  it('when the responder sets the commit bit in QR1, the initiator keys its SAs only after HASH(4) + N(CONNECTED)', () => {
+    const a = new Ikev1Engine({ peers: [peerConfig('b', A, B)], random: seededRandom('ca'), pid: 100 });
+    const b = new Ikev1Engine({ peers: [peerConfig('a', B, A)], random: seededRandom('cb'), pid: 200, responderCommitBit: true });
+    const p = new Pair(a, b);
+    a.initiate('b', 0);
+    p.run();
+    const qm = p.wire.filter((w) => w.data[18] === ExchangeType.QUICK);
+    expect(qm.map((w) => [w.from, w.data[19] & HeaderFlag.COMMIT])).toEqual([
+      ['a', 0],
+      ['b', HeaderFlag.COMMIT],
+      ['a', 0],
+      ['b', 0],
+    ]);
+    expect(p.logs.a.some((l) => l.msg.startsWith('commit bit set'))).toBe(true);
+    const upA = p.kernel.a.find((m) => m.type === SadbMsgType.UPDATE)!;
+    const addB = p.kernel.b.find((m) => m.type === SadbMsgType.ADD)!;
+    expect(upA.ext.sa!.spi).toBe(addB.ext.sa!.spi);
+    expect(upA.ext.keyEncrypt!.key).toEqual(addB.ext.keyEncrypt!.key);
+  });
+
+  it('without CONNECTED the initiator installs nothing', () => {
+    const a = new Ikev1Engine({ peers: [peerConfig('b', A, B)], random: seededRandom('ca'), pid: 100 });
+    const b = new Ikev1Engine({ peers: [peerConfig('a', B, A)], random: seededRandom('cb'), pid: 200, responderCommitBit: true });
+    const p = new Pair(a, b);
+    let quickFromB = 0;
+    p.drop = (from, data) => from === 'b' && data[18] === ExchangeType.QUICK && ++quickFromB === 2;
+    a.initiate('b', 0);
+    p.run();
+    expect(p.kernel.a.filter((m) => m.type === SadbMsgType.UPDATE)).toHaveLength(0);
+    expect(a.ph1Sas()[0].ph2[0].state).toBe('WAIT_CONNECTED');
   });
 });
