@@ -233,6 +233,7 @@ export class Ikev1Engine {
       if (sa.state !== 'ESTABLISHED' && sa.state !== 'DEAD') t = Math.min(t, sa.createdAt + this.halfOpenTimeoutMs);
       for (const p2 of sa.ph2s.values()) if (p2.retransmit) t = Math.min(t, p2.retransmit.deadline);
       if (this.dpdActive(sa)) t = Math.min(t, sa.dpdNextAt);
+      if (sa.state === 'ESTABLISHED' && sa.lifetimeSeconds > 0) t = Math.min(t, sa.establishedAt + sa.lifetimeSeconds * 1000);
     }
     return t === Infinity ? null : t;
   }
@@ -400,6 +401,11 @@ export class Ikev1Engine {
           this.log('error', 'phase2 negotiation failed due to time up waiting for phase2', sa, { messageId: p2.messageId });
           sa.ph2s.delete(p2.messageId);
         }
+      if (sa.state === 'ESTABLISHED' && sa.lifetimeSeconds > 0 && now >= sa.establishedAt + sa.lifetimeSeconds * 1000) {
+        // racoon isakmp_ph1expire: tell the peer, forget the ISAKMP-SA; the IPsec-SAs live on in the kernel
+        this.deletePh1(sa.serial, now);
+        continue;
+      }
       if (this.dpdActive(sa) && now >= sa.dpdNextAt) this.dpdTick(sa, now);
     }
   }

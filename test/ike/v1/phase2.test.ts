@@ -107,3 +107,17 @@ describe('commit bit (RFC 2408 §4.8), as racoon honours it', () => {
     expect(a.ph1Sas()[0].ph2[0].state).toBe('WAIT_CONNECTED');
   });
 });
+
+describe('phase-1 lifetime (RFC 2409 App. A Life Duration)', () => {
+  it('at the negotiated ISAKMP-SA lifetime both sides forget it after an informational Delete; the kernel SAs stay', () => {
+    const ph1 = [{ encr: 7, keyBits: 128, hash: 2, authMethod: 1, dhGroup: 14, lifetimeSeconds: 600 }];
+    const p = makePair(peerConfig('b', A, B, { ph1Proposals: ph1 }), peerConfig('a', B, A, { ph1Proposals: [{ ...ph1[0], lifetimeSeconds: 28800 }] }));
+    p.a.initiate('b', 0);
+    p.run();
+    expect(p.a.getTimer()).toBe(600_000);
+    p.tick();
+    expect(p.a.ph1Sas()).toHaveLength(0);
+    expect(p.b.ph1Sas()).toHaveLength(0);
+    expect(p.kernel.a.filter((m) => m.type === SadbMsgType.DELETE)).toHaveLength(0);
+  });
+});
