@@ -161,3 +161,19 @@ describe('IKEv1 Main Mode PSK + Quick Mode between two engines', () => {
     expect(p.a.ph1Sas()).toHaveLength(0);
   });
 });
+
+describe('IKEv1 over IPv6', () => {
+  it('Main Mode + Quick Mode between fd00::1 and fd00::2 with IPV6_ADDR_SUBNET selectors (RFC 2407 §4.6.2.1)', () => {
+    const mk = (name: string, local: string, remote: string, ln: string, rn: string) =>
+      peerConfig(name, local, remote, { local: { address: local, port: 500, id: { type: 5, value: local } }, remote: { address: remote, port: 500, id: { type: 5, value: remote } } }, {
+        local: { address: ln, prefixlen: 64, protocol: 0, port: 0 },
+        remote: { address: rn, prefixlen: 64, protocol: 0, port: 0 },
+      });
+    const p = makePair(mk('b', 'fd00::1', 'fd00::2', 'fd01::', 'fd02::'), mk('a', 'fd00::2', 'fd00::1', 'fd02::', 'fd01::'));
+    p.a.initiate('b', 0);
+    p.run();
+    const { upA } = expectMatchingSas(p.kernel.a, p.kernel.b);
+    expect(upA.ext.addressSrc!.addr.family).toBe(10);
+    expect(upA.ext.addressSrc!.prefixlen).toBe(128);
+  });
+});
