@@ -50,6 +50,15 @@ function decisive(path: string, re: RegExp, max = 25): string[] {
   return (hits.length > 0 ? hits : lines).slice(-max).map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l));
 }
 
+/** A peer has already logged a definite failure: no point polling until the timeout. */
+const CHARON_GAVE_UP = /failed to establish CHILD_SA|no CHILD_SA built|giving up after|AUTHENTICATION_FAILED|NO_PROPOSAL_CHOSEN|TS_UNACCEPTABLE/;
+const TANUKI_GAVE_UP = /"level":50.*(no proposal chosen|not created|AUTHENTICATION_FAILED|authentication failed)/i;
+
+function failedEarly(dir: string): boolean {
+  const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
+  return CHARON_GAVE_UP.test(read('charon.log')) || TANUKI_GAVE_UP.test(read('racoon.log'));
+}
+
 interface Snapshot {
   ike: CharonIkeSa | null;
   tanuki: TanukiSa[];
@@ -160,7 +169,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     }
     let snap = snapshot(lab);
     try {
-      await waitFor(() => settled((snap = snapshot(lab))), opts.timeoutMs ?? 15000, 'SAs on both sides');
+      await waitFor(() => settled((snap = snapshot(lab))) || failedEarly(dir), opts.timeoutMs ?? 15000, 'SAs on both sides');
     } catch {
       /* judged below on what is there */
     }
