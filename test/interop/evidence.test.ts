@@ -59,10 +59,17 @@ describe('verdict', () => {
 describe('scenario matrix and rendering', () => {
   it('covers both roles × 3 IKE × 3 ESP proposals, and filters by words and /regex/', () => {
     const all = scenarios();
-    expect(all).toHaveLength(18);
-    expect(new Set(all.map((s) => s.name)).size).toBe(18);
+    expect(all).toHaveLength(22);
+    expect(new Set(all.map((s) => s.name)).size).toBe(22);
+    expect(all.filter((s) => s.behaviour !== 'establish').map((s) => s.name.replace(/^ikev2-psk-|-aesgcm16-sha256-x25519-esp-aesgcm16/g, ''))).toEqual([
+      'tanuki-init-delete-by-tanuki',
+      'tanuki-init-delete-by-charon',
+      'charon-init-delete-by-tanuki',
+      'charon-init-delete-by-charon',
+    ]);
     expect(selectScenarios(all, 'charon-init chacha')).toHaveLength(5);
     expect(selectScenarios(all, '/^ikev2-psk-tanuki-init-aescbc/')).toHaveLength(3);
+    expect(selectScenarios(all, 'delete-by-charon')).toHaveLength(2);
   });
   it('renders one description into both peers (same proposal, IDs and traffic selectors)', () => {
     const s = scenarios().find((x) => x.name === 'ikev2-psk-charon-init-chacha20poly1305-sha256-modp2048-esp-aescbc-sha256')!;
