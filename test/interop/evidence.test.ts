@@ -8,6 +8,7 @@ import { judge } from '../../src/interop/runner';
 import { scenarios, selectScenarios, swanctlConf, racoonConf } from '../../src/interop/scenario';
 import { diff, renderHtml, type RunRecord } from '../../src/interop/results';
 import { parseArgs } from '../../src/cli/tanuki-interop';
+import { checkPrerequisites, formatMissing } from '../../src/interop/prereq';
 
 const RAW =
   'list-sa event {interop {uniqueid=1 version=2 state=ESTABLISHED local-host=10.99.0.1 local-port=4500 local-id=charon.interop.test remote-host=10.99.0.2 remote-port=4500 remote-id=tanuki.interop.test initiator-spi=fdea2a121dacdce0 responder-spi=2b16b878be03cd7c nat-fake=yes nat-any=yes encr-alg=AES_GCM_16 encr-keysize=128 prf-alg=PRF_HMAC_SHA2_256 dh-group=CURVE_25519 established=17 rekey-time=14177 child-sas {c1-1 {name=c1 uniqueid=1 reqid=1 state=INSTALLED mode=TUNNEL protocol=ESP encap=yes spi-in=3327ec16 spi-out=12711268 encr-alg=AES_GCM_16 encr-keysize=128 bytes-in=0 packets-in=0 bytes-out=0 packets-out=0 rekey-time=3279 life-time=3943 install-time=17 local-ts=[10.1.0.0/24] remote-ts=[10.2.0.0/24]}}}}\nlist-sas reply {}\n';
@@ -91,5 +92,14 @@ describe('scenario matrix and rendering', () => {
     expect(() => parseArgs(['frobnicate'])).toThrow(/unknown command 'frobnicate'/);
     expect(() => parseArgs(['run', '--bogus'])).toThrow(/unknown option '--bogus'/);
     expect(parseArgs(['run', 'charon-init', 'gcm', '--json'])).toMatchObject({ verb: 'run', filter: 'charon-init gcm', json: true });
+  });
+});
+
+describe('prerequisites (issue 9: say precisely what is missing and how to install it)', () => {
+  it('names each missing strongSwan piece with the Debian package that provides it', () => {
+    const text = formatMissing(checkPrerequisites({ charon: '/nonexistent/charon', pluginsDir: '/nonexistent/plugins', tun: '/nonexistent/tun' }));
+    expect(text).toContain('missing: /nonexistent/charon (strongSwan charon daemon)\n  fix: apt-get install -y strongswan-charon strongswan-swanctl libcharon-extra-plugins');
+    expect(text).toContain('missing: strongSwan plugin kernel-libipsec (/nonexistent/plugins/libstrongswan-kernel-libipsec.so)\n  fix: apt-get install -y libcharon-extra-plugins');
+    expect(text).toContain('missing: /nonexistent/tun (kernel-libipsec creates its ipsec0 TUN device)');
   });
 });
