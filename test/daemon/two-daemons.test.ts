@@ -1,9 +1,10 @@
 /**
- * Issue 4 proof, first half: two tanuki racoon processes on loopback negotiate
- * IKEv2 (IKE_SA_INIT + IKE_AUTH with PSK and the first CHILD_SA, RFC 7296 §1.2)
- * from racoon.conf `ike_version 2` remotes and setkey policies, and each
- * installs the CHILD_SA in its own userspace kernel: GETSPI → UPDATE (inbound)
- * and ADD (outbound), the outbound SPI of one being the inbound SPI of the other.
+ * Issues 4 and 5, "two tanuki daemons negotiate": two racoon processes on
+ * loopback negotiate from racoon.conf remotes and setkey policies — IKEv2
+ * (IKE_SA_INIT + IKE_AUTH with PSK and the first CHILD_SA, RFC 7296 §1.2) and
+ * IKEv1 (Main Mode PSK + Quick Mode, RFC 2409) — and each installs the SAs in
+ * its own userspace kernel: GETSPI → UPDATE (inbound) and ADD (outbound), the
+ * outbound SPI of one being the inbound SPI of the other.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,25 +32,24 @@ interface Side {
   proc?: ChildProcess;
 }
 
-const port = 30000 + (process.pid % 10000);
-
-function config(s: Side): string {
+function config(s: Side, version: 1 | 2, port: number): string {
+  const v2 = version === 2;
   return `path pre_shared_key "${join(s.dir, 'psk.txt')}";
 listen { isakmp ${s.addr} [${port}]; isakmp_natt ${s.addr} [${port + 1}]; adminsock "${join(s.dir, 'racoon.sock')}"; }
 remote "${s.peer}" {
   remote_address ${s.peer} [${port}];
-  ike_version 2;
+  ${v2 ? 'ike_version 2;' : 'exchange_mode main;'}
   my_identifier fqdn "${s.name}.test";
   peers_identifier fqdn "${s.name === 'left' ? 'right' : 'left'}.test";
   lifetime time 1 hour;
   script "${join(s.dir, 'hook.sh')}" phase1_up;
   script "${join(s.dir, 'hook.sh')}" phase1_down;
-  proposal { encryption_algorithm aes_gcm_16 128; hash_algorithm sha256; authentication_method pre_shared_key; dh_group curve25519; }
+  proposal { encryption_algorithm ${v2 ? 'aes_gcm_16 128' : 'aes 128'}; hash_algorithm sha256; authentication_method pre_shared_key; dh_group ${v2 ? 'curve25519' : 'modp2048'}; }
 }
 sainfo anonymous {
   lifetime time 30 min;
-  encryption_algorithm aes_gcm_16 128;
-  authentication_algorithm non_auth;
+  encryption_algorithm ${v2 ? 'aes_gcm_16 128' : 'aes 128'};
+  authentication_algorithm ${v2 ? 'non_auth' : 'hmac_sha256'};
   compression_algorithm deflate;
 }
 `;
@@ -65,13 +65,14 @@ function dump(s: Side): string {
   return spawnSync(process.execPath, [bin('setkey'), '--socket', join(s.dir, 'pfkey.sock'), '-D'], { encoding: 'utf8' }).stdout;
 }
 
-describe('two tanuki daemons, IKEv2 with PSK', () => {
+describe.each([2, 1] as const)('two tanuki daemons, IKEv%d with PSK', (version) => {
+  const port = 30000 + (process.pid % 10000) + version * 10;
   const left: Side = { name: 'left', addr: '127.0.0.1', peer: '127.0.0.2', localNet: '10.1.0.0/24', remoteNet: '10.2.0.0/24', dir: mkdtempSync(join(tmpdir(), 'tanuki-left-')) };
   const right: Side = { name: 'right', addr: '127.0.0.2', peer: '127.0.0.1', localNet: '10.2.0.0/24', remoteNet: '10.1.0.0/24', dir: mkdtempSync(join(tmpdir(), 'tanuki-right-')) };
 
   beforeAll(async () => {
     for (const s of [left, right]) {
-      writeFileSync(join(s.dir, 'racoon.conf'), config(s));
+      writeFileSync(join(s.dir, 'racoon.conf'), config(s, version, port));
       writeFileSync(join(s.dir, 'psk.txt'), `${s.name === 'left' ? 'right' : 'left'}.test\tshared-secret-for-the-test\n`);
       chmodSync(join(s.dir, 'psk.txt'), 0o600);
       writeFileSync(join(s.dir, 'hook.sh'), `#!/bin/sh\necho "$1 $LOCAL_ADDR $LOCAL_PORT $REMOTE_ADDR $REMOTE_PORT $REMOTE_ID" >> ${join(s.dir, 'hook.log')}\n`);
@@ -106,7 +107,8 @@ describe('two tanuki daemons, IKEv2 with PSK', () => {
     expect(rOut).toHaveLength(1);
     expect(lOut).toEqual(rIn);
     expect(rOut).toEqual(lIn);
-    expect(dump(left)).toMatch(/E: 20  /); // SADB_X_EALG_AES_GCM_ICV16 (Linux pfkeyv2.h), printed by number as ipsec-tools does
+    if (version === 2) expect(dump(left)).toMatch(/E: 20  /); // SADB_X_EALG_AES_GCM_ICV16 (Linux pfkeyv2.h), printed by number as ipsec-tools does
+    else expect(dump(left)).toMatch(/E: aes-cbc  [\s\S]*A: hmac-sha256  /);
     const ss = spawnSync(process.execPath, [bin('racoonctl'), '-s', join(left.dir, 'racoon.sock'), 'show-sa', 'isakmp'], { encoding: 'utf8' });
     expect(ss.stdout).toContain(`${right.addr}.${port}`);
     // racoon's hook script: `script phase1_up` with LOCAL_*/REMOTE_* in the environment
@@ -114,10 +116,18 @@ describe('two tanuki daemons, IKEv2 with PSK', () => {
     expect(readFileSync(join(left.dir, 'hook.log'), 'utf8')).toContain(`phase1_up ${left.addr} ${port} ${right.addr} ${port} right.test`);
   });
 
-  it('a delete from one side removes the SAs on both', async () => {
+  it('a delete from one side tears the IKE SA down on both (and its SAs, as each protocol does)', async () => {
     const ds = spawnSync(process.execPath, [bin('racoonctl'), '-s', join(right.dir, 'racoon.sock'), 'delete-sa', 'isakmp', 'inet', right.addr, left.addr], { encoding: 'utf8' });
     expect(ds.status).toBe(0);
-    await waitFor(() => dump(left).includes('No SAD entries.') && dump(right).includes('No SAD entries.'));
+    if (version === 2) {
+      // RFC 7296 §1.4.1: deleting the IKE SA deletes its CHILD_SAs on both ends
+      await waitFor(() => dump(left).includes('No SAD entries.') && dump(right).includes('No SAD entries.'));
+    } else {
+      // racoon's purge_remote: the ISAKMP-SA goes on both ends, the IPsec SAs from the deleting side's kernel
+      await waitFor(() => dump(right).includes('No SAD entries.'));
+      const ss = (s: Side) => spawnSync(process.execPath, [bin('racoonctl'), '-s', join(s.dir, 'racoon.sock'), 'show-sa', 'isakmp'], { encoding: 'utf8' }).stdout;
+      await waitFor(() => !ss(left).includes(`${right.addr}.`) && !ss(right).includes(`${left.addr}.`));
+    }
     await waitFor(() => readFileSync(join(left.dir, 'hook.log'), 'utf8').includes('phase1_down'));
   });
 

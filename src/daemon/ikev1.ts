@@ -1,0 +1,242 @@
+/**
+ * The IKEv1 engine (racoon's own protocol) in the racoon process: racoon.conf
+ * `remote` blocks (ike_version 1, the default) and their sainfos become
+ * Ikev1PeerConfigs; outbound IPsec policies give the Quick Mode IDs, mode and
+ * reqid; ACQUIRE or `racoonctl establish-sa` starts phase 1 + Quick Mode.
+ *
+ * Mapping (README "racoon.conf"): exchange_mode (main, aggressive), proposal {}
+ * as phase-1 transforms in order, proposal_check, my_identifier /
+ * peers_identifier, psk.txt (by identifier, else address), nat_traversal,
+ * dpd_delay/dpd_retry/dpd_maxfail, initial_contact, passive, timer { counter;
+ * interval; }; sainfo → ESP transforms, authentication algorithms, pfs_group
+ * and lifetime.
+ */
+import { randomBytes } from 'node:crypto';
+import { selectSaInfo, type Identifier, type RacoonConfig, type RemoteConf, type SaInfo } from '../config/racoon';
+import { addressId } from '../config/racoon/ids';
+import { IpsecMode, SadbMsgType, SadbSaType } from '../pfkey/constants';
+import { Ikev1Engine } from '../ike/v1/engine';
+import { AuthMethod, IdType } from '../ike/v1/constants';
+import type { Ikev1Identity, Ikev1PeerConfig, Ph1ProposalConfig, SainfoConfig } from '../ike/v1/config';
+import { encodePh1Dump } from './admin/wire';
+import { SansIoKeying, sockAddr, type Phase1View } from './keying';
+import type { DaemonContext, KeyingEngine } from './racoon';
+import { SpdCache, type CachedPolicy } from './spd-cache';
+
+const IKEV1_VERSION_BYTE = 0x10; // RFC 2408 §3.1: major 1, minor 0
+
+function identity(id: Identifier, fallbackAddress: string): Ikev1Identity {
+  switch (id.type) {
+    case 'fqdn':
+      return { type: IdType.FQDN, value: id.value ?? '' };
+    case 'user_fqdn':
+      return { type: IdType.USER_FQDN, value: id.value ?? '' };
+    case 'keyid':
+      return { type: IdType.KEY_ID, value: Buffer.from(id.value ?? '', 'latin1').toString('hex') };
+    case 'asn1dn':
+      return { type: IdType.DER_ASN1_DN, value: Buffer.from(id.value ?? '', 'latin1').toString('hex') };
+    default: {
+      const a = id.value ?? fallbackAddress;
+      return { type: a.includes(':') ? IdType.IPV6_ADDR : IdType.IPV4_ADDR, value: a };
+    }
+  }
+}
+
+function ph1Proposals(r: RemoteConf): Ph1ProposalConfig[] {
+  return r.proposals.map((p) => ({
+    encr: p.encryption.alg.ikev1 ?? 0,
+    ...(p.encryption.keyLength ? { keyBits: p.encryption.keyLength } : {}),
+    hash: p.hash.alg.ikev1 ?? 0,
+    authMethod: (p.authMethod.alg.ikev1 ?? AuthMethod.PRE_SHARED_KEY) as AuthMethod,
+    dhGroup: p.dhGroup.alg.ikev1 ?? 0,
+    lifetimeSeconds: p.lifetime,
+  }));
+}
+
+function sainfoConfig(name: string, s: SaInfo, sp: CachedPolicy): SainfoConfig {
+  const req = sp.policy.requests[0];
+  const sel = (a: CachedPolicy['src']) => ({ address: a.addr.address, prefixlen: a.prefixlen, protocol: a.proto === 255 ? 0 : a.proto, port: a.addr.port });
+  return {
+    name,
+    local: sel(sp.src),
+    remote: sel(sp.dst),
+    encr: s.encryption.map((e) => ({ id: e.alg.ikev1 ?? 0, ...(e.keyLength ? { keyBits: e.keyLength } : {}) })),
+    auth: s.authentication.map((a) => a.alg.ikev1 ?? 0).filter((n) => n !== 0),
+    pfsGroup: s.pfsGroup?.ikev1 ?? null,
+    lifetimeSeconds: s.lifetime,
+    mode: req.mode === IpsecMode.TRANSPORT ? 'transport' : 'tunnel',
+    ...(req.reqid ? { reqid: req.reqid } : {}),
+  };
+}
+
+export class Ikev1Keying extends SansIoKeying {
+  readonly name = 'ikev1';
+  protected readonly versionByte = IKEV1_VERSION_BYTE;
+  protected readonly engine: Ikev1Engine;
+  private readonly peers: Ikev1PeerConfig[];
+
+  constructor(ctx: DaemonContext) {
+    super(ctx);
+    this.peers = this.buildPeers(ctx.config());
+    this.engine = new Ikev1Engine({ peers: this.peers, random: { bytes: (n) => randomBytes(n) }, pid: ctx.pfkey.pid });
+    this.requestSpdDump();
+  }
+
+  private remotesV1(config: RacoonConfig): RemoteConf[] {
+    return config.remotes.filter((r) => r.ikeVersion === 1);
+  }
+
+  private buildPeers(config: RacoonConfig): Ikev1PeerConfig[] {
+    const out: Ikev1PeerConfig[] = [];
+    for (const r of this.remotesV1(config)) {
+      const psk = this.psk(config, r, r.remote?.address ?? null);
+      if (!psk) {
+        if (r.remote) this.ctx.log.warn({ remote: r.name }, `couldn't find the pskey for ${r.remote.address}: remote "${r.name}" is not usable`);
+        continue;
+      }
+      const modes = r.exchangeMode.filter((m): m is 'main' | 'aggressive' => m === 'main' || m === 'aggressive');
+      for (const local of this.ikeLocals(r.remote?.family ?? null)) {
+        out.push({
+          name: `${r.name}@${local.address}`,
+          local: { address: local.address, port: local.port, id: identity(r.myIdentifier, local.address) },
+          remote: { address: r.remote?.address ?? 'anonymous', port: r.remote?.port ?? 500, id: r.peersIdentifiers[0] ? identity(r.peersIdentifiers[0], r.remote?.address ?? '') : null },
+          exchangeModes: modes,
+          psk,
+          ph1Proposals: ph1Proposals(r),
+          proposalCheck: r.proposalCheck,
+          sainfos: [],
+          natTraversal: r.natTraversal !== 'off',
+          dpdDelaySeconds: r.dpdDelay,
+          dpdRetrySeconds: r.dpdRetry,
+          dpdMaxFail: r.dpdMaxfail,
+          initialContact: r.initialContact,
+          passive: r.passive,
+          retry: { counter: config.timer.counter, intervalSeconds: config.timer.interval },
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Quick Mode sainfos from the SP cache, as racoon derives its phase 2 from the SPD. */
+  protected refreshPolicies(): void {
+    const config = this.ctx.config();
+    for (const peer of this.peers) {
+      const r = this.remotesV1(config).find((x) => peer.name.startsWith(`${x.name}@`));
+      if (!r) continue;
+      const list: SainfoConfig[] = [];
+      for (const sp of this.spd.outboundIpsec()) {
+        const ends = SpdCache.peerOf(sp);
+        if (peer.remote.address !== 'anonymous' && ends.remote !== peer.remote.address) continue;
+        const local = addressId(sp.src.addr.address);
+        const remote = addressId(sp.dst.addr.address);
+        const s = selectSaInfo(config, { local: local ? { ...local, port: sp.src.addr.port } : null, remote: remote ? { ...remote, port: sp.dst.addr.port } : null, remoteid: r.ph1id });
+        if (!s) {
+          this.ctx.log.warn({ spid: sp.id }, 'failed to get sainfo');
+          continue;
+        }
+        list.push(sainfoConfig(`spid-${sp.id}`, s, sp));
+      }
+      peer.sainfos.splice(0, peer.sainfos.length, ...list);
+    }
+  }
+
+  protected acquire(sp: CachedPolicy): void {
+    const ends = SpdCache.peerOf(sp);
+    const peer = this.peers.find((p) => p.remote.address === ends.remote && p.local.address === ends.local) ?? this.peers.find((p) => p.remote.address === ends.remote);
+    if (!peer) return; // not an IKEv1 peer
+    if (peer.passive) return; // racoon skips passive remotes for ACQUIRE
+    const sainfo = peer.sainfos.find((s) => s.name === `spid-${sp.id}`);
+    if (!sainfo) {
+      this.ctx.log.warn({ spid: sp.id, peer: ends.remote }, 'failed to get sainfo');
+      return;
+    }
+    const live = this.engine.ph1Sas().find((s) => s.peer === peer.name && s.ph2.some((p) => p.sainfo === sainfo.name));
+    if (live) return;
+    this.ctx.log.info({ peer: ends.remote, spid: sp.id }, `IPsec-SA request for ${ends.remote} queued due to no phase1 found.`);
+    this.engine.initiate(peer.name, this.now(), sainfo.name);
+    this.pump();
+  }
+
+  protected phase1s(): Phase1View[] {
+    return this.engine.ph1Sas().map((s) => ({ serial: s.serial, established: s.state === 'ESTABLISHED', local: s.local, remote: s.remote }));
+  }
+
+  reconfigure(config: RacoonConfig): void {
+    for (const n of this.buildPeers(config)) {
+      const old = this.peers.find((p) => p.name === n.name);
+      if (old) Object.assign(old, { ...n, sainfos: old.sainfos });
+      else this.peers.push(n);
+    }
+    this.refreshPolicies();
+  }
+
+  phase1Rows(): Buffer[] {
+    return this.engine.ph1Sas().map((s) =>
+      encodePh1Dump({
+        initiatorCookie: cookie(s.cookieI),
+        responderCookie: cookie(s.cookieR),
+        status: s.state === 'ESTABLISHED' ? 9 : 1,
+        side: s.role === 'initiator' ? 0 : 1,
+        remote: sockAddr(s.remote),
+        local: sockAddr(s.local),
+        version: IKEV1_VERSION_BYTE,
+        etype: 2, // Identity Protection (Main Mode)
+        created: Math.floor(Date.now() / 1000),
+        ph2cnt: s.ph2.length,
+      }),
+    );
+  }
+
+  async establish(remote: { address: string; port: number }): Promise<number> {
+    const peer = this.peers.find((p) => p.remote.address === remote.address);
+    if (!peer) return 2; // ENOENT: not an IKEv1 peer
+    if (this.engine.ph1Sas().some((s) => s.peer === peer.name && s.state === 'ESTABLISHED')) return 17; // EEXIST
+    this.engine.initiate(peer.name, this.now(), peer.sainfos[0]?.name);
+    this.pump();
+    return 0;
+  }
+
+  /**
+   * racoonctl delete-sa isakmp: racoon's purge_remote — delete the ISAKMP-SA with the
+   * peer and remove every IPsec SA between the two addresses from the kernel
+   * (SADB_DELETE without an SA extension deletes all SAs of the pair, both ways).
+   */
+  async deletePeer(remote: { address: string }): Promise<number> {
+    const sas = this.engine.ph1Sas().filter((s) => s.remote.address === remote.address);
+    for (const s of sas) {
+      this.engine.deletePh1(s.serial, this.now());
+      for (const [src, dst] of [[s.local, s.remote], [s.remote, s.local]] as const) {
+        this.ctx.pfkey.send({
+          type: SadbMsgType.DELETE,
+          satype: SadbSaType.ESP,
+          errno: 0,
+          seq: 0,
+          pid: this.ctx.pfkey.pid,
+          ext: {
+            addressSrc: { proto: 255, prefixlen: src.address.includes(':') ? 128 : 32, addr: { ...sockAddr(src), port: 0 } },
+            addressDst: { proto: 255, prefixlen: dst.address.includes(':') ? 128 : 32, addr: { ...sockAddr(dst), port: 0 } },
+          },
+        });
+      }
+    }
+    this.pump();
+    return sas.length > 0 ? 0 : 2;
+  }
+
+  async shutdown(): Promise<void> {
+    for (const s of this.engine.ph1Sas()) this.engine.deletePh1(s.serial, this.now());
+    this.pump();
+    this.stopTimer();
+  }
+}
+
+function cookie(v: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(v);
+  return b;
+}
+
+export function ikev1EngineFactory(ctx: DaemonContext): KeyingEngine {
+  return new Ikev1Keying(ctx);
+}
