@@ -27,6 +27,7 @@ import {
 } from './constants';
 import type { ChildConfig, Ikev2PeerConfig } from './config';
 import type { IkeCryptoPort, RandomSource } from './crypto-port';
+import type { PubkeyPort } from './pubkey';
 import { IkeSa, QueuedExchange } from './ike-sa';
 import {
   InnerPayload,
@@ -56,6 +57,8 @@ export interface Ikev2EngineOptions {
   peers: Ikev2PeerConfig[];
   crypto: IkeCryptoPort;
   random: RandomSource;
+  /** X.509 / RFC 7427 support (x509-node-port.ts); without it only PSK authentication works */
+  pubkey?: PubkeyPort;
   /** sadb_msg_pid stamped on our PF_KEY messages */
   pid: number;
   retransmit?: RetransmitPolicy;
@@ -119,6 +122,7 @@ function keepaliveMs(sa: IkeSa): number {
 export class Ikev2Engine implements Services {
   readonly crypto: IkeCryptoPort;
   readonly random: RandomSource;
+  readonly pubkey: PubkeyPort | null;
   private readonly peers: Ikev2PeerConfig[];
   private readonly pid: number;
   private readonly retransmitPolicy: RetransmitPolicy;
@@ -141,6 +145,7 @@ export class Ikev2Engine implements Services {
     this.peers = opts.peers;
     this.crypto = opts.crypto;
     this.random = opts.random;
+    this.pubkey = opts.pubkey ?? null;
     this.pid = opts.pid;
     this.retransmitPolicy = opts.retransmit ?? DEFAULT_RETRANSMIT;
     this.cookieThreshold = opts.cookieThreshold ?? 30;
