@@ -5,9 +5,8 @@
  * private keys (readable and parseable), plain-RSA keys and hook scripts.
  */
 import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
 import { type FileSystem, parsePrivateKey, parseX509, realFileSystem } from './racoon/files';
-import { type KernelAlgorithms, formatConfigError, parseRacoonConfig, type RacoonConfig } from './racoon';
+import { type KernelAlgorithms, certificatePath, formatConfigError, parseRacoonConfig, type RacoonConfig } from './racoon';
 import { type PskEnvironment, parsePskText, realPskEnvironment, safefile } from './psk';
 
 export interface CheckOptions {
@@ -37,10 +36,6 @@ function defaultIsExecutable(p: string): boolean {
   }
 }
 
-function certPath(config: RacoonConfig, name: string, base: string): string {
-  if (name.startsWith('/')) return name;
-  return config.path.certificate !== null ? `${config.path.certificate}/${name}` : nodePath.join(base, name);
-}
 
 export function checkConfiguration(path: string, opts: CheckOptions = {}): CheckResult {
   const fsys = opts.fs ?? realFileSystem;
@@ -51,7 +46,6 @@ export function checkConfiguration(path: string, opts: CheckOptions = {}): Check
   if (!parsed.ok) return { ok: false, errors: parsed.errors.map(formatConfigError), warnings, config: null };
   const config = parsed.config;
   const errors: string[] = [];
-  const base = nodePath.dirname(path);
 
   // pre-shared keys
   const usesPsk = config.remotes.some((r) => r.xauthLogin !== null || r.proposals.some((p) => PSK_METHODS.has(p.authMethod.alg.name)));
@@ -75,11 +69,11 @@ export function checkConfiguration(path: string, opts: CheckOptions = {}): Check
   for (const r of config.remotes) {
     const where = `remote "${r.name}" (${r.pos.file}:${r.pos.line})`;
     if (r.certificate?.type === 'x509') {
-      const cp = certPath(config, r.certificate.certFile, base);
+      const cp = certificatePath(config, r.certificate.certFile);
       const cd = fsys.readFile(cp);
       if (cd === null) errors.push(`${where}: certificate ${cp} is not readable`);
       else if (!parseX509(cd).ok) errors.push(`${where}: certificate ${cp} is not a valid X.509 certificate`);
-      const kp = certPath(config, r.certificate.keyFile, base);
+      const kp = certificatePath(config, r.certificate.keyFile);
       const kd = fsys.readFile(kp);
       if (kd === null) errors.push(`${where}: private key ${kp} is not readable`);
       else {

@@ -1,6 +1,6 @@
 /**
- * Non-AEAD ESP / IKE ciphers: AES-CBC (RFC 3602), AES-CTR (RFC 3686), 3DES-CBC (RFC 2451),
- * DES-CBC (RFC 2405) and NULL (RFC 2410). No padding is applied: the caller pads to blockBytes
+ * Non-AEAD ESP / IKE ciphers: AES-CBC (RFC 3602), AES-CTR (RFC 3686), Camellia-CBC (RFC 4312 /
+ * RFC 5529), 3DES-CBC (RFC 2451), DES-CBC (RFC 2405) and NULL (RFC 2410). No padding is applied: the caller pads to blockBytes
  * (RFC 4303 §2.4). Backed by node:crypto (OpenSSL).
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
@@ -69,6 +69,7 @@ function cbcCipher(alg: EncrAlg, key: Buffer): BlockCipher {
   let name: string;
   let opensslKey = key;
   if (alg.id === 'aes-cbc') name = `aes-${keyBits}-cbc`;
+  else if (alg.id === 'camellia-cbc') name = `camellia-${keyBits}-cbc`;
   else if (alg.id === '3des-cbc') name = 'des-ede3-cbc';
   else if (alg.id === 'des-cbc') {
     // Single DES is in OpenSSL 3's legacy provider only. EDE with K1 = K2 = K3 is exactly

@@ -59,6 +59,7 @@ export interface EmbeddedKernel {
 }
 
 let embedded: EmbeddedKernel | null = null;
+let starting: Promise<EmbeddedKernel> | null = null;
 
 /**
  * Start (once per process) an in-process userspace kernel, serving it on
@@ -68,6 +69,12 @@ let embedded: EmbeddedKernel | null = null;
  */
 export async function startEmbeddedKernel(opts: { socketPath?: string; log?: Logger } = {}): Promise<EmbeddedKernel> {
   if (embedded) return embedded;
+  // Two openPfKey({ embed }) racing in one process must share one kernel.
+  if (!starting) starting = startKernel(opts).finally(() => (starting = null));
+  return starting;
+}
+
+async function startKernel(opts: { socketPath?: string; log?: Logger }): Promise<EmbeddedKernel> {
   const kernel = new UserspaceKernel(opts.log ? { log: opts.log } : {});
   let server: PfKeyServer | null = null;
   const path = resolveSocketPath(opts.socketPath);

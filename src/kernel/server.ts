@@ -17,6 +17,7 @@ import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { Errno, SADB_MSG_LEN } from '../pfkey/constants';
 import { decodeMessage, encodeMessage, peekHeader } from '../pfkey/codec';
 import { PfKeyFramer } from '../pfkey/framing';
 import type { PfKeyMessage } from '../pfkey/types';
@@ -52,6 +53,19 @@ export function socketIsLive(path: string): Promise<boolean> {
       resolve(false);
     });
   });
+}
+
+/**
+ * The answer to a message that does not decode, as af_key pfkey_error()
+ * builds it: the sender's own 16-byte sadb_msg header (whatever its type or
+ * satype, which the codec may refuse to encode), sadb_msg_errno = EINVAL,
+ * sadb_msg_len = 2 (the header alone). Offsets are RFC 2367 §2.3.1's.
+ */
+export function malformedReply(bytes: Uint8Array): Buffer {
+  const reply = Buffer.from(bytes.subarray(0, SADB_MSG_LEN));
+  reply.writeUInt8(Errno.EINVAL, 2); // sadb_msg_errno
+  reply.writeUInt16LE(SADB_MSG_LEN / 8, 4); // sadb_msg_len in 64-bit words
+  return reply;
 }
 
 export class PfKeyServer {
@@ -121,8 +135,7 @@ export class PfKeyServer {
           continue;
         }
         log.warn({ rule: r.error.rule, offset: r.error.offset, reason: r.error.message }, 'malformed PF_KEY message');
-        const h = peekHeader(bytes);
-        if (h) endpoint.sendMalformed({ type: h.type, satype: h.satype, seq: h.seq, pid: h.pid });
+        if (peekHeader(bytes)) sock.write(malformedReply(bytes));
       }
       if (error) {
         log.warn({ rule: error.rule, offset: error.offset, reason: error.message }, 'PF_KEY stream broken, closing the connection');

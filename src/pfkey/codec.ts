@@ -970,6 +970,16 @@ export const PFKEY_MAX_MESSAGE = 0xffff * PFKEY_UNIT64;
 // Encode
 
 function encodeExtension<K extends ExtKey>(key: K, value: ExtValue<K>): Buffer {
+  try {
+    return encodeExtensionUnchecked(key, value);
+  } catch (e) {
+    if (e instanceof PfKeyEncodeError) throw e;
+    // a value of the wrong shape from untyped code (null where an object belongs, …)
+    throw new PfKeyEncodeError('model-shape', `ext.${key}`, e instanceof Error ? e.message : String(e));
+  }
+}
+
+function encodeExtensionUnchecked<K extends ExtKey>(key: K, value: ExtValue<K>): Buffer {
   // TS cannot correlate EXTENSIONS[key] with PfKeyExtensions[key]; the mapped ExtTable type guarantees it.
   const layout = EXTENSIONS[key] as unknown as ExtLayout<ExtValue<K>>;
   const path = `ext.${key}`;
@@ -1009,11 +1019,22 @@ function encodeUnknown(u: UnknownExtension, path: string): Buffer {
 
 /**
  * Encode a message. Extensions are written in the order of msg.ext's keys
- * (decodeMessage inserts them in wire order, so a decoded message re-encodes
- * in its original order), then msg.unknown bodies verbatim.
+ * (decodeMessage inserts them in wire order). msg.unknown bodies are written
+ * verbatim, each before the first known extension that would otherwise start
+ * past its recorded offset, so a decoded message re-encodes to the very bytes
+ * it came from; unknowns that fit nowhere earlier go last.
  * Throws PfKeyEncodeError for a model that cannot be put on the wire.
  */
 export function encodeMessage(msg: PfKeyMessage): Buffer {
+  try {
+    return encodeMessageUnchecked(msg);
+  } catch (e) {
+    if (e instanceof PfKeyEncodeError) throw e;
+    throw new PfKeyEncodeError('model-shape', 'msg', e instanceof Error ? e.message : String(e));
+  }
+}
+
+function encodeMessageUnchecked(msg: PfKeyMessage): Buffer {
   const head = Buffer.alloc(SADB_MSG_LEN);
   head.writeUInt8(PF_KEY_V2, 0);
   if (typeof msg.type !== 'number' || !Number.isInteger(msg.type) || msg.type < 0 || msg.type > SADB_MAX) {
@@ -1026,15 +1047,28 @@ export function encodeMessage(msg: PfKeyMessage): Buffer {
   writeScalar(head, 8, 'u32', msg.seq, 'seq');
   writeScalar(head, 12, 'u32', msg.pid, 'pid');
   const parts: Buffer[] = [head];
+  let at = head.length;
+  const unknown = (msg.unknown ?? []).map((u, i) => ({ offset: u.offset, body: encodeUnknown(u, `unknown[${i}]`) }));
+  const flushUnknown = (all: boolean): void => {
+    while (unknown.length > 0 && (all || unknown[0].offset <= at)) {
+      const u = unknown.shift();
+      if (!u) break;
+      parts.push(u.body);
+      at += u.body.length;
+    }
+  };
   if (typeof msg.ext !== 'object' || msg.ext === null) throw new PfKeyEncodeError('field-type', 'ext', 'must be an object');
   for (const key of Object.keys(msg.ext)) {
     if (!KEY_BY_TYPE_VALUES.has(key)) throw new PfKeyEncodeError('ext-key', `ext.${key}`, 'is not a PF_KEY extension');
     const k = key as ExtKey;
     const value = msg.ext[k];
     if (value === undefined) continue;
-    parts.push(encodeExtension(k, value));
+    flushUnknown(false);
+    const part = encodeExtension(k, value);
+    parts.push(part);
+    at += part.length;
   }
-  (msg.unknown ?? []).forEach((u, i) => parts.push(encodeUnknown(u, `unknown[${i}]`)));
+  flushUnknown(true);
   const out = Buffer.concat(parts);
   if (out.length > PFKEY_MAX_MESSAGE) throw new PfKeyEncodeError('msg-too-long', 'msg', `${out.length} bytes exceed sadb_msg_len`);
   out.writeUInt16LE(out.length / PFKEY_UNIT64, 4);

@@ -1,61 +1,25 @@
 /**
- * Per-SA anti-replay state (RFC 4303 §3.4.3, RFC 4302 §3.4.3): the window
- * size negotiated in sadb_sa_replay, the highest sequence number seen and a
- * bitmap of the window below it, plus the outbound sequence counter
- * (RFC 4303 §3.3.3). The SADB stores it; the data plane drives it.
+ * Per-SA anti-replay state as the SADB keeps it: the window size from
+ * sadb_sa_replay and the counters the data plane reports back (RFC 4303
+ * §3.3.3 outbound sequence number, §3.4.3 highest authenticated inbound
+ * sequence number and replay drops). The window algorithm itself (bitmap,
+ * ESN inference) is src/xform/replay.ts's ReplayWindow / SequenceCounter;
+ * the SADB only stores what must outlive a packet and be shown in dumps.
  */
 
 export interface ReplayState {
-  /** Window size in packets (sadb_sa_replay); 0 disables the check. */
+  /** Window size in packets (sadb_sa_replay); 0 = no replay check. */
   readonly window: number;
-  /** Highest sequence number accepted so far (0 = none yet). */
-  lastSeq: number;
-  /** Bit i set = lastSeq - i was received. */
-  bitmap: bigint;
-  /** Last outbound sequence number used (the next packet carries lastOutbound + 1). */
-  lastOutbound: number;
-  /** Packets dropped as replays or outside the window. */
+  /** Highest authenticated inbound sequence number (RFC 4303 §3.4.3 "T"), as a bigint for ESN. */
+  lastSeq: bigint;
+  /** Last outbound sequence number used (RFC 4303 §3.3.3; the next packet carries lastOutbound + 1). */
+  lastOutbound: bigint;
+  /** Packets dropped as replays or left of the window. */
   replayDrops: number;
+  /** Packets dropped because the ICV did not verify. */
+  integrityFailures: number;
 }
 
 export function newReplayState(window: number): ReplayState {
-  return { window, lastSeq: 0, bitmap: 0n, lastOutbound: 0, replayDrops: 0 };
-}
-
-/** RFC 4303 §3.4.3: may a packet with this sequence number be processed (before ICV check)? */
-export function replayCheck(state: ReplayState, seq: number): boolean {
-  if (state.window === 0) return true;
-  if (seq === 0) return false;
-  if (seq > state.lastSeq) return true;
-  const offset = state.lastSeq - seq;
-  if (offset >= state.window) return false;
-  return ((state.bitmap >> BigInt(offset)) & 1n) === 0n;
-}
-
-/** RFC 4303 §3.4.3: record an authenticated packet's sequence number. Returns false for a replay. */
-export function replayAccept(state: ReplayState, seq: number): boolean {
-  if (!replayCheck(state, seq)) {
-    state.replayDrops++;
-    return false;
-  }
-  if (state.window === 0) {
-    state.lastSeq = Math.max(state.lastSeq, seq);
-    return true;
-  }
-  const mask = (1n << BigInt(state.window)) - 1n;
-  if (seq > state.lastSeq) {
-    const shift = seq - state.lastSeq;
-    state.bitmap = shift >= state.window ? 1n : ((state.bitmap << BigInt(shift)) | 1n) & mask;
-    state.lastSeq = seq;
-  } else {
-    state.bitmap |= 1n << BigInt(state.lastSeq - seq);
-  }
-  return true;
-}
-
-/** RFC 4303 §3.3.3: next outbound sequence number, or null when the 32-bit counter would cycle. */
-export function nextOutboundSeq(state: ReplayState): number | null {
-  if (state.lastOutbound >= 0xffffffff) return null;
-  state.lastOutbound++;
-  return state.lastOutbound;
+  return { window, lastSeq: 0n, lastOutbound: 0n, replayDrops: 0, integrityFailures: 0 };
 }

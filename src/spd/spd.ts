@@ -186,6 +186,10 @@ export class Spd {
   private readonly bySelector = new Map<string, SecurityPolicy>();
   /** Per sadb dir (1 in, 2 out, 3 fwd): shapes keyed "family/splen/dplen". */
   private readonly shapes = new Map<IpsecDir, Map<string, Shape>>();
+  /** The same shapes as arrays, for the lookup loop. */
+  private readonly shapeLists = new Map<IpsecDir, Shape[]>();
+  /** reqid → number of templates using it (for gen_reqid's "unused" test). */
+  private readonly reqidUse = new Map<number, number>();
   private idxGenerator = 0;
   private reqidGenerator = IPSEC_MANUAL_REQID_MAX;
   private pos = 0;
@@ -214,13 +218,11 @@ export class Spd {
   }
 
   /** Linux af_key gen_reqid(): automatic reqids for level unique start above IPSEC_MANUAL_REQID_MAX. */
-  private genReqid(): number {
-    const used = new Set<number>();
-    for (const p of this.byId.values()) for (const t of p.templates) used.add(t.reqid);
+  private genReqid(taken: ReadonlySet<number>): number {
     for (;;) {
       this.reqidGenerator = (this.reqidGenerator + 1) >>> 0;
       if (this.reqidGenerator === 0) this.reqidGenerator = IPSEC_MANUAL_REQID_MAX + 1;
-      if (!used.has(this.reqidGenerator)) return this.reqidGenerator;
+      if (!this.reqidUse.has(this.reqidGenerator) && !taken.has(this.reqidGenerator)) return this.reqidGenerator;
     }
   }
 
@@ -277,7 +279,11 @@ export class Spd {
     if (existing && !update) return fail(Errno.EEXIST, `a policy for this selector and direction exists (spid=${existing.id})`);
 
     // Nothing can fail from here on.
-    for (const t of templates.value) if (t.level === IpsecLevel.UNIQUE && t.reqid === 0) t.reqid = this.genReqid();
+    const taken = new Set<number>();
+    for (const t of templates.value) {
+      if (t.level === IpsecLevel.UNIQUE && t.reqid === 0) t.reqid = this.genReqid(taken);
+      taken.add(t.reqid);
+    }
     if (existing) this.unlink(existing);
     const id = existing ? existing.id : this.genIndex(pol.dir);
     const requests: SadbXIpsecRequest[] = pol.type === IpsecPolicyType.IPSEC
@@ -366,11 +372,12 @@ export class Spd {
    * winner used (lastused) unless `touch` is false.
    */
   lookup(pkt: PacketSelector, dir: IpsecDir, touch = true): SecurityPolicy | undefined {
-    const shapes = this.shapes.get(dir);
+    const shapes = this.shapeLists.get(dir);
     if (!shapes) return undefined;
     const family = pkt.dst.length === 4 ? 2 : 10;
     let best: SecurityPolicy | undefined;
-    for (const shape of shapes.values()) {
+    for (let i = 0; i < shapes.length; i++) {
+      const shape = shapes[i];
       if (shape.family !== family) continue;
       const inner = shape.buckets.get(addrKey(pkt.dst, shape.dplen));
       if (!inner) continue;
@@ -418,6 +425,7 @@ export class Spd {
   // ---- index --------------------------------------------------------------------
 
   private link(p: SecurityPolicy, identity: string): void {
+    for (const t of p.templates) if (t.reqid !== 0) this.reqidUse.set(t.reqid, (this.reqidUse.get(t.reqid) ?? 0) + 1);
     this.byId.set(p.id, p);
     this.bySelector.set(identity, p);
     let shapes = this.shapes.get(p.dir);
@@ -425,7 +433,12 @@ export class Spd {
     const s = p.selector;
     const shapeKey = `${s.family}/${s.splen}/${s.dplen}`;
     let shape = shapes.get(shapeKey);
-    if (!shape) shapes.set(shapeKey, (shape = { family: s.family, splen: s.splen, dplen: s.dplen, buckets: new Map(), count: 0 }));
+    if (!shape) {
+      shapes.set(shapeKey, (shape = { family: s.family, splen: s.splen, dplen: s.dplen, buckets: new Map(), count: 0 }));
+      let list = this.shapeLists.get(p.dir);
+      if (!list) this.shapeLists.set(p.dir, (list = []));
+      list.push(shape);
+    }
     const dk = addrKey(s.dst, s.dplen);
     let inner = shape.buckets.get(dk);
     if (!inner) shape.buckets.set(dk, (inner = new Map()));
@@ -441,6 +454,12 @@ export class Spd {
   private unlink(p: SecurityPolicy): void {
     for (const cancel of p.timers) cancel();
     p.timers = [];
+    for (const t of p.templates) {
+      if (t.reqid === 0) continue;
+      const n = (this.reqidUse.get(t.reqid) ?? 1) - 1;
+      if (n === 0) this.reqidUse.delete(t.reqid);
+      else this.reqidUse.set(t.reqid, n);
+    }
     this.byId.delete(p.id);
     this.bySelector.delete(selectorIdentity(p.dir, p.selector));
     const shapes = this.shapes.get(p.dir);
@@ -458,7 +477,11 @@ export class Spd {
     if (list.length === 0) inner.delete(sk);
     if (inner.size === 0) shape.buckets.delete(dk);
     shape.count--;
-    if (shape.count === 0) shapes.delete(shapeKey);
+    if (shape.count === 0) {
+      shapes.delete(shapeKey);
+      const list = this.shapeLists.get(p.dir);
+      if (list) list.splice(list.indexOf(shape), 1);
+    }
   }
 }
 

@@ -336,6 +336,7 @@ fds.writeInt32LE(workerData.fd, 0); fds.writeInt16LE(1, 4);
 fds.writeInt32LE(workerData.wakeFd, 8); fds.writeInt16LE(1, 12);
 const addr = Buffer.alloc(12);
 const alen = Buffer.alloc(4);
+const buf = Buffer.alloc(262144); // larger than any netlink dump skb (NLMSG_GOODSIZE is a page)
 const EINTR = 4, EAGAIN = 11, ENOBUFS = 105;
 for (;;) {
   fds.writeInt16LE(0, 6); fds.writeInt16LE(0, 14);
@@ -343,7 +344,6 @@ for (;;) {
   if (n < 0) { const e = koffi.errno(); if (e === EINTR) continue; parentPort.postMessage({ kind: 'error', call: 'poll', errno: e }); break; }
   if (fds.readInt16LE(14) !== 0) { const b = Buffer.alloc(1); read(workerData.wakeFd, b, 1); break; }
   if (fds.readInt16LE(6) === 0) continue;
-  const buf = Buffer.allocUnsafe(262144);
   alen.writeUInt32LE(12, 0);
   const r = recvfrom(workerData.fd, buf, buf.length, 0x40 /* MSG_DONTWAIT */, addr, alen);
   if (r < 0) {
@@ -495,9 +495,11 @@ export class NetlinkSocket {
   request(
     type: number,
     payload: Buffer,
-    opts: { flags?: number; dump?: boolean; ack?: boolean; timeoutMs?: number } = {},
+    opts: { flags?: number; dump?: boolean; ack?: boolean; timeoutMs?: number; onSeq?: (seq: number) => void } = {},
   ): Promise<ReceivedNetlinkMessage[]> {
     const seq = this.nextSeq();
+    // Told before sending, so that a caller can recognise multicast echoes of this request.
+    opts.onSeq?.(seq);
     const dump = opts.dump ?? false;
     const ack = !dump && (opts.ack ?? true);
     const flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : ack ? NLM_F_ACK : 0) | (opts.flags ?? 0);
@@ -515,12 +517,6 @@ export class NetlinkSocket {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
-  }
-
-  /** The sequence number the next request() will use. */
-  peekNextSeq(): number {
-    const n = (this.seq + 1) >>> 0;
-    return n === 0 ? 1 : n;
   }
 
   /** Multicast messages and unsolicited unicast messages. */

@@ -7,9 +7,8 @@ import {
   IPPROTO,
   IPV4_FLAG_DF,
   ParsedIp,
-  encodeIpv4Header,
-  encodeIpv6Header,
   getTos,
+  internetChecksum,
   ipv6IpsecInsertionPoint,
   refreshIpv4Checksum,
   setTos,
@@ -75,10 +74,49 @@ export function nextIpv4Identification(): number {
 }
 
 /**
- * The outer header of a tunnel-mode packet (RFC 4301 §5.1.2.1 for IPv4,
- * §5.1.2.2 for IPv6) with TOS/Traffic Class from the SA's ECN and DSCP
- * rules, and DF from its DF rule.
+ * Write the outer header of a tunnel-mode packet at the start of `out`
+ * (RFC 4301 §5.1.2.1 for IPv4, §5.1.2.2 for IPv6) with TOS/Traffic Class
+ * from the SA's ECN and DSCP rules and DF from its DF rule. Same layout as
+ * IPV4_HEADER / IPV6_HEADER in ip.ts, written directly for the hot path.
+ * Returns the header length.
  */
+export function writeOuterHeader(
+  out: Buffer,
+  src: Buffer,
+  dst: Buffer,
+  innerTos: number,
+  innerDf: boolean,
+  protocol: number,
+  bodyLength: number,
+  opts: TunnelOptions,
+  identification: number,
+): number {
+  const tos = outerTos(innerTos, opts.ecn, opts.dscp);
+  if (src.length === 4) {
+    out[0] = 0x45;
+    out[1] = tos;
+    out.writeUInt16BE(20 + bodyLength, 2);
+    out.writeUInt16BE(identification & 0xffff, 4);
+    out.writeUInt16BE(outerDf(innerDf, opts.df) ? IPV4_FLAG_DF << 13 : 0, 6);
+    out[8] = opts.ttl;
+    out[9] = protocol;
+    out[10] = 0;
+    out[11] = 0;
+    src.copy(out, 12);
+    dst.copy(out, 16);
+    out.writeUInt16BE(internetChecksum(out.subarray(0, 20)), 10);
+    return 20;
+  }
+  out.writeUInt32BE(((6 << 28) | (tos << 20)) >>> 0, 0);
+  out.writeUInt16BE(bodyLength, 4);
+  out[6] = protocol;
+  out[7] = opts.ttl;
+  src.copy(out, 8);
+  dst.copy(out, 24);
+  return 40;
+}
+
+/** The outer header as a new buffer (see writeOuterHeader). */
 export function buildOuterHeader(
   src: Buffer,
   dst: Buffer,
@@ -89,33 +127,11 @@ export function buildOuterHeader(
   identification: number = nextIpv4Identification(),
 ): Buffer {
   const innerIsV4 = inner[0] >> 4 === 4;
-  const tos = outerTos(getTos(inner), opts.ecn, opts.dscp);
-  if (src.length === 4) {
-    // an IPv6 inner packet is never fragmented en route: treat it as DF for "copy"
-    const innerDf = innerIsV4 ? ((inner[6] >> 5) & IPV4_FLAG_DF) !== 0 : true;
-    return encodeIpv4Header({
-      dscp: tos >> 2,
-      ecn: tos & 3,
-      totalLength: 20 + bodyLength,
-      identification,
-      flags: outerDf(innerDf, opts.df) ? IPV4_FLAG_DF : 0,
-      fragmentOffset: 0,
-      ttl: opts.ttl,
-      protocol,
-      src,
-      dst,
-      options: Buffer.alloc(0),
-    });
-  }
-  return encodeIpv6Header({
-    trafficClass: tos,
-    flowLabel: 0,
-    payloadLength: bodyLength,
-    nextHeader: protocol,
-    hopLimit: opts.ttl,
-    src,
-    dst,
-  });
+  // an IPv6 inner packet is never fragmented en route: treat it as DF for "copy"
+  const innerDf = innerIsV4 ? ((inner[6] >> 5) & IPV4_FLAG_DF) !== 0 : true;
+  const out = Buffer.allocUnsafe(src.length === 4 ? 20 : 40);
+  writeOuterHeader(out, src, dst, getTos(inner), innerDf, protocol, bodyLength, opts, identification);
+  return out;
 }
 
 /** The IPsec Next Header value naming an inner packet (RFC 4303 §2.6). */

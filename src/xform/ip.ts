@@ -214,7 +214,7 @@ export function decodeIpv4Header(buf: Uint8Array): Result<Ipv4Header> {
     checksum: d.checksum as number,
     src: d.src as Buffer,
     dst: d.dst as Buffer,
-    options: Buffer.from(buf.subarray(20, ihl * 4)),
+    options: Buffer.from(buf.buffer, buf.byteOffset + 20, ihl * 4 - 20),
   });
 }
 
@@ -471,4 +471,44 @@ export function setTos(pkt: Buffer, tos: number): void {
   } else {
     setField(fieldOf(IPV6_HEADER, 'trafficClass'), pkt, 0, tos);
   }
+}
+
+/** The few facts the output fast path needs, without decoding the whole header. */
+export interface IpFacts {
+  family: 4 | 6;
+  totalLength: number;
+  /** IPv4 header length (20 + options); 40 for IPv6. */
+  headerLength: number;
+  tos: number;
+  /** IPv4 DF; true for IPv6 (routers never fragment it). */
+  df: boolean;
+  isFragment: boolean;
+}
+
+/**
+ * Check version and lengths of an IP packet and read TOS/DF (RFC 791 §3.1,
+ * RFC 8200 §3). Does not verify the IPv4 header checksum: use parseIp for
+ * packets from the network; this is for packets we are about to protect.
+ */
+export function ipFacts(buf: Uint8Array): Result<IpFacts> {
+  if (buf.length < 1) return drop('truncated', 'empty packet', 0);
+  const v = buf[0] >> 4;
+  if (v === 4) {
+    if (buf.length < 20) return drop('truncated', `IPv4 header needs 20 bytes, have ${buf.length}`, buf.length);
+    const ihl = (buf[0] & 0x0f) * 4;
+    const total = (buf[2] << 8) | buf[3];
+    if (ihl < 20) return drop('bad-ip-header', `IHL ${ihl / 4} < 5`, 0);
+    if (total < ihl) return drop('bad-ip-header', `total length ${total} < header`, 2);
+    if (total > buf.length) return drop('truncated', `total length ${total} > ${buf.length} bytes received`, 2);
+    const flagsOff = (buf[6] << 8) | buf[7];
+    return ok({ family: 4, totalLength: total, headerLength: ihl, tos: buf[1], df: (flagsOff & 0x4000) !== 0, isFragment: (flagsOff & 0x3fff) !== 0 });
+  }
+  if (v === 6) {
+    if (buf.length < 40) return drop('truncated', `IPv6 header needs 40 bytes, have ${buf.length}`, buf.length);
+    const plen = (buf[4] << 8) | buf[5];
+    if (plen === 0) return drop('bad-ip-header', 'jumbograms (payload length 0) not supported', 4);
+    if (40 + plen > buf.length) return drop('truncated', `payload length ${plen} beyond packet`, 4);
+    return ok({ family: 6, totalLength: 40 + plen, headerLength: 40, tos: ((buf[0] & 0x0f) << 4) | (buf[1] >> 4), df: true, isFragment: buf[6] === IPPROTO.FRAGMENT });
+  }
+  return drop(buf.length === 0 ? 'truncated' : 'bad-ip-header', `IP version ${v}`, 0);
 }

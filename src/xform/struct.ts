@@ -45,7 +45,8 @@ export function getField(spec: FieldSpec, buf: Uint8Array, base: number): number
     case 'uint':
       return readWord(buf, at, spec.bytes);
     case 'bits':
-      return Math.floor(readWord(buf, at, spec.bytes) / 2 ** spec.shift) % 2 ** spec.width;
+      // widths and shifts in these tables stay below 32 bits
+      return (readWord(buf, at, spec.bytes) >>> spec.shift) & (2 ** spec.width - 1);
     case 'bytes':
       return Buffer.from(buf.subarray(at, at + spec.length));
   }

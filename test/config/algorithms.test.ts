@@ -2,7 +2,7 @@
  * racoon.conf algorithm names resolve through the shared crypto registry
  * (src/crypto/registry.ts) — the IKEv2 extension names included.
  */
-import { lookupRacoonAlgorithm } from '../../src/config/racoon';
+import { ikev2ProposalTransforms, lookupRacoonAlgorithm } from '../../src/config/racoon';
 
 describe('racoon algorithm names → registry numbers', () => {
   test.each([
@@ -41,5 +41,17 @@ describe('racoon algorithm names → registry numbers', () => {
   test('authentication methods are racoon-only rows (no registry kind)', () => {
     expect(lookupRacoonAlgorithm('isakmp_ameth', 'xauth_psk_server')?.ikev1).toBe(65002);
     expect(lookupRacoonAlgorithm('isakmp_ameth', 'ecdsa_sig')?.ikev2).toBe(14);
+  });
+
+  test('IKEv2 reading of a proposal: hash_algorithm is the PRF, and HMAC integrity unless the cipher is an AEAD', () => {
+    const alg = (c: Parameters<typeof lookupRacoonAlgorithm>[0], n: string) => {
+      const a = lookupRacoonAlgorithm(c, n);
+      if (!a) throw new Error(n);
+      return a;
+    };
+    // RFC 7296 §3.3.2: ENCR_AES_CBC 12, PRF_HMAC_SHA2_256 5, AUTH_HMAC_SHA2_256_128 12
+    expect(ikev2ProposalTransforms(alg('isakmp_enc', 'aes'), alg('isakmp_hash', 'sha256'))).toEqual({ encr: 12, prf: 5, integ: 12 });
+    expect(ikev2ProposalTransforms(alg('isakmp_enc', 'aes_gcm_16'), alg('isakmp_hash', 'sha384'))).toEqual({ encr: 20, prf: 6, integ: null });
+    expect(ikev2ProposalTransforms(alg('isakmp_enc', '3des'), alg('isakmp_hash', 'sha1'))).toEqual({ encr: 3, prf: 2, integ: 2 });
   });
 });

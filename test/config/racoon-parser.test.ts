@@ -2,7 +2,8 @@
  * racoon.conf parser: defaults from racoon's code, inheritance semantics and
  * every error form with its position (racoon-compat §1, cfparse.y, remoteconf.c).
  */
-import { formatConfigError, parseRacoonConfigText } from '../../src/config/racoon';
+import { SadbMsgType, SadbSaType } from '../../src/pfkey/constants';
+import { formatConfigError, kernelAlgorithmsFromRegister, parseRacoonConfigText } from '../../src/config/racoon';
 import { PROPOSAL, SAINFO_ALGS, memFs, noFiles, parseErr, parseOk } from './helpers';
 
 const REMOTE = `remote anonymous { exchange_mode main; ${PROPOSAL} }`;
@@ -229,6 +230,13 @@ remote "c" inherit "p" {
     expect(e.message).toBe('failed to get remoteconf for anonymous.');
   });
 
+  test('an address-form parent that two remotes share is ambiguous (getrmconf tie)', () => {
+    const e = parseErr(`remote "a" { remote_address 192.0.2.1; exchange_mode main; ${PROPOSAL} }
+remote "b" inherit "a";
+remote 192.0.2.9 inherit 192.0.2.1 { passive on; }`);
+    expect(e).toMatchObject({ line: 3, column: 26, message: 'failed to get remoteconf for 192.0.2.1[500].' });
+  });
+
   test('a second certificate_type in a child of a parent with one: "certificate_type already defined"', () => {
     const e = parseErr(`remote "p" { exchange_mode main; certificate_type x509 "a.crt" "a.key"; ${PROPOSAL} } remote "c" inherit "p" { certificate_type x509 "b.crt" "b.key"; }`);
     expect(e.message).toBe('certificate_type already defined');
@@ -299,6 +307,10 @@ describe('errors: file:line:column, message, token, expected', () => {
     ['radiuscfg { auth "a" "s"; auth "a" "s"; auth "a" "s"; auth "a" "s"; auth "a" "s"; auth "a" "s"; }', 1, 83, 'maximum radius auth servers exceeded'],
     ['privsep { user "nosuch"; }', 1, 16, 'unknown user "nosuch"'],
     ['listen { isakmp host.example.net; }', 1, 17, 'syntax error'],
+    ['sainfo anonymous { my_identifier address; }', 1, 20, 'syntax error'],
+    ['remote anonymous { exchange_mode main; keepalive; }', 1, 40, 'syntax error'],
+    ['listen { admin 500; }', 1, 10, 'syntax error'],
+    ['sainfo anonymous from fqdn "a" group "g" { }', 1, 32, 'syntax error'],
   ])('%s → %i:%i %s', (text, line, column, message) => {
     const e = parseErr(text);
     expect({ line: e.line, column: e.column, message: e.message }).toEqual({ line, column, message });
@@ -373,13 +385,30 @@ describe('include', () => {
 });
 
 describe('kernel algorithm check (pk_checkalg with the SADB_REGISTER lists)', () => {
-  const kernel = { encrypt: [{ id: 12, minBits: 128, maxBits: 256 }], auth: [{ id: 3, minBits: 160, maxBits: 160 }], comp: [{ id: 2, minBits: 0, maxBits: 0 }] };
+  // what a kernel with only AES-CBC and HMAC-SHA1 answers to racoon's SADB_REGISTER (RFC 2367 §2.3.3 sadb_supported)
+  const kernel = kernelAlgorithmsFromRegister([
+    { type: SadbMsgType.REGISTER, satype: SadbSaType.ESP, errno: 0, seq: 0, pid: 0, ext: {
+      supportedAuth: { algs: [{ id: 3, ivlen: 0, minbits: 160, maxbits: 160 }] },
+      supportedEncrypt: { algs: [{ id: 12, ivlen: 16, minbits: 128, maxbits: 256 }] } } },
+    { type: SadbMsgType.REGISTER, satype: SadbSaType.X_IPCOMP, errno: 0, seq: 0, pid: 0, ext: {
+      supportedEncrypt: { algs: [{ id: 2, ivlen: 0, minbits: 0, maxbits: 0 }] } } },
+  ]);
   test('supported algorithms pass, others fail with racoon\'s message', () => {
     expect(parseOk(`sainfo anonymous { ${SAINFO_ALGS} }`, { kernelAlgorithms: kernel }).sainfos).toHaveLength(1);
     const e = parseErr('sainfo anonymous { encryption_algorithm aes, 3des; }', { kernelAlgorithms: kernel });
     expect(e).toMatchObject({ column: 46, message: 'algorithm 3des not supported by the kernel (missing module?)' });
     expect(parseErr('sainfo anonymous { authentication_algorithm hmac_sha256; }', { kernelAlgorithms: kernel }).message).toMatch(/hmac_sha256 not supported by the kernel/);
   });
+  test('the IPCOMP registration does not add encryption algorithms; compression is never checked (pk_checkalg)', () => {
+    expect(kernel.encrypt.map((a) => a.id)).toEqual([12]);
+    expect(parseOk('sainfo anonymous { encryption_algorithm aes; authentication_algorithm hmac_sha1; compression_algorithm lzs; }', { kernelAlgorithms: kernel }).sainfos).toHaveLength(1);
+  });
+
+  test('a key length outside the kernel range is not supported', () => {
+    const k2 = { encrypt: [{ id: 12, minBits: 128, maxBits: 128 }], auth: kernel.auth };
+    expect(parseErr('sainfo anonymous { encryption_algorithm aes 256; }', { kernelAlgorithms: k2 }).message).toBe('algorithm aes not supported by the kernel (missing module?)');
+  });
+
   test('non_auth is never checked against the kernel', () => {
     expect(parseOk('sainfo anonymous { encryption_algorithm aes; authentication_algorithm non_auth; compression_algorithm deflate; }', { kernelAlgorithms: kernel }).sainfos).toHaveLength(1);
   });
@@ -427,5 +456,65 @@ describe('the IKEv2 extension', () => {
       ['chacha20_poly1305', 0],
     ]);
     expect(s.authentication.map((a) => a.alg.ikev2)).toEqual([0, 13, 5, 8]);
+  });
+});
+
+describe('certificates, keys and identifiers loaded while parsing', () => {
+  const fs = memFs({
+    '/etc/racoon/certs/gw.rsa': ': RSA {\n Modulus: 0xC1\n PublicExponent: 0x03\n PrivateExponent: 0x81\n}\n',
+    '/etc/racoon/certs/peer.pub': ': PUB 0sAQOn\n',
+    '/etc/racoon/certs/bad.pub': 'garbage\n',
+    '/etc/racoon/keyid.bin': 'KEY-ID-BYTES',
+  });
+  const parse = (t: string) => parseRacoonConfigText(`path certificate "/etc/racoon/certs";\n${t}`, '/etc/racoon/racoon.conf', { fs });
+
+  test('rsasig with plain-RSA peer keys needs both key files ("Private PlainRSA key not set")', () => {
+    const r = parse(`remote anonymous { exchange_mode main; peers_certfile plain_rsa "peer.pub";
+      proposal { authentication_method rsasig; } }`);
+    expect(!r.ok && r.errors[0].message).toBe("Private PlainRSA key not set. Use directive 'certificate_type plainrsa ...'");
+    const ok = parse(`remote anonymous { exchange_mode main; certificate_type plain_rsa "gw.rsa"; peers_certfile plain_rsa "peer.pub";
+      proposal { encryption_algorithm aes; hash_algorithm sha1; authentication_method rsasig; dh_group 2; } }`);
+    expect(ok.ok).toBe(true);
+  });
+
+  test('a plain-RSA file that does not parse: "Couldn\'t parse keyfile."', () => {
+    const r = parse('remote anonymous { exchange_mode main; peers_certfile plain_rsa "bad.pub"; }');
+    expect(!r.ok && r.errors[0]).toMatchObject({ line: 2, column: 65, message: "Couldn't parse keyfile." });
+  });
+
+  test('keyid without `tag` reads the named file; a missing file fails the identifier', () => {
+    const r = parse(`remote anonymous { exchange_mode main; my_identifier keyid "/etc/racoon/keyid.bin"; ${PROPOSAL} }`);
+    expect(r.ok && r.config.remotes[0].myIdentifier).toEqual({ type: 'keyid', qualifier: null, value: 'KEY-ID-BYTES', file: '/etc/racoon/keyid.bin' });
+    const t = parse(`remote anonymous { exchange_mode main; my_identifier keyid tag "literal"; ${PROPOSAL} }`);
+    expect(t.ok && t.config.remotes[0].myIdentifier.value).toBe('literal');
+    const m = parse('remote anonymous { exchange_mode main; my_identifier keyid file "/nope"; }');
+    expect(!m.ok && m.errors[0].message).toBe('failed to set identifer.');
+  });
+});
+
+describe('more racoon checks', () => {
+  test('gssapi_krb twice in one proposal: "Vendor ID mismatch for auth method"', () => {
+    expect(parseErr('remote anonymous { exchange_mode main; proposal { authentication_method gssapi_krb; authentication_method gssapi_krb; } }').message).toBe(
+      'Vendor ID mismatch for auth method',
+    );
+  });
+
+  test('peers_certfile and ca_type may be given once', () => {
+    expect(parseErr('remote anonymous { exchange_mode main; peers_certfile dnssec; peers_certfile dnssec; }').message).toBe('peers_certfile already defined');
+    expect(parseErr('remote anonymous { exchange_mode main; ca_type x509 "a"; ca_type x509 "b"; }').message).toBe('ca_type already defined');
+  });
+
+  test('warnings: peers_certfile without a type, and an asn1dn identifier next to a certificate', () => {
+    const r = parseRacoonConfigText(
+      `remote anonymous { exchange_mode main; peers_certfile "p.crt"; certificate_type x509 "c.crt" "c.key"; my_identifier asn1dn "CN=gw"; ${PROPOSAL} }`,
+      'w.conf',
+      { fs: noFiles, loadFiles: false },
+    );
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => w.message)).toEqual([
+      'This directive without certtype will be removed!',
+      `Please use 'peers_certfile x509 "p.crt";' instead`,
+      'Both CERT and ASN1 ID are set. Hope this is OK.',
+    ]);
   });
 });

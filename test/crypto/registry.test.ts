@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   ALG_KINDS,
   ALG_NAMINGS,
@@ -247,6 +249,15 @@ describe('sizes', () => {
       const r = findAlgorithm('integ', 'id', id)!;
       expect(r.icvBytes * 2).toBe(r.fullBytes);
       expect(r.keyBytes).toBe(r.fullBytes);
+    }
+  });
+});
+
+describe('docs/crypto.md lists every registry row', () => {
+  it('each id has a table row', () => {
+    const doc = readFileSync(join(__dirname, '../../docs/crypto.md'), 'utf8');
+    for (const kind of ALG_KINDS) {
+      for (const row of algorithmsOf(kind)) expect(doc.includes(`| ${row.id} |`) ? row.id : `${kind}/${row.id} missing`).toBe(row.id);
     }
   });
 });

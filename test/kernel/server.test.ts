@@ -97,6 +97,29 @@ describe('PfKeyServer', () => {
     raw.destroy();
   });
 
+  it('a message type beyond SADB_MAX is answered with its own header and EINVAL; other sockets see nothing', async () => {
+    const other = await connectUnixPfKey(path, { pid: 900 });
+    clients.push(other);
+    const seen = collect(other);
+    const raw = createConnection({ path });
+    const replies: Buffer[] = [];
+    raw.on('data', (d: Buffer) => replies.push(d));
+    await new Promise<void>((r) => raw.once('connect', () => r()));
+    const hdr = Buffer.alloc(16);
+    hdr.writeUInt8(2, 0); // PF_KEY_V2
+    hdr.writeUInt8(99, 1); // no such message type
+    hdr.writeUInt16LE(2, 4);
+    hdr.writeUInt32LE(31337, 8);
+    hdr.writeUInt32LE(55, 12);
+    raw.write(hdr);
+    await until(() => Buffer.concat(replies).length >= 16);
+    const reply = Buffer.concat(replies);
+    expect([reply[1], reply[2], reply.readUInt16LE(4), reply.readUInt32LE(8), reply.readUInt32LE(12)]).toEqual([99, Errno.EINVAL, 2, 31337, 55]);
+    await settle();
+    expect(seen).toEqual([]);
+    raw.destroy();
+  });
+
   it('garbage that breaks the framing closes only that connection', async () => {
     const a = await connectUnixPfKey(path, { pid: 601 });
     clients.push(a);
@@ -140,6 +163,15 @@ describe('openPfKey backends', () => {
 
   it('userspace without a running kernel and without embed fails with PfKeyNoKernelError', async () => {
     await expect(openPfKey({ socketPath: tmpSocket() })).rejects.toBeInstanceOf(PfKeyNoKernelError);
+  });
+
+  it('two racing openPfKey({ embed }) calls share one embedded kernel', async () => {
+    const path = tmpSocket();
+    const [x, y] = await Promise.all([openPfKey({ socketPath: path, embed: true, pid: 710 }), openPfKey({ socketPath: path, embed: true, pid: 711 })]);
+    const emb = embeddedKernel()!;
+    expect(emb.kernel.socketCount).toBe(2);
+    await Promise.all([x.close(), y.close()]);
+    await emb.stop();
   });
 
   it('userspace with embed starts a kernel in this process and serves it to other clients', async () => {

@@ -268,3 +268,34 @@ describe('decodeMessage never throws', () => {
     expect(wrong).toEqual([]);
   });
 });
+
+describe('encodeMessage on values of the wrong shape (untyped callers)', () => {
+  it('throws only PfKeyEncodeError, or encodes something that decodes', () => {
+    const keys = ['sa', 'lifetimeHard', 'addressSrc', 'keyAuth', 'identitySrc', 'sensitivity', 'proposal', 'supportedAuth', 'policy', 'secCtx', 'kmaddress', 'filter', 'natTSport'];
+    fc.assert(
+      fc.property(fc.constantFrom(...keys), fc.anything({ withBigInt: true, withTypedArray: true, withNullPrototype: true }), (key, junk) => {
+        const m = { type: 3, satype: 3, errno: 0, seq: 0, pid: 0, ext: { [key]: junk } } as unknown as PfKeyMessage;
+        try {
+          expect(decodeMessage(encodeMessage(m)).ok).toBe(true);
+        } catch (e) {
+          expect(e).toBeInstanceOf(PfKeyEncodeError);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('junk in the header fields, ext or unknown list is a PfKeyEncodeError', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('type', 'seq', 'pid', 'errno', 'satype', 'reserved', 'ext', 'unknown'), fc.anything({ withBigInt: true }), (field, junk) => {
+        const m = { type: 3, satype: 3, errno: 0, seq: 0, pid: 0, ext: {}, [field]: junk } as unknown as PfKeyMessage;
+        try {
+          expect(decodeMessage(encodeMessage(m)).ok).toBe(true);
+        } catch (e) {
+          expect(e).toBeInstanceOf(PfKeyEncodeError);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

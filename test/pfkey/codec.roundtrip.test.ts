@@ -3,10 +3,10 @@
  * (RFC 2367 §2.3 messages 0..24 with the Linux/KAME extension numbering).
  */
 import fc from 'fast-check';
-import { decodeMessage, encodeMessage, EXTENSIONS, EXT_KEYS, PFKEY_MAX_MESSAGE } from '../../src/pfkey/codec';
+import { decodeMessage, decodeSockAddr, encodeMessage, encodeSockAddr, EXTENSIONS, EXT_KEYS, PFKEY_MAX_MESSAGE } from '../../src/pfkey/codec';
 import { SADB_MAX } from '../../src/pfkey/constants';
 import type { PfKeyExtensions, PfKeyMessage } from '../../src/pfkey/types';
-import { extensionArbs, extensions, pfKeyMessage, pfKeyMessageWith } from './arbitraries';
+import { extensionArbs, extensions, pfKeyMessage, pfKeyMessageWith, sockAddr } from './arbitraries';
 
 function roundTrip(m: PfKeyMessage): void {
   const wire = encodeMessage(m);
@@ -42,7 +42,70 @@ describe('PF_KEY codec round trip', () => {
   });
 
   it('round-trips arbitrary messages with any subset of extensions', () => {
-    fc.assert(fc.property(pfKeyMessage, roundTrip), { numRuns: 300 });
+    fc.assert(fc.property(pfKeyMessage, roundTrip), { numRuns: 150 });
+  });
+
+  it('decodes from a plain Uint8Array view at a non-zero byteOffset', () => {
+    fc.assert(
+      fc.property(pfKeyMessage, (m) => {
+        const wire = encodeMessage(m);
+        const backing = new Uint8Array(wire.length + 5);
+        backing.set(wire, 5);
+        const r = decodeMessage(new Uint8Array(backing.buffer, 5, wire.length));
+        expect(r.ok && r.msg).toEqual(m);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('encodeSockAddr/decodeSockAddr round-trip Linux sockaddr_in (16 B) / sockaddr_in6 (28 B)', () => {
+    fc.assert(
+      fc.property(sockAddr, (sa) => {
+        const b = encodeSockAddr(sa);
+        expect(b.length).toBe(sa.family === 2 ? 16 : 28);
+        expect(decodeSockAddr(new Uint8Array(b))).toEqual({ ok: true, addr: sa, length: b.length });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('RFC 2367 §2.3 unknown extensions anywhere are skipped, reported, and re-encoded in place', () => {
+    const unknownExt = fc
+      .record({ type: fc.integer({ min: 27, max: 0xffff }), words: fc.integer({ min: 1, max: 4 }), fill: fc.integer({ min: 0, max: 255 }) })
+      .map(({ type, words, fill }) => {
+        const b = Buffer.alloc(words * 8, fill);
+        b.writeUInt16LE(words, 0);
+        b.writeUInt16LE(type, 2);
+        return b;
+      });
+    fc.assert(
+      fc.property(pfKeyMessage, fc.array(fc.tuple(fc.nat(), unknownExt), { maxLength: 3 }), (m, inserts) => {
+        const wire = encodeMessage(m);
+        const bounds: number[] = [];
+        for (let o = 16; o <= wire.length; o += o < wire.length ? wire.readUInt16LE(o) * 8 : 1) bounds.push(o);
+        const types = new Set<number>();
+        const chosen = inserts.filter(([, b]) => !types.has(b.readUInt16LE(2)) && types.add(b.readUInt16LE(2)));
+        const at = new Map<number, Buffer[]>();
+        for (const [n, b] of chosen) {
+          const pos = bounds[n % bounds.length];
+          at.set(pos, [...(at.get(pos) ?? []), b]);
+        }
+        const pieces: Buffer[] = [];
+        for (let i = 0; i < bounds.length; i++) {
+          pieces.push(...(at.get(bounds[i]) ?? []));
+          if (i + 1 < bounds.length) pieces.push(wire.subarray(bounds[i], bounds[i + 1]));
+        }
+        const mixed = Buffer.concat([wire.subarray(0, 16), ...pieces]);
+        mixed.writeUInt16LE(mixed.length / 8, 4);
+        const r = decodeMessage(mixed);
+        if (!r.ok) throw new Error(JSON.stringify(r.error));
+        expect(r.msg.ext).toEqual(m.ext);
+        expect((r.msg.unknown ?? []).map((u) => u.body.toString('hex')).sort()).toEqual(chosen.map(([, b]) => b.toString('hex')).sort());
+        expect(r.warnings).toHaveLength(chosen.length);
+        expect(encodeMessage(r.msg).equals(mixed)).toBe(true);
+      }),
+      { numRuns: 80 },
+    );
   });
 
   it('writes extensions in msg.ext key order (libipsec order for GETSPI: SA2, SRC, DST)', () => {

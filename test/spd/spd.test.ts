@@ -103,6 +103,16 @@ describe('SPDADD / SPDUPDATE / SPDDELETE / SPDDELETE2 / SPDGET / SPDFLUSH', () =
     expect(p.templates[2].reqid).toBe(0); // Linux keeps a reqid only for level unique
     expect(p.ext.policy!.requests.map((r) => r.reqid)).toEqual(p.templates.map((t) => t.reqid));
   });
+
+  it('automatic reqids differ between templates and policies', () => {
+    const { spd } = setup();
+    const reqids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = ok(spd.add(req(policyExt(`10.0.0.${i + 1}`, '10.0.0.100', IpsecDir.OUTBOUND, IpsecPolicyType.IPSEC, { requests: [espTransport(IpsecLevel.UNIQUE), { ...espTransport(IpsecLevel.UNIQUE), proto: IPPROTO.AH }] })), false)).policy;
+      reqids.push(...p.templates.map((t) => t.reqid));
+    }
+    expect(new Set(reqids).size).toBe(6);
+  });
 });
 
 describe('lookup', () => {

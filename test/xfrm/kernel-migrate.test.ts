@@ -40,8 +40,9 @@ const a16 = (text: string): Buffer => {
   return out;
 };
 
-function sel(src: string, splen: number, dst: string, dplen: number): XfrmSelector {
-  return { daddr: a16(dst), saddr: a16(src), dport: 0, dportMask: 0, sport: 0, sportMask: 0, family: 2, prefixlenD: dplen, prefixlenS: splen, proto: 0, ifindex: 0, user: 0 };
+function sel(src: string, splen: number, dst: string, dplen: number, proto = 0): XfrmSelector {
+  const family = src.includes(':') ? 10 : 2;
+  return { daddr: a16(dst), saddr: a16(src), dport: 0, dportMask: 0, sport: 0, sportMask: 0, family, prefixlenD: dplen, prefixlenS: splen, proto, ifindex: 0, user: 0 };
 }
 
 /** UMIP's xfrm_sendmigrate for one direction. */
@@ -54,6 +55,7 @@ async function umipMigrate(
 ): Promise<void> {
   // KMADDRESS: for OUT local = new src, remote = new dst; for IN/FWD swapped.
   const km = dir === 1 ? { local: now.src, remote: now.dst } : { local: now.dst, remote: now.src };
+  const family = now.src.includes(':') ? 10 : 2;
   const payload = encodeXfrm({
     type: XfrmMsgType.MIGRATE,
     body: { sel: s, index: 0, dir },
@@ -68,11 +70,11 @@ async function umipMigrate(
           mode: XfrmMode.TUNNEL,
           reserved: 0,
           reqid,
-          oldFamily: 2,
-          newFamily: 2,
+          oldFamily: family,
+          newFamily: family,
         },
       ],
-      kmaddress: { local: a16(km.local), remote: a16(km.remote), reserved: 0, family: 2 },
+      kmaddress: { local: a16(km.local), remote: a16(km.remote), reserved: 0, family },
     },
   });
   await umip.request(XfrmMsgType.MIGRATE, payload);
@@ -153,4 +155,36 @@ test('MIGRATE of a policy the kernel does not have: the reply says no such polic
   expect(explainReply(r)).toMatch(/no such policy in the kernel; XFRM_MSG_MIGRATE failed with ENOENT/);
   const dump = await sock.dump(header(SadbMsgType.X_SPDDUMP));
   expect(dump[0].errno).toBe(Errno.ENOENT); // nothing was created on the way
+});
+
+test('IPv6 as UMIP runs it: HoA tunnel policies (proto any) move from the old CoA to the new one, for OUT, IN and FWD', async () => {
+  ns.ip('xfrm', 'policy', 'flush');
+  const hoa = '2001:db8:1::100';
+  const ha = '2001:db8:3::1';
+  const oldCoa = '2001:db8:2::1';
+  const newCoa = '2001:db8:4::1';
+  await sock.request(spdadd(addr(hoa), addr('::', 0), IpsecDir.OUTBOUND, [tunnelReq(oldCoa, ha, IpsecLevel.UNIQUE, 21)]));
+  await sock.request(spdadd(addr('::', 0), addr(hoa), IpsecDir.INBOUND, [tunnelReq(ha, oldCoa, IpsecLevel.UNIQUE, 22)]));
+  await sock.request(spdadd(addr('::', 0), addr(hoa), IpsecDir.FWD, [tunnelReq(ha, oldCoa, IpsecLevel.UNIQUE, 22)]));
+  const got: PfKeyMessage[] = [];
+  const off = sock.onMessage((m) => {
+    if (m.type === SadbMsgType.X_MIGRATE) got.push(m);
+  });
+  const all = waitFor<PfKeyMessage>((l) => sock.onMessage(l), () => got.length >= 3);
+  await umipMigrate(1, sel(hoa, 128, '::', 0), { src: oldCoa, dst: ha }, { src: newCoa, dst: ha }, 21);
+  await umipMigrate(0, sel('::', 0, hoa, 128), { src: ha, dst: oldCoa }, { src: ha, dst: newCoa }, 22);
+  await umipMigrate(2, sel('::', 0, hoa, 128), { src: ha, dst: oldCoa }, { src: ha, dst: newCoa }, 22);
+  await all;
+  off();
+  expect(ns.ip('xfrm', 'policy')).not.toContain(oldCoa);
+  expect(got.map((m) => m.ext.policy?.dir).sort()).toEqual([IpsecDir.INBOUND, IpsecDir.OUTBOUND, IpsecDir.FWD]);
+  for (const m of got) {
+    expect(m.ext.kmaddress).toEqual({ local: sa(newCoa), remote: sa(ha) });
+    const [oldReq, newReq] = m.ext.policy?.requests ?? [];
+    expect([oldReq.src?.address, oldReq.dst?.address].sort()).toEqual([oldCoa, ha].sort());
+    expect([newReq.src?.address, newReq.dst?.address].sort()).toEqual([newCoa, ha].sort());
+  }
+  const fwd = got.find((m) => m.ext.policy?.dir === IpsecDir.FWD);
+  expect(fwd?.ext.addressDst).toEqual(addr(hoa));
+  expect(fwd?.ext.addressSrc).toEqual(addr('::', 0));
 });

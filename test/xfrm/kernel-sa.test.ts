@@ -208,6 +208,19 @@ describe('REGISTER and ACQUIRE', () => {
     // RFC 2367 §3.1.6 / af_key BROADCAST_REGISTERED: only registered sockets hear ACQUIRE.
     expect(seenByUnregistered.filter((m) => m.type === SadbMsgType.ACQUIRE)).toEqual([]);
   });
+
+  test('a promiscuous socket (X_PROMISC, as setkey -x sends) hears ACQUIRE without registering', async () => {
+    const promisc = header(SadbMsgType.X_PROMISC, 1 as SadbSaType);
+    expect((await unregistered.request(promisc)).errno).toBe(0);
+    try {
+      await sock.request(spdadd(addr('10.0.0.1'), addr('10.0.0.3'), IpsecDir.OUTBOUND, [transportReq()]));
+      const acquire = waitFor<PfKeyMessage>((l) => unregistered.onMessage(l), (m) => m.type === SadbMsgType.ACQUIRE);
+      ns.sendUdp('10.0.0.3', 9);
+      expect((await acquire).ext.addressDst?.addr.address).toBe('10.0.0.3');
+    } finally {
+      await unregistered.request(header(SadbMsgType.X_PROMISC, SadbSaType.UNSPEC));
+    }
+  });
 });
 
 describe('kernel lifetimes → EXPIRE / X_SPDEXPIRE', () => {
@@ -244,5 +257,37 @@ describe('kernel lifetimes → EXPIRE / X_SPDEXPIRE', () => {
     const h = await hard;
     expect(h.ext.addressDst?.addr.address).toBe('10.20.0.2');
     expect(ns.ip('xfrm', 'policy')).not.toContain('10.20.0.2');
+  });
+});
+
+describe('SA broadcasts (RFC 2367 §3.1: DELETE and FLUSH reach every socket)', () => {
+  test('`ip xfrm state delete` and `ip xfrm state flush` by another process arrive as SADB_DELETE and SADB_FLUSH', async () => {
+    const g = await unregistered.request(getspi('192.0.2.7', '192.0.2.1'));
+    const spi = g.ext.sa?.spi ?? 0;
+    const deleted = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (m) => m.type === SadbMsgType.DELETE);
+    ns.ip('xfrm', 'state', 'delete', 'src', '192.0.2.7', 'dst', '192.0.2.1', 'proto', 'esp', 'spi', String(spi));
+    const d = await deleted;
+    expect(d.satype).toBe(SadbSaType.ESP);
+    expect(d.ext.sa?.spi).toBe(spi);
+    expect(d.ext.addressSrc?.addr.address).toBe('192.0.2.7');
+    await unregistered.request(getspi('192.0.2.8', '192.0.2.1'));
+    const flushed = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (m) => m.type === SadbMsgType.FLUSH);
+    ns.ip('xfrm', 'state', 'flush');
+    expect((await flushed).satype).toBe(SadbSaType.UNSPEC);
+  });
+});
+
+describe('bad input is refused before it reaches the kernel', () => {
+  test('an invalid address literal, an out-of-range reqid: EINVAL naming the field, nothing installed', async () => {
+    const g = getspi('192.0.2.300', '192.0.2.1');
+    const r = await sock.request(g);
+    expect(r.errno).toBe(Errno.EINVAL);
+    expect(explainReply(r)).toBe('ADDRESS_SRC: "192.0.2.300" is not a valid IPv4 address');
+    const big = getspi('192.0.2.2', '192.0.2.1');
+    big.ext.sa2 = { mode: IpsecMode.TUNNEL, sequence: 0, reqid: 2 ** 33 };
+    const r2 = await sock.request(big);
+    expect(r2.errno).toBe(Errno.EINVAL);
+    expect(explainReply(r2)).toMatch(/xfrm_userspi_info\.info\.reqid = 8589934592 does not fit u32/);
+    expect(ns.ip('xfrm', 'state').trim()).toBe('');
   });
 });

@@ -179,3 +179,9 @@ describe('SPD broadcasts (RFC 2367 §3.1: every PF_KEY socket hears SPD changes)
     expect(b.ext.policy?.id).toBe(reply.ext.policy?.id);
   });
 });
+
+test('opening inside a namespace that does not exist fails with a clear error naming it', async () => {
+  await expect(openXfrmPfKey({ netns: `tanuki-xfrm-${process.pid}-missing` })).rejects.toThrow(
+    new RegExp(`open\\(/run/netns/tanuki-xfrm-${process.pid}-missing\\) failed: ENOENT`),
+  );
+});

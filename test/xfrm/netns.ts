@@ -46,6 +46,7 @@ export class TestNetns {
   /** Run `ip -n <ns> ...` under strace and return the netlink messages it sent (header + body bytes). */
   straceIp(...args: string[]): { len: number; type: number; flags: string; body: Buffer }[] {
     const r = spawnSync('strace', ['-f', '-e', 'trace=sendmsg', '-xx', '-s', '65536', 'ip', '-n', this.name, ...args], { encoding: 'utf8' });
+    if (r.error) throw new Error(`cannot run strace to capture iproute2's netlink messages (apt-get install strace): ${r.error.message}`);
     const out: { len: number; type: number; flags: string; body: Buffer }[] = [];
     const re = /nlmsg_len=(\d+), nlmsg_type=(0x[0-9a-f]+|\d+)[^,]*, nlmsg_flags=([A-Z_|]+|0x[0-9a-f]+|0), nlmsg_seq=\d+, nlmsg_pid=\d+\}, "((?:\\x[0-9a-f]{2})*)"/g;
     for (const m of r.stderr.matchAll(re)) {

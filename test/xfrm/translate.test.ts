@@ -19,6 +19,7 @@ import { AUTH_ALGORITHMS, cryptoAvailable, kernelCryptoNames, supportedAlgorithm
 import { XFRM_INF, XfrmMode, XfrmMsgType } from '../../src/kernel/xfrm/constants';
 import {
   acquireProposal,
+  acquireToPfKey,
   expireToPfKey,
   mappingToPfKey,
   migrateFromPfKey,
@@ -29,6 +30,7 @@ import {
   spdAddToXfrm,
 } from '../../src/kernel/xfrm/translate';
 import type { XfrmUserTmpl } from '../../src/kernel/xfrm/structs';
+import { decodeMessage, encodeMessage } from '../../src/pfkey/codec';
 import { addr, espAdd, sock, spdadd, transportReq, tunnelReq } from './pfkey-helpers';
 
 const PROC_CRYPTO = ['name : hmac(sha256)', 'name : sha256', 'name : sha1', 'name : cbc(aes)', 'name : aes', 'name : ecb(cipher_null)', 'name : digest_null'].join('\n');
@@ -208,4 +210,57 @@ describe('events', () => {
     expect(sup.auth.map((a) => a.id)).toEqual([SadbAalg.SHA1HMAC, SadbAalg.SHA2_256HMAC, SadbAalg.X_NULL]);
     expect(sup.encrypt.map((a) => a.id)).toEqual([SadbEalg.NULL, SadbEalg.AESCBC]);
   });
+});
+
+describe('the PF_KEY messages the backend produces are valid PF_KEYv2 (shared codec round trip)', () => {
+  test('ACQUIRE, MIGRATE, EXPIRE, SPD and SA replies encode and decode unchanged', () => {
+    const names = kernelCryptoNames(PROC_CRYPTO);
+    const sa = saAddToXfrm(espAdd('192.0.2.1', '192.0.2.2', 0x77, { reqid: 4 }));
+    const sp = spdAddToXfrm(spdadd(addr('10.0.0.0', 8), addr('10.1.0.0', 16), IpsecDir.OUTBOUND, [tunnelReq('192.0.2.1', '192.0.2.2', IpsecLevel.UNIQUE, 7)]), () => 1);
+    const mig = migrateFromPfKey({
+      ...spdadd(addr('fd00::1'), addr('fd00:9::', 64), IpsecDir.OUTBOUND, [tunnelReq('2001:db8::1', '2001:db8::2', IpsecLevel.UNIQUE, 3), tunnelReq('2001:db8::5', '2001:db8::2', IpsecLevel.UNIQUE, 3)], {
+        type: SadbMsgType.X_MIGRATE,
+      }),
+      satype: SadbSaType.ESP,
+    });
+    if (!sa.ok || !sp.ok || !mig.ok) throw new Error('translation failed');
+    mig.value.attrs.kmaddress = { local: Buffer.alloc(16, 1), remote: Buffer.alloc(16, 2), reserved: 0, family: 10 };
+    const tmpl = sp.value.attrs.tmpl?.[0];
+    const produced = [
+      saToPfKey(SadbMsgType.ADD, sa.value.body, sa.value.attrs, 5, 6),
+      expireToPfKey({ state: sa.value.body, hard: 1 }, sa.value.attrs),
+      policyToPfKey(SadbMsgType.X_SPDDUMP, sp.value.body, sp.value.attrs, 0, 9),
+      migrateToPfKey(mig.value.body, mig.value.attrs),
+      acquireToPfKey(
+        {
+          id: { daddr: sa.value.body.id.daddr, spi: 0, proto: 50 },
+          saddr: sa.value.body.saddr,
+          sel: sp.value.body.sel,
+          policy: { ...sp.value.body, index: 17 },
+          aalgos: 0xffffffff,
+          ealgos: 0xffffffff,
+          calgos: 0xffffffff,
+          seq: 42,
+        },
+        { tmpl: tmpl ? [tmpl] : [] },
+        names,
+      ),
+    ];
+    for (const m of produced) {
+      const back = decodeMessage(encodeMessage(m));
+      if (!back.ok) throw new Error(`${SadbMsgType[m.type]}: ${back.error.message}`);
+      expect(back.msg).toEqual(m);
+    }
+  });
+});
+
+test('SADB_X_EXT_SEC_CTX ↔ XFRMA_SEC_CTX (xfrm_user_sec_ctx: len = 8 + ctx_len, same layout as sadb_x_sec_ctx)', () => {
+  const m = spdadd(addr('10.0.0.1'), addr('10.0.0.2'), IpsecDir.OUTBOUND, [transportReq()]);
+  m.ext.secCtx = { alg: 1, doi: 1, ctx: Buffer.from('system_u:object_r:ipsec_spd_t:s0') };
+  const t = spdAddToXfrm(m, () => 1);
+  if (!t.ok) throw new Error(t.reason);
+  const raw = t.value.attrs.secCtx ?? Buffer.alloc(0);
+  expect(raw.readUInt16LE(0)).toBe(8 + 32);
+  expect(raw.readUInt16LE(6)).toBe(32);
+  expect(policyToPfKey(SadbMsgType.X_SPDADD, t.value.body, t.value.attrs, 0, 0).ext.secCtx).toEqual(m.ext.secCtx);
 });

@@ -186,7 +186,7 @@ const TABLES: ReadonlyMap<AlgorithmClass, Map<string, RacoonAlgorithm>> = new Ma
       { names: ['aes_gmac'], ikev1: 23, ikev2: 21, sadb: SadbEalg.NULL_AES_GMAC, kl: AES_KL, aead: true, ext: true },
       { names: ['camellia'], ikev1: 22, ikev2: 23, sadb: SadbEalg.CAMELLIACBC, kl: AES_KL },
       { names: ['chacha20_poly1305'], ikev1: null, ikev2: 28, sadb: null, aead: true, ext: true },
-      { names: ['twofish'], ikev1: 253, ikev2: null, sadb: SadbEalg.TWOFISHCBC, kl: { defaultBits: 128, minBits: 128, maxBits: 256, stepBits: 64 } },
+      { names: ['twofish'], ikev1: 253, ikev2: null, sadb: SadbEalg.TWOFISHCBC, kl: { defaultBits: 128, minBits: 40, maxBits: 256, stepBits: 8 } },
     ]),
   ],
   [
@@ -292,4 +292,18 @@ export function keyLengthAllowed(alg: RacoonAlgorithm, bits: number): boolean {
   const kl = alg.keyLength;
   if (!kl) return false;
   return bits >= kl.minBits && bits <= kl.maxBits && (bits - kl.minBits) % kl.stepBits === 0;
+}
+
+/**
+ * IKEv2 reading of a phase-1 proposal (the tanuki extension): `hash_algorithm`
+ * names the PRF and, for a non-AEAD cipher, the integrity algorithm HMAC over
+ * the same hash (RFC 7296 §3.3.2 transform types 2 and 3; RFC 4868 truncations).
+ * Returns the IKEv2 transform IDs; integrity is null for AEAD ciphers.
+ */
+export function ikev2ProposalTransforms(
+  encryption: RacoonAlgorithm,
+  hash: RacoonAlgorithm,
+): { readonly encr: number | null; readonly prf: number | null; readonly integ: number | null } {
+  const integRow = encryption.aead ? undefined : findAlgorithm('integ', 'racoon', `hmac_${REGISTRY_ALIASES[hash.name] ?? hash.name}`);
+  return { encr: encryption.ikev2, prf: hash.ikev2, integ: encryption.aead ? null : (integRow?.ikev2 ?? null) };
 }

@@ -258,6 +258,8 @@ export function idToString(id: PhaseId): string {
       const e = derToEntries(d);
       return e ? e.map((x) => `${x.oid}=${x.value}`).join(', ') : '<asn1dn>';
     }
+    case T.KEY_ID:
+      return '<KEY-ID>';
     default:
       return Buffer.from(d).toString('latin1');
   }

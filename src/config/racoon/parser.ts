@@ -12,6 +12,8 @@
  * (racoon's "parse error is nothing, but yyerrorcount is N" exit).
  */
 import * as nodePath from 'node:path';
+import { SadbMsgType, SadbSaType } from '../../pfkey/constants';
+import type { PfKeyMessage } from '../../pfkey/types';
 import { canonicalIp, ipFamily, parseIp } from '../../util/ip';
 import {
   type AlgorithmClass,
@@ -67,9 +69,22 @@ export interface KernelAlgorithm {
   readonly maxBits: number;
 }
 export interface KernelAlgorithms {
+  /** SADB_EXT_SUPPORTED_ENCRYPT of the ESP registration */
   readonly encrypt: readonly KernelAlgorithm[];
+  /** SADB_EXT_SUPPORTED_AUTH of the AH/ESP registrations */
   readonly auth: readonly KernelAlgorithm[];
-  readonly comp: readonly KernelAlgorithm[];
+}
+
+/** The kernel lists from racoon's SADB_REGISTER replies (AH, ESP, IPCOMP). */
+export function kernelAlgorithmsFromRegister(replies: readonly PfKeyMessage[]): KernelAlgorithms {
+  const encrypt = new Map<number, KernelAlgorithm>();
+  const auth = new Map<number, KernelAlgorithm>();
+  for (const m of replies) {
+    if (m.type !== SadbMsgType.REGISTER || m.satype === SadbSaType.X_IPCOMP) continue;
+    for (const a of m.ext.supportedEncrypt?.algs ?? []) encrypt.set(a.id, { id: a.id, minBits: a.minbits, maxBits: a.maxbits });
+    for (const a of m.ext.supportedAuth?.algs ?? []) auth.set(a.id, { id: a.id, minBits: a.minbits, maxBits: a.maxbits });
+  }
+  return { encrypt: [...encrypt.values()], auth: [...auth.values()] };
 }
 
 export interface ParseOptions {
@@ -391,6 +406,11 @@ export class RacoonParser {
     throw new Abort(this.errAt(this.peek(), 'syntax error', expected));
   }
 
+  /** A syntax error at a token already consumed (a keyword valid in the lexer state but not here). */
+  private syntaxAt(t: Token, expected: readonly string[]): never {
+    throw new Abort(this.errAt(t, 'syntax error', expected));
+  }
+
   private isKw(word: string): boolean {
     const t = this.peek();
     return t.kind === 'KW' && t.text === word;
@@ -556,10 +576,10 @@ export class RacoonParser {
 
   /** `include "glob";` (cftoken.l yycf_switch_buffer): nesting ≤ 10, glob matches read in order. */
   private includeStatement(): void {
-    const kwTok = this.advance();
+    this.advance();
     const nameTok = this.expect('QUOTEDSTRING', 'a quoted file name');
-    const eos = this.eos();
-    void kwTok;
+    // the new buffer must be pushed before the token after ';' is read (bison reduces without lookahead)
+    this.eos();
     if (this.lex.depth + 1 >= MAX_INCLUDE_DEPTH) this.fail(nameTok, 'Includes nested too deeply');
     const pattern = this.pathname('include', nameTok.str);
     const matches = this.fsys.glob(pattern);
@@ -572,7 +592,6 @@ export class RacoonParser {
       else readable.push([m, data.toString('latin1')]);
     }
     if (readable.length === 0) this.fail(nameTok, `could not read any file matching "${pattern}"`);
-    void eos;
     for (let i = readable.length - 1; i >= 0; i--) {
       this.lex.push(readable[i][0], readable[i][1]);
       this.files.push(readable[i][0]);
@@ -975,7 +994,9 @@ export class RacoonParser {
     const k = this.opts.kernelAlgorithms;
     if (!k) return;
     if (cls === 'ipsec_auth' && c.alg.name === 'non_auth') return;
-    const list = cls === 'ipsec_enc' ? k.encrypt : cls === 'ipsec_auth' ? k.auth : k.comp;
+    // pk_checkalg(): "no check of compression algorithm; not supported in sadb message."
+    if (cls === 'ipsec_comp') return;
+    const list = cls === 'ipsec_enc' ? k.encrypt : k.auth;
     const bits = c.keyLength;
     const found = c.alg.sadb === null ? undefined : list.find((a) => a.id === c.alg.sadb);
     const ok = found !== undefined && (cls !== 'ipsec_enc' || bits === 0 || (bits >= found.minBits && bits <= found.maxBits));
@@ -1400,9 +1421,7 @@ export class RacoonParser {
         rb.mobike = this.sw();
         break;
       default:
-        this.cur = t; // report at the keyword itself
-        this.prev = null;
-        this.syntax(RacoonParser.REMOTE_SPECS);
+        this.syntaxAt(t, RacoonParser.REMOTE_SPECS);
     }
     this.eos();
   }
@@ -1465,8 +1484,7 @@ export class RacoonParser {
           break;
         }
         default:
-          this.cur = t;
-          this.syntax(keys);
+          this.syntaxAt(t, keys);
       }
       this.eos();
     });
@@ -1743,8 +1761,7 @@ export class RacoonParser {
           break;
         }
         default:
-          this.cur = t;
-          this.syntax(keys);
+          this.syntaxAt(t, keys);
       }
       this.eos();
     }

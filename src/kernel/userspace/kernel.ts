@@ -57,10 +57,12 @@ const COMB_LIFETIMES = {
 export interface KernelEndpoint {
   /** Stable socket number inside this kernel (logs and tests). */
   readonly id: number;
-  /** Hand a message this socket sent to the kernel. */
+  /**
+   * Hand a message this socket sent to the kernel. The kernel takes ownership
+   * of the message's objects (it may keep them in the SADB): pass a fresh
+   * message (the codec's decode, or a copy) and do not touch it afterwards.
+   */
   send(msg: PfKeyMessage): void;
-  /** A message that could not be decoded: answered with EINVAL to this socket alone. */
-  sendMalformed(header: { type: number; satype: number; seq: number; pid: number }): void;
   readonly registered: ReadonlySet<number>;
   readonly promiscuous: boolean;
   close(): void;
@@ -83,6 +85,15 @@ export type OutboundDecision =
   | { action: 'acquire'; policy: SecurityPolicy; template: PolicyTemplate; acquireSeq: number };
 
 export type InboundDecision = { action: 'accept'; policy?: SecurityPolicy } | { action: 'discard'; policy?: SecurityPolicy; reason: string };
+
+/**
+ * What changed in the databases, for the data plane (crypto contexts per SA,
+ * TUN routes per tunnel policy). `update` replaces a larval SA or changes a
+ * mature one; `delete` covers DELETE, FLUSH and hard expiry; `dying` is a
+ * soft expiry.
+ */
+export type SaEvent = { kind: 'add' | 'update' | 'dying' | 'delete'; sa: SecurityAssociation };
+export type PolicyEvent = { kind: 'add' | 'delete'; policy: SecurityPolicy };
 
 interface PendingAcquire {
   seq: number;
@@ -129,6 +140,8 @@ export class UserspaceKernel {
   private nextEndpointId = 1;
   private acquireSeq = 0;
   private readonly handlers: Partial<Record<SadbMsgType, Handler>>;
+  private readonly saListeners = new Set<(e: SaEvent) => void>();
+  private readonly policyListeners = new Set<(e: PolicyEvent) => void>();
 
   constructor(opts: UserspaceKernelOptions = {}) {
     this.clock = opts.clock ?? systemClock();
@@ -174,11 +187,6 @@ export class UserspaceKernel {
       send: (msg) => {
         if (!ep.closed) this.process(ep, msg);
       },
-      sendMalformed: (header) => {
-        if (ep.closed) return;
-        this.log.debug({ socket: id, type: header.type, seq: header.seq }, 'malformed PF_KEY message');
-        this.deliverTo(ep, { type: header.type, satype: header.satype, errno: Errno.EINVAL, seq: header.seq, pid: header.pid, ext: {} } as PfKeyMessage);
-      },
       close: () => {
         ep.closed = true;
         this.endpoints.delete(id);
@@ -186,6 +194,38 @@ export class UserspaceKernel {
     };
     this.endpoints.set(id, ep);
     return ep;
+  }
+
+  /** Follow SA changes (data plane). Returns the unsubscribe function. */
+  onSa(listener: (e: SaEvent) => void): () => void {
+    this.saListeners.add(listener);
+    return () => this.saListeners.delete(listener);
+  }
+
+  /** Follow policy changes (an SPDUPDATE is a delete of the old policy and an add). */
+  onPolicy(listener: (e: PolicyEvent) => void): () => void {
+    this.policyListeners.add(listener);
+    return () => this.policyListeners.delete(listener);
+  }
+
+  private emitSa(kind: SaEvent['kind'], sa: SecurityAssociation): void {
+    for (const l of [...this.saListeners]) {
+      try {
+        l({ kind, sa });
+      } catch (err) {
+        this.log.warn({ err, spi: sa.spi }, 'SA listener failed');
+      }
+    }
+  }
+
+  private emitPolicy(kind: PolicyEvent['kind'], policy: SecurityPolicy): void {
+    for (const l of [...this.policyListeners]) {
+      try {
+        l({ kind, policy });
+      } catch (err) {
+        this.log.warn({ err, spid: policy.id }, 'policy listener failed');
+      }
+    }
   }
 
   get socketCount(): number {
@@ -277,6 +317,7 @@ export class UserspaceKernel {
     const r = msg.type === SadbMsgType.ADD ? this.sadb.add(req) : this.sadb.update(req);
     if (!r.ok) refuse(r.errno, r.reason);
     this.satisfyAcquires(r.value);
+    this.emitSa(msg.type === SadbMsgType.ADD ? 'add' : 'update', r.value);
     this.log.info({ spi: r.value.spi, satype: SadbSaType[r.value.satype], src: r.value.src, dst: r.value.dst }, msg.type === SadbMsgType.ADD ? 'SA added' : 'SA updated');
     this.replyAll(this.saMessage(msg.type, r.value, msg, false));
   }
@@ -285,6 +326,7 @@ export class UserspaceKernel {
   private deleteSa(_ep: Endpoint, msg: PfKeyMessage): void {
     const r = this.sadb.delete(UserspaceKernel.request(msg));
     if (!r.ok) refuse(r.errno, r.reason);
+    for (const sa of r.value) this.emitSa('delete', sa);
     if (msg.ext.sa) {
       const sa = r.value[0];
       this.replyAll({ type: SadbMsgType.DELETE, satype: sa.satype, errno: 0, seq: msg.seq, pid: msg.pid, ext: this.sadb.toExtensions(sa, { keys: false, hard: true, soft: true }) });
@@ -323,6 +365,7 @@ export class UserspaceKernel {
   private flush(_ep: Endpoint, msg: PfKeyMessage): void {
     const r = this.sadb.flush(msg.satype);
     if (!r.ok) refuse(r.errno, r.reason);
+    for (const sa of r.value) this.emitSa('delete', sa);
     this.log.info({ satype: msg.satype, count: r.value.length }, 'SAD flushed');
     this.replyAll({ type: SadbMsgType.FLUSH, satype: msg.satype, errno: 0, seq: msg.seq, pid: msg.pid, ext: {} });
   }
@@ -373,7 +416,11 @@ export class UserspaceKernel {
   private spdAdd(_ep: Endpoint, msg: PfKeyMessage, update: boolean): void {
     const r = this.spd.add({ seq: msg.seq, pid: msg.pid, ext: msg.ext }, update);
     if (!r.ok) refuse(r.errno, r.reason);
-    if (r.value.replaced) this.dropAcquiresOf(r.value.replaced);
+    if (r.value.replaced) {
+      this.dropAcquiresOf(r.value.replaced);
+      this.emitPolicy('delete', r.value.replaced);
+    }
+    this.emitPolicy('add', r.value.policy);
     this.log.info({ spid: r.value.policy.id, dir: IpsecDir[r.value.policy.dir] }, update ? 'policy updated' : 'policy added');
     this.replyAll(this.policyMessage(msg.type, r.value.policy, msg));
   }
@@ -382,6 +429,7 @@ export class UserspaceKernel {
     const r = this.spd.deleteBySelector({ seq: msg.seq, pid: msg.pid, ext: msg.ext });
     if (!r.ok) refuse(r.errno, r.reason);
     this.dropAcquiresOf(r.value);
+    this.emitPolicy('delete', r.value);
     this.replyAll(this.policyMessage(SadbMsgType.X_SPDDELETE, r.value, msg));
   }
 
@@ -389,6 +437,7 @@ export class UserspaceKernel {
     const r = this.spd.deleteById({ seq: msg.seq, pid: msg.pid, ext: msg.ext });
     if (!r.ok) refuse(r.errno, r.reason);
     this.dropAcquiresOf(r.value);
+    this.emitPolicy('delete', r.value);
     this.replyAll(this.policyMessage(SadbMsgType.X_SPDDELETE2, r.value, msg));
   }
 
@@ -406,7 +455,10 @@ export class UserspaceKernel {
 
   private spdFlush(_ep: Endpoint, msg: PfKeyMessage): void {
     const gone = this.spd.flush();
-    for (const p of gone) this.dropAcquiresOf(p);
+    for (const p of gone) {
+      this.dropAcquiresOf(p);
+      this.emitPolicy('delete', p);
+    }
     this.log.info({ count: gone.length }, 'SPD flushed');
     this.replyAll({ type: SadbMsgType.X_SPDFLUSH, satype: SadbSaType.UNSPEC, errno: 0, seq: msg.seq, pid: msg.pid, ext: {} });
   }
@@ -418,11 +470,13 @@ export class UserspaceKernel {
     this.log.info({ spi: sa.spi, satype: SadbSaType[sa.satype], kind }, 'SA expired');
     const ext = this.sadb.toExtensions(sa, { keys: false, hard: kind === 'hard', soft: kind === 'soft' });
     this.replyRegistered({ type: SadbMsgType.EXPIRE, satype: sa.satype, errno: 0, seq: 0, pid: 0, ext }, sa.satype);
+    this.emitSa(kind === 'soft' ? 'dying' : 'delete', sa);
   }
 
   /** KAME key_spdexpire: SPDEXPIRE to registered sockets when a policy's hard lifetime ends. */
   private sendSpdExpire(p: SecurityPolicy): void {
     this.dropAcquiresOf(p);
+    this.emitPolicy('delete', p);
     this.log.info({ spid: p.id }, 'policy expired');
     this.replyRegistered(this.policyMessage(SadbMsgType.X_SPDEXPIRE, p, { seq: 0, pid: 0 }), 'any');
   }

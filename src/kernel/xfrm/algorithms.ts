@@ -2,15 +2,17 @@
  * PF_KEY algorithm numbers ↔ the Linux crypto API names XFRM takes
  * (net/xfrm/xfrm_algo.c tables: aalg_list, ealg_list, aead_list, calg_list).
  *
- * Kept here until the crypto registry (src/crypto/registry.ts) lands on main;
- * then the sadb numbers should be read from it and only the kernel names and
- * ICV truncation stay in this file.
+ * The numbers (sadb), key sizes, salt and ICV lengths come from the one
+ * algorithm registry (src/crypto/registry.ts); this file adds only what is a
+ * fact about the Linux kernel: the crypto API name, and for REGISTER the key
+ * ranges and IV length af_key reports in sadb_alg (xfrm_algo.c desc).
  *
  * Truncation (RFC 4868 §2.3: HMAC-SHA-256-128, -384-192, -512-256; RFC 2403/
  * 2404/2857/3566: 96 bits) is explicit in XFRMA_ALG_AUTH_TRUNC, because
  * PF_KEY has no field for it (historic Linux PF_KEY gave hmac(sha256) 96 bits).
  */
 import { readFileSync } from 'node:fs';
+import { algorithmById } from '../../crypto/registry';
 import { SadbAalg, SadbCalg, SadbEalg } from '../../pfkey/constants';
 import type { SadbAlg } from '../../pfkey/types';
 
@@ -24,8 +26,10 @@ export interface AuthAlgorithm {
 export interface CipherAlgorithm {
   sadb: SadbEalg;
   kernelName: string;
+  /** Key range as the kernel reports it in sadb_alg (xfrm_algo.c). */
   minBits: number;
   maxBits: number;
+  /** sadb_alg_ivlen as af_key reports it. */
   ivBytes: number;
 }
 
@@ -44,44 +48,73 @@ export interface CompAlgorithm {
   kernelName: string;
 }
 
+function sadbOf(kind: 'integ' | 'encr' | 'comp', id: string): number {
+  const n = algorithmById(kind, id).sadb;
+  if (n === null) throw new RangeError(`registry row ${kind}/${id} has no PF_KEY number`);
+  return n;
+}
+
+function auth(id: string, kernelName: string): AuthAlgorithm {
+  const row = algorithmById('integ', id);
+  return { sadb: sadbOf('integ', id) as SadbAalg, kernelName, keyBits: row.keyBytes * 8, truncBits: row.icvBytes * 8 };
+}
+
+function cipher(id: string, kernelName: string, minBits: number, maxBits: number, ivBytes: number): CipherAlgorithm {
+  return { sadb: sadbOf('encr', id) as SadbEalg, kernelName, minBits, maxBits, ivBytes };
+}
+
+function aead(id: string, kernelName: string): AeadAlgorithm {
+  const row = algorithmById('encr', id);
+  const salt = row.saltBytes * 8;
+  return {
+    sadb: sadbOf('encr', id) as SadbEalg,
+    kernelName,
+    minBits: Math.min(...row.keyBits) + salt,
+    maxBits: Math.max(...row.keyBits) + salt,
+    icvBits: row.icvBytes * 8,
+    ivBytes: row.ivBytes,
+  };
+}
+
 export const AUTH_ALGORITHMS: readonly AuthAlgorithm[] = [
-  { sadb: SadbAalg.MD5HMAC, kernelName: 'hmac(md5)', keyBits: 128, truncBits: 96 }, // RFC 2403
-  { sadb: SadbAalg.SHA1HMAC, kernelName: 'hmac(sha1)', keyBits: 160, truncBits: 96 }, // RFC 2404
-  { sadb: SadbAalg.SHA2_256HMAC, kernelName: 'hmac(sha256)', keyBits: 256, truncBits: 128 }, // RFC 4868
-  { sadb: SadbAalg.SHA2_384HMAC, kernelName: 'hmac(sha384)', keyBits: 384, truncBits: 192 },
-  { sadb: SadbAalg.SHA2_512HMAC, kernelName: 'hmac(sha512)', keyBits: 512, truncBits: 256 },
-  { sadb: SadbAalg.RIPEMD160HMAC, kernelName: 'hmac(rmd160)', keyBits: 160, truncBits: 96 }, // RFC 2857
-  { sadb: SadbAalg.AES_XCBC_MAC, kernelName: 'xcbc(aes)', keyBits: 128, truncBits: 96 }, // RFC 3566
-  { sadb: SadbAalg.X_NULL, kernelName: 'digest_null', keyBits: 0, truncBits: 0 },
+  auth('hmac-md5-96', 'hmac(md5)'), // RFC 2403
+  auth('hmac-sha1-96', 'hmac(sha1)'), // RFC 2404
+  auth('hmac-sha2-256-128', 'hmac(sha256)'), // RFC 4868
+  auth('hmac-sha2-384-192', 'hmac(sha384)'),
+  auth('hmac-sha2-512-256', 'hmac(sha512)'),
+  auth('hmac-ripemd160-96', 'hmac(rmd160)'), // RFC 2857
+  auth('aes-xcbc-mac-96', 'xcbc(aes)'), // RFC 3566
+  auth('null-auth', 'digest_null'),
 ];
 
 export const CIPHER_ALGORITHMS: readonly CipherAlgorithm[] = [
-  { sadb: SadbEalg.DESCBC, kernelName: 'cbc(des)', minBits: 64, maxBits: 64, ivBytes: 8 },
-  { sadb: SadbEalg.TRIPLEDESCBC, kernelName: 'cbc(des3_ede)', minBits: 192, maxBits: 192, ivBytes: 8 },
-  { sadb: SadbEalg.CASTCBC, kernelName: 'cbc(cast5)', minBits: 40, maxBits: 128, ivBytes: 8 },
-  { sadb: SadbEalg.BLOWFISHCBC, kernelName: 'cbc(blowfish)', minBits: 40, maxBits: 448, ivBytes: 8 },
-  { sadb: SadbEalg.NULL, kernelName: 'ecb(cipher_null)', minBits: 0, maxBits: 0, ivBytes: 0 },
-  { sadb: SadbEalg.AESCBC, kernelName: 'cbc(aes)', minBits: 128, maxBits: 256, ivBytes: 8 },
-  { sadb: SadbEalg.AESCTR, kernelName: 'rfc3686(ctr(aes))', minBits: 160, maxBits: 288, ivBytes: 8 }, // RFC 3686: key + 4-byte nonce
-  { sadb: SadbEalg.CAMELLIACBC, kernelName: 'cbc(camellia)', minBits: 128, maxBits: 256, ivBytes: 8 },
+  cipher('des-cbc', 'cbc(des)', 64, 64, 8),
+  cipher('3des-cbc', 'cbc(des3_ede)', 192, 192, 8),
+  cipher('cast128-cbc', 'cbc(cast5)', 40, 128, 8),
+  cipher('blowfish-cbc', 'cbc(blowfish)', 40, 448, 8),
+  cipher('null', 'ecb(cipher_null)', 0, 0, 0),
+  cipher('aes-cbc', 'cbc(aes)', 128, 256, 8),
+  cipher('aes-ctr', 'rfc3686(ctr(aes))', 160, 288, 8), // RFC 3686: key + 4-byte nonce
+  cipher('camellia-cbc', 'cbc(camellia)', 128, 256, 8),
+  cipher('twofish-cbc', 'cbc(twofish)', 128, 256, 8),
+  // Linux-only number with no registry row (SADB_X_EALG_SERPENTCBC).
   { sadb: SadbEalg.SERPENTCBC, kernelName: 'cbc(serpent)', minBits: 128, maxBits: 256, ivBytes: 8 },
-  { sadb: SadbEalg.TWOFISHCBC, kernelName: 'cbc(twofish)', minBits: 128, maxBits: 256, ivBytes: 8 },
 ];
 
 export const AEAD_ALGORITHMS: readonly AeadAlgorithm[] = [
-  { sadb: SadbEalg.AES_CCM_ICV8, kernelName: 'rfc4309(ccm(aes))', minBits: 152, maxBits: 280, icvBits: 64, ivBytes: 8 },
-  { sadb: SadbEalg.AES_CCM_ICV12, kernelName: 'rfc4309(ccm(aes))', minBits: 152, maxBits: 280, icvBits: 96, ivBytes: 8 },
-  { sadb: SadbEalg.AES_CCM_ICV16, kernelName: 'rfc4309(ccm(aes))', minBits: 152, maxBits: 280, icvBits: 128, ivBytes: 8 },
-  { sadb: SadbEalg.AES_GCM_ICV8, kernelName: 'rfc4106(gcm(aes))', minBits: 160, maxBits: 288, icvBits: 64, ivBytes: 8 },
-  { sadb: SadbEalg.AES_GCM_ICV12, kernelName: 'rfc4106(gcm(aes))', minBits: 160, maxBits: 288, icvBits: 96, ivBytes: 8 },
-  { sadb: SadbEalg.AES_GCM_ICV16, kernelName: 'rfc4106(gcm(aes))', minBits: 160, maxBits: 288, icvBits: 128, ivBytes: 8 },
-  { sadb: SadbEalg.NULL_AES_GMAC, kernelName: 'rfc4543(gcm(aes))', minBits: 160, maxBits: 288, icvBits: 128, ivBytes: 8 },
+  aead('aes-ccm-8', 'rfc4309(ccm(aes))'),
+  aead('aes-ccm-12', 'rfc4309(ccm(aes))'),
+  aead('aes-ccm-16', 'rfc4309(ccm(aes))'),
+  aead('aes-gcm-8', 'rfc4106(gcm(aes))'),
+  aead('aes-gcm-12', 'rfc4106(gcm(aes))'),
+  aead('aes-gcm-16', 'rfc4106(gcm(aes))'),
+  aead('null-aes-gmac', 'rfc4543(gcm(aes))'),
 ];
 
 export const COMP_ALGORITHMS: readonly CompAlgorithm[] = [
-  { sadb: SadbCalg.DEFLATE, kernelName: 'deflate' },
-  { sadb: SadbCalg.LZS, kernelName: 'lzs' },
-  { sadb: SadbCalg.LZJH, kernelName: 'lzjh' },
+  { sadb: sadbOf('comp', 'deflate') as SadbCalg, kernelName: 'deflate' },
+  { sadb: sadbOf('comp', 'lzs') as SadbCalg, kernelName: 'lzs' },
+  { sadb: sadbOf('comp', 'lzjh') as SadbCalg, kernelName: 'lzjh' },
 ];
 
 export const authBySadb = (n: number): AuthAlgorithm | undefined => AUTH_ALGORITHMS.find((a) => a.sadb === n);

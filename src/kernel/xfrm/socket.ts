@@ -30,9 +30,10 @@ import { kernelCryptoNames, supportedAlgorithms } from './algorithms';
 import { XfrmMsgType, XfrmNlGroup } from './constants';
 import { XfrmKernelError, attachExplanation, explainKernelError, explainReply } from './errors';
 import { XfrmKnownType, XfrmMessage, XfrmMessageOf, decodeXfrm, encodeXfrm } from './messages';
-import { XfrmDecodeError, encodeAttrs } from './structs';
+import { XfrmDecodeError, XfrmEncodeError, encodeAttrs } from './structs';
 import {
   acquireToPfKey,
+  checkMessageAddresses,
   expireToPfKey,
   getSpiToXfrm,
   mappingToPfKey,
@@ -88,6 +89,7 @@ export class XfrmPfKeySocket implements PfKeySocket {
   private readonly listeners = new Set<(msg: PfKeyMessage) => void>();
   private readonly errorListeners = new Set<(err: Error) => void>();
   private readonly registered = new Set<SadbSaType>();
+  private promiscuous = false;
   private readonly inflight = new Map<number, ReceivedNetlinkMessage[]>();
   private nextReqid = IPSEC_MANUAL_REQID_MAX + 1;
   private readonly cryptoNames: Set<string>;
@@ -172,12 +174,26 @@ export class XfrmPfKeySocket implements PfKeySocket {
     x: XfrmMessageOf<T>,
     timeoutMs: number,
   ): Promise<ExecOk | ExecFail> {
-    const seq = this.nl.peekNextSeq();
-    this.inflight.set(seq, []);
+    let seq = -1;
+    let payload: Buffer;
+    try {
+      payload = encodeXfrm(x);
+    } catch (e) {
+      // A field out of range for its wire type (e.g. a non-integer SPI): refuse, send nothing.
+      if (e instanceof XfrmEncodeError) return { ok: false, errno: Errno.EINVAL, reason: `${SadbMsgType[msg.type] ?? msg.type}: ${e.message}` };
+      throw e;
+    }
     try {
       // GET-style requests are answered by one message; ask for no ACK, as iproute2 does.
       const getStyle = x.type === XfrmMsgType.ALLOCSPI || x.type === XfrmMsgType.GETSA || x.type === XfrmMsgType.GETPOLICY;
-      const raw = await this.nl.request(x.type, encodeXfrm(x), { timeoutMs, ack: !getStyle });
+      const raw = await this.nl.request(x.type, payload, {
+        timeoutMs,
+        ack: !getStyle,
+        onSeq: (s) => {
+          seq = s;
+          this.inflight.set(s, []);
+        },
+      });
       const replies = this.decodeAll(raw);
       const echoes = this.decodeAll(this.inflight.get(seq) ?? []);
       return { ok: true, replies, echoes };
@@ -217,6 +233,8 @@ export class XfrmPfKeySocket implements PfKeySocket {
   }
 
   private async handle(msg: PfKeyMessage, timeoutMs: number): Promise<PfKeyMessage[]> {
+    const badAddress = checkMessageAddresses(msg);
+    if (badAddress) return this.errorReply(msg, badAddress.errno, badAddress.reason);
     switch (msg.type) {
       case SadbMsgType.REGISTER: {
         if (msg.satype !== SadbSaType.UNSPEC) this.registered.add(msg.satype);
@@ -330,6 +348,14 @@ export class XfrmPfKeySocket implements PfKeySocket {
         if (!r.ok) return this.errorReply(msg, r.errno, r.reason);
         return [{ ...this.headerReply(msg), ext: msg.ext }];
       }
+      case SadbMsgType.X_PROMISC: {
+        // RFC 2367 has no promiscuous mode; KAME's X_PROMISC (satype 1 = on, 0 = off)
+        // shows a socket every message. XFRM cannot show other sockets' requests,
+        // only their effects (already broadcast) and kernel events: promiscuous
+        // here means ACQUIRE/EXPIRE/NEW_MAPPING of every satype, registered or not.
+        this.promiscuous = msg.satype !== SadbSaType.UNSPEC;
+        return [this.headerReply(msg)];
+      }
       default:
         return this.errorReply(
           msg,
@@ -357,7 +383,7 @@ export class XfrmPfKeySocket implements PfKeySocket {
     if (!pf) return;
     const onlyRegistered =
       pf.type === SadbMsgType.ACQUIRE || pf.type === SadbMsgType.EXPIRE || pf.type === SadbMsgType.X_NAT_T_NEW_MAPPING;
-    if (onlyRegistered && !this.registered.has(pf.satype)) return;
+    if (onlyRegistered && !this.promiscuous && !this.registered.has(pf.satype)) return;
     this.deliver(pf);
   }
 

@@ -58,6 +58,15 @@ function fieldsOf<T>(def: StructDef<T>): [string, AnyField][] {
   return Object.entries(def.fields as unknown as Record<string, AnyField>);
 }
 
+const NUM_RANGE: Record<NumKind, [number, number]> = {
+  u8: [0, 0xff],
+  u16: [0, 0xffff],
+  be16: [0, 0xffff],
+  u32: [0, 0xffffffff],
+  be32: [0, 0xffffffff],
+  i32: [-0x80000000, 0x7fffffff],
+};
+
 function writeField(out: Buffer, at: number, kind: AnyKind, v: unknown, where: string): void {
   if (typeof kind === 'object') {
     if ('cstring' in kind) {
@@ -83,6 +92,8 @@ function writeField(out: Buffer, at: number, kind: AnyKind, v: unknown, where: s
     return;
   }
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new XfrmEncodeError(`${where} must be an integer`);
+  const [lo, hi] = NUM_RANGE[kind];
+  if (v < lo || v > hi) throw new XfrmEncodeError(`${where} = ${v} does not fit ${kind} (${lo}..${hi})`);
   switch (kind) {
     case 'u8':
       out.writeUInt8(v & 0xff, at);

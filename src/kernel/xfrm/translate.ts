@@ -33,6 +33,7 @@ import type {
   SadbSa,
   SadbXIpsecRequest,
   SadbXPolicy,
+  SadbXSecCtx,
   SockAddr,
 } from '../../pfkey/types';
 import { formatIp, parseIp } from '../../util/ip';
@@ -57,6 +58,7 @@ import {
   XFRM_STATE_NOECN,
   XFRM_STATE_NOPMTUDISC,
   XFRM_STATE_ALIGN4,
+  XfrmAttr,
   XfrmMode,
   XfrmMsgType,
   XfrmPolicyAction,
@@ -158,6 +160,33 @@ function addrBytes(a: SockAddr): Buffer | undefined {
   return b;
 }
 
+/**
+ * Every address a PF_KEY request carries must be a valid literal of its family
+ * (AF_INET 2 or AF_INET6 10) before anything is translated: xfrmAddr() below
+ * would otherwise encode garbage as zeros, i.e. as the wildcard address.
+ */
+export function checkMessageAddresses(msg: PfKeyMessage): TranslateFailure | undefined {
+  const e = msg.ext;
+  const all: [string, SockAddr | undefined][] = [
+    ['ADDRESS_SRC', e.addressSrc?.addr],
+    ['ADDRESS_DST', e.addressDst?.addr],
+    ['ADDRESS_PROXY', e.addressProxy?.addr],
+    ['NAT_T_OA', e.natTOa?.addr],
+    ['KMADDRESS local', e.kmaddress?.local],
+    ['KMADDRESS remote', e.kmaddress?.remote],
+  ];
+  for (const [i, rq] of (e.policy?.requests ?? []).entries()) {
+    all.push([`ipsecrequest ${i} src`, rq.src], [`ipsecrequest ${i} dst`, rq.dst]);
+  }
+  for (const [what, a] of all) {
+    if (!a) continue;
+    if (a.family !== AF_INET && a.family !== AF_INET6) return fail(Errno.EINVAL, `${what}: address family ${String(a.family)} is not AF_INET (2) or AF_INET6 (10)`);
+    if (!addrBytes(a)) return fail(Errno.EINVAL, `${what}: "${a.address}" is not a valid ${a.family === AF_INET ? 'IPv4' : 'IPv6'} address`);
+    if (!Number.isInteger(a.port) || a.port < 0 || a.port > 0xffff) return fail(Errno.EINVAL, `${what}: port ${a.port} is out of range`);
+  }
+  return undefined;
+}
+
 export function xfrmAddr(a: SockAddr): Buffer {
   const out = Buffer.alloc(16);
   const b = addrBytes(a);
@@ -243,6 +272,26 @@ function cfgToLifetimes(lft: XfrmLifetimeCfg, cur: XfrmLifetimeCur): { hard: Sad
     },
     current: { allocations: clampAlloc(cur.packets), bytes: cur.bytes, addtime: cur.addTime, usetime: cur.useTime },
   };
+}
+
+/* ---- security contexts ----------------------------------------------------- */
+
+/** SADB_X_EXT_SEC_CTX → XFRMA_SEC_CTX (struct xfrm_user_sec_ctx, "same format as sadb_x_sec_ctx"; len = 8 + ctx_len bytes). */
+export function secCtxToAttr(ctx: SadbXSecCtx): Buffer {
+  const out = Buffer.alloc(8 + ctx.ctx.length);
+  out.writeUInt16LE(out.length, 0);
+  out.writeUInt16LE(XfrmAttr.SEC_CTX, 2);
+  out[4] = ctx.alg;
+  out[5] = ctx.doi;
+  out.writeUInt16LE(ctx.ctx.length, 6);
+  ctx.ctx.copy(out, 8);
+  return out;
+}
+
+export function secCtxFromAttr(b: Buffer | undefined): SadbXSecCtx | undefined {
+  if (!b || b.length < 8) return undefined;
+  const len = Math.min(b.readUInt16LE(6), b.length - 8);
+  return { alg: b[4], doi: b[5], ctx: Buffer.from(b.subarray(8, 8 + len)) };
 }
 
 /* ---- selectors ----------------------------------------------------------- */
@@ -380,6 +429,7 @@ export function spdAddToXfrm(msg: PfKeyMessage, allocReqid: ReqidAllocator): Tra
     share: 0,
   };
   const attrs: XfrmAttrs = tmpls.length ? { tmpl: tmpls } : {};
+  if (msg.ext.secCtx) attrs.secCtx = secCtxToAttr(msg.ext.secCtx);
   return ok({ type: msg.type === SadbMsgType.X_SPDUPDATE ? XfrmMsgType.UPDPOLICY : XfrmMsgType.NEWPOLICY, body: info, attrs });
 }
 
@@ -412,6 +462,8 @@ export function policyToPfKey(type: SadbMsgType, info: XfrmUserpolicyInfo, attrs
       policy,
     },
   };
+  const ctx = secCtxFromAttr(attrs.secCtx);
+  if (ctx) msg.ext.secCtx = ctx;
   return msg;
 }
 
@@ -535,6 +587,7 @@ export function saAddToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsg
       encapOa: msg.ext.natTOa ? xfrmAddr(msg.ext.natTOa.addr) : Buffer.alloc(16),
     };
   }
+  if (msg.ext.secCtx) attrs.secCtx = secCtxToAttr(msg.ext.secCtx);
   const info: XfrmUsersaInfo = {
     sel,
     id: { daddr: xfrmAddr(addressDst.addr), spi: sa.spi, proto },
@@ -664,6 +717,8 @@ export function saToPfKey(
     ext.natTDport = { port: attrs.encap.encapDport };
     if (!isZero(attrs.encap.encapOa)) ext.natTOa = hostAddress(info.family, attrs.encap.encapOa);
   }
+  const ctx = secCtxFromAttr(attrs.secCtx);
+  if (ctx) ext.secCtx = ctx;
   return { type, satype: protoToSatype(info.id.proto), errno: 0, seq, pid, ext };
 }
 
@@ -744,10 +799,8 @@ export function acquireToPfKey(acq: XfrmUserAcquire, attrs: XfrmAttrs, names: Se
       proposal: { replay: 32, combs: acquireProposal(tmpl, proto, names) },
     },
   };
-  if (attrs.secCtx && attrs.secCtx.length >= 8) {
-    const ctxLen = attrs.secCtx.readUInt16LE(6);
-    msg.ext.secCtx = { alg: attrs.secCtx[4], doi: attrs.secCtx[5], ctx: Buffer.from(attrs.secCtx.subarray(8, 8 + ctxLen)) };
-  }
+  const ctx = secCtxFromAttr(attrs.secCtx);
+  if (ctx) msg.ext.secCtx = ctx;
   return msg;
 }
 

@@ -1,0 +1,309 @@
+/**
+ * Optional fast path for ESP AEADs (AES-GCM 8/12/16 and ChaCha20-Poly1305): one
+ * EVP_CIPHER_CTX per SA direction, keyed once and reused for every packet, driven through
+ * koffi with a small C batch function (native-source.ts) so that one FFI call handles many
+ * packets. Everything else, and every failure to set this up, falls back to the node:crypto
+ * implementation in aead.ts with identical results (test/crypto/openssl-aead.test.ts).
+ *
+ * enableFastAead() must be called once to use it; it reports which backend is active and why.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as Koffi from 'koffi';
+import { type Aead, checkAeadIv, checkAeadKey, createNodeAead, setFastAeadFactory } from './aead';
+import { CryptoError } from './errors';
+import { ESP_AEAD_C_SOURCE } from './native-source';
+import type { EncrAlg } from './registry';
+
+export interface AeadBatchItem {
+  readonly iv: Buffer;
+  readonly aad: Buffer;
+  /** Plaintext for seal, ciphertext || ICV for open. */
+  readonly data: Buffer;
+}
+
+/** An Aead that can also process many packets per native call. */
+export interface BatchAead extends Aead {
+  readonly backend: 'openssl-ffi' | 'node';
+  sealBatch(items: readonly AeadBatchItem[]): Buffer[];
+  openBatch(items: readonly AeadBatchItem[]): (Buffer | null)[];
+}
+
+export interface FastAeadStatus {
+  readonly enabled: boolean;
+  readonly reason: string;
+}
+
+type Pointer = unknown;
+type NativeFn = (...args: unknown[]) => unknown;
+
+interface Native {
+  ctxNew: () => Pointer;
+  ctxFree: (ctx: Pointer) => void;
+  cipherInit: (ctx: Pointer, cipher: Pointer, impl: null, key: Buffer | null, iv: Buffer | null, enc: number) => number;
+  ctxCtrl: (ctx: Pointer, type: number, arg: number, ptr: null) => number;
+  ciphers: Readonly<Record<string, Pointer>>;
+  batch: (ctx: number, arena: number, jobs: number, n: number, enc: number) => number;
+}
+
+const EVP_CTRL_AEAD_SET_IVLEN = 0x9;
+const JOB_INTS = 8;
+/** Packets per native call in sealBatch/openBatch (fewer when the data area fills up). */
+const MAX_BATCH = 64;
+/** Per packet: 12-byte nonce and up to 52 bytes of AAD. */
+const ARENA_HEADERS = MAX_BATCH * 64;
+/** Input and output data of one batch; a packet larger than half of this uses node:crypto. */
+const ARENA_DATA = 256 * 1024;
+const DATA_IN = ARENA_HEADERS;
+const DATA_OUT = ARENA_HEADERS + ARENA_DATA / 2;
+const ARENA_END = ARENA_HEADERS + ARENA_DATA;
+
+let native: Native | null = null;
+/** koffi, required lazily so that a missing koffi binary only disables the fast path. */
+let koffi: typeof Koffi;
+let status: FastAeadStatus = { enabled: false, reason: 'enableFastAead() not called' };
+
+function compileShim(): string {
+  const hash = createHash('sha256').update(ESP_AEAD_C_SOURCE).digest('hex').slice(0, 16);
+  const dir = process.env['TANUKI_NATIVE_DIR'] ?? join(tmpdir(), 'tanuki-native');
+  const so = join(dir, `esp_aead-${hash}.so`);
+  if (existsSync(so)) return so;
+  mkdirSync(dir, { recursive: true });
+  const src = join(dir, `esp_aead-${hash}-${process.pid}.c`);
+  const tmpSo = `${so}.${process.pid}.tmp`;
+  writeFileSync(src, ESP_AEAD_C_SOURCE);
+  execFileSync(process.env['CC'] ?? 'cc', ['-O2', '-shared', '-fPIC', '-o', tmpSo, src, '-l:libcrypto.so.3'], { stdio: 'pipe' });
+  renameSync(tmpSo, so); // atomic: concurrent processes never load a half-written file
+  return so;
+}
+
+function loadNative(): Native {
+  koffi = require('koffi') as typeof Koffi;
+  const lib = koffi.load('libcrypto.so.3');
+  const fn = (decl: string): NativeFn => lib.func(decl) as NativeFn;
+  const cipherGetter = (name: string): Pointer => (fn(`void *${name}(void)`) as () => Pointer)();
+  const shim = koffi.load(compileShim());
+  const batch = shim.func('tanuki_aead_batch', 'int', ['intptr_t', 'intptr_t', 'intptr_t', 'int', 'int']) as NativeFn;
+  return {
+    ctxNew: fn('void *EVP_CIPHER_CTX_new(void)') as () => Pointer,
+    ctxFree: fn('void EVP_CIPHER_CTX_free(void *ctx)') as (ctx: Pointer) => void,
+    cipherInit: fn(
+      'int EVP_CipherInit_ex(void *ctx, void *type, void *impl, const uint8_t *key, const uint8_t *iv, int enc)',
+    ) as Native['cipherInit'],
+    ctxCtrl: fn('int EVP_CIPHER_CTX_ctrl(void *ctx, int type, int arg, void *ptr)') as Native['ctxCtrl'],
+    ciphers: {
+      'aes-128-gcm': cipherGetter('EVP_aes_128_gcm'),
+      'aes-192-gcm': cipherGetter('EVP_aes_192_gcm'),
+      'aes-256-gcm': cipherGetter('EVP_aes_256_gcm'),
+      'chacha20-poly1305': cipherGetter('EVP_chacha20_poly1305'),
+    },
+    batch: batch as Native['batch'],
+  };
+}
+
+/**
+ * Try to set up the libcrypto fast path and make createAead() use it for AES-GCM and
+ * ChaCha20-Poly1305. Never throws: on any failure (no koffi binary, no libcrypto.so.3, no C
+ * compiler) the node:crypto path stays in use and the reason is returned.
+ */
+export function enableFastAead(): FastAeadStatus {
+  if (native) return status;
+  try {
+    native = loadNative();
+    setFastAeadFactory((alg, key) => (alg.mode === 'gcm' || alg.mode === 'chacha20-poly1305' ? createFfiAead(alg, key) : null));
+    status = { enabled: true, reason: 'libcrypto EVP_CIPHER_CTX reuse via koffi with a batch shim' };
+  } catch (err) {
+    native = null;
+    status = { enabled: false, reason: `fast AEAD unavailable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
+  }
+  return status;
+}
+
+/** Stop using the fast path (tests compare both backends). */
+export function disableFastAead(): void {
+  setFastAeadFactory(null);
+  native = null;
+  status = { enabled: false, reason: 'disabled' };
+}
+
+export function fastAeadStatus(): FastAeadStatus {
+  return status;
+}
+
+/** Frees an SA's EVP contexts when its Aead is garbage collected. */
+const contexts = new FinalizationRegistry<{ n: Native; ctxs: Pointer[] }>(({ n, ctxs }) => ctxs.forEach((c) => n.ctxFree(c)));
+
+/**
+ * The one staging area of the process, shared by every SA: JS is single-threaded and every
+ * native call is synchronous, so packets of one batch never meet another SA's.
+ */
+interface Arena {
+  readonly buf: Buffer;
+  readonly addr: number;
+  readonly jobs: Int32Array;
+  readonly jobsAddr: number;
+  /** the koffi allocations, kept reachable for the life of the process */
+  readonly keep: readonly unknown[];
+}
+let arena: Arena | null = null;
+
+function sharedArena(): Arena {
+  if (!arena) {
+    const bytes = ARENA_HEADERS + ARENA_DATA;
+    const bufPtr = koffi.alloc('uint8_t', bytes);
+    const jobsPtr = koffi.alloc('int32_t', MAX_BATCH * JOB_INTS);
+    arena = {
+      buf: Buffer.from(koffi.view(bufPtr, bytes)),
+      addr: Number(koffi.address(bufPtr)),
+      jobs: new Int32Array(koffi.view(jobsPtr, MAX_BATCH * JOB_INTS * 4)),
+      jobsAddr: Number(koffi.address(jobsPtr)),
+      keep: [bufPtr, jobsPtr],
+    };
+  }
+  return arena;
+}
+
+/** A keyed EVP_CIPHER_CTX for one direction (enc 1 = seal, 0 = open). */
+function keyedContext(n: Native, cipher: Pointer, key: Buffer, enc: 0 | 1): Pointer {
+  const ctx = n.ctxNew();
+  if (!ctx) throw new CryptoError('backend', 'EVP_CIPHER_CTX_new failed');
+  const ok =
+    n.cipherInit(ctx, cipher, null, null, null, enc) === 1 &&
+    n.ctxCtrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, null) === 1 &&
+    n.cipherInit(ctx, null, null, key, null, enc) === 1;
+  if (!ok) {
+    n.ctxFree(ctx);
+    throw new CryptoError('backend', 'EVP_CipherInit_ex failed');
+  }
+  return ctx;
+}
+
+function createFfiAead(alg: EncrAlg, key: Buffer): BatchAead | null {
+  const n = native;
+  if (!n) return null;
+  const keyBits = checkAeadKey(alg, key);
+  const cipherName = alg.mode === 'chacha20-poly1305' ? 'chacha20-poly1305' : `aes-${keyBits}-gcm`;
+  const cipher = n.ciphers[cipherName];
+  if (!cipher) return null;
+  const cipherKey = Buffer.from(key.subarray(0, keyBits / 8));
+  const salt = Buffer.from(key.subarray(keyBits / 8));
+  const icvBytes = alg.icvBytes;
+  const fallback = createNodeAead(alg, key);
+  const a = sharedArena();
+  const encCtx = keyedContext(n, cipher, cipherKey, 1);
+  const decCtx = keyedContext(n, cipher, cipherKey, 0);
+  const encAddr = Number(koffi.address(encCtx));
+  const decAddr = Number(koffi.address(decCtx));
+
+  /**
+   * Lay out up to MAX_BATCH packets in the arena: per packet a 64-byte header slot (nonce at
+   * +0, AAD at +12, up to 52 bytes); inputs packed from DATA_IN, outputs packed contiguously
+   * from DATA_OUT so that one copy brings all results back. Returns how many packets fit and
+   * the total output length.
+   */
+  const stage = (items: readonly AeadBatchItem[], start: number, enc: boolean): [number, number] => {
+    const buf = a.buf;
+    const jobs = a.jobs;
+    let inOff = DATA_IN;
+    let outOff = DATA_OUT;
+    let count = 0;
+    for (let i = start; i < items.length && count < MAX_BATCH; i++, count++) {
+      const it = items[i]!;
+      const iv = it.iv;
+      const aad = it.aad;
+      const data = it.data;
+      if (iv.length !== 8) checkAeadIv(alg, iv);
+      const inLen = enc ? data.length : data.length - icvBytes;
+      const outLen = enc ? inLen + icvBytes : inLen;
+      if (inLen < 0 || aad.length > 52 || inOff + data.length > DATA_OUT || outOff + outLen > ARENA_END) break;
+      const hdr = count * 64;
+      buf[hdr] = salt[0]!;
+      buf[hdr + 1] = salt[1]!;
+      buf[hdr + 2] = salt[2]!;
+      buf[hdr + 3] = salt[3]!;
+      for (let k = 0; k < 8; k++) buf[hdr + 4 + k] = iv[k]!;
+      if (aad.length <= 16) for (let k = 0; k < aad.length; k++) buf[hdr + 12 + k] = aad[k]!;
+      else buf.set(aad, hdr + 12);
+      buf.set(data, inOff);
+      const j = count * JOB_INTS;
+      jobs[j] = hdr;
+      jobs[j + 1] = hdr + 12;
+      jobs[j + 2] = aad.length;
+      jobs[j + 3] = inOff;
+      jobs[j + 4] = inLen;
+      jobs[j + 5] = outOff;
+      jobs[j + 6] = icvBytes;
+      inOff += data.length;
+      outOff += outLen;
+    }
+    return [count, outOff - DATA_OUT];
+  };
+
+  const runBatch = (items: readonly AeadBatchItem[], enc: boolean): (Buffer | null)[] => {
+    const out: (Buffer | null)[] = [];
+    let i = 0;
+    while (i < items.length) {
+      const [count, outTotal] = stage(items, i, enc);
+      if (count === 0) {
+        // too large for the arena, or a short open input: node:crypto handles it
+        const it = items[i]!;
+        out.push(enc ? fallback.seal(it.iv, it.aad, it.data) : fallback.open(it.iv, it.aad, it.data));
+        i++;
+        continue;
+      }
+      n.batch(enc ? encAddr : decAddr, a.addr, a.jobsAddr, count, enc ? 1 : 0);
+      // one copy of all outputs, then a view per packet
+      const all = Buffer.allocUnsafe(outTotal);
+      all.set(a.buf.subarray(DATA_OUT, DATA_OUT + outTotal));
+      for (let k = 0; k < count; k++) {
+        const j = k * JOB_INTS;
+        const off = a.jobs[j + 5]! - DATA_OUT;
+        const len = enc ? a.jobs[j + 4]! + icvBytes : a.jobs[j + 4]!;
+        if (a.jobs[j + 7] === 1) out.push(all.subarray(off, off + len));
+        else if (enc) throw new CryptoError('backend', `${alg.id}: libcrypto seal failed`);
+        else out.push(null);
+      }
+      i += count;
+    }
+    return out;
+  };
+
+  const aead: BatchAead = {
+    backend: 'openssl-ffi',
+    icvBytes,
+    seal(iv, aad, plaintext) {
+      return runBatch([{ iv, aad, data: plaintext }], true)[0]!;
+    },
+    open(iv, aad, input) {
+      checkAeadIv(alg, iv);
+      if (input.length < icvBytes) return null;
+      return runBatch([{ iv, aad, data: input }], false)[0] ?? null;
+    },
+    sealBatch: (items) => runBatch(items, true) as Buffer[],
+    openBatch: (items) => runBatch(items, false),
+  };
+  contexts.register(aead, { n, ctxs: [encCtx, decCtx] });
+  return aead;
+}
+
+/**
+ * A BatchAead for any AEAD row: the libcrypto fast path when enabled and applicable,
+ * otherwise the node:crypto implementation applied packet by packet.
+ */
+export function createBatchAead(alg: EncrAlg, key: Buffer): BatchAead {
+  checkAeadKey(alg, key);
+  const fast = native && (alg.mode === 'gcm' || alg.mode === 'chacha20-poly1305') ? createFfiAead(alg, key) : null;
+  if (fast) return fast;
+  const slow = createNodeAead(alg, key);
+  return {
+    backend: 'node',
+    icvBytes: slow.icvBytes,
+    seal: (iv, aad, pt) => slow.seal(iv, aad, pt),
+    open: (iv, aad, ct) => slow.open(iv, aad, ct),
+    sealBatch: (items) => items.map((it) => slow.seal(it.iv, it.aad, it.data)),
+    openBatch: (items) => items.map((it) => slow.open(it.iv, it.aad, it.data)),
+  };
+}

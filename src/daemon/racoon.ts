@@ -1,0 +1,294 @@
+/**
+ * The racoon process: configuration, the PF_KEY socket, the IKE sockets, the
+ * admin socket, signals and the keying engines, wired together.
+ *
+ * Life cycle (racoon's main.c / session.c):
+ *   start   parse racoon.conf (a failure stops here), open PF_KEY (embedding
+ *           the userspace kernel when none runs), SADB_REGISTER AH/ESP/IPCOMP,
+ *           SADB_X_SPDDUMP, bind the IKE sockets, serve the admin socket,
+ *           write the pid file
+ *   reload  SIGHUP / `racoonctl reload-config`: parse the new configuration;
+ *           on error keep the running one; established SAs are kept
+ *   stop    SIGTERM / SIGINT: engines send Deletes and remove what they
+ *           installed, then everything is closed
+ */
+import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { parseRacoonConfig, formatConfigError, type RacoonConfig } from '../config/racoon';
+import { SadbMsgType, SadbSaType } from '../pfkey/constants';
+import { encodeMessage } from '../pfkey/codec';
+import type { PfKeySocket } from '../pfkey/socket';
+import type { PfKeyMessage } from '../pfkey/types';
+import { openPfKey, embeddedKernel } from '../kernel';
+import { startAdminSocket, AdminErrno, type AdminHandler } from './admin/server';
+import { AdminProto, EvtType, type EvtAsync } from './admin/wire';
+import { IkeSockets, ISAKMP_PORT, NATT_PORT, interfaceAddresses, type Datagram, type ListenSpec } from './ike-sockets';
+import { runHook } from './hooks';
+import type { DaemonLogger } from './log';
+import type { RacoonOptions } from './options';
+
+export const DEFAULT_PID_FILE = '/var/run/racoon.pid';
+export const DEFAULT_ADMIN_SOCKET = '/var/run/racoon/racoon.sock';
+
+/** What a keying engine (IKEv1, IKEv2) offers the daemon. */
+export interface KeyingEngine {
+  readonly name: string;
+  /** A PF_KEY message from the kernel: ACQUIRE, EXPIRE, DELETE, MIGRATE, replies. */
+  onPfKey(msg: PfKeyMessage): void;
+  /** An IKE datagram; returns true when this engine took it. */
+  onDatagram(d: Extract<Datagram, { kind: 'ike' }>): boolean;
+  /** A new configuration is in force. */
+  reconfigure(config: RacoonConfig): void;
+  /** ph1dump rows for `show-sa isakmp`. */
+  phase1Rows(): Buffer[];
+  /** Admin requests (establish-sa / delete-sa) for this engine's peers. */
+  establish?(remote: { address: string; port: number }, local: { address: string; port: number } | null): Promise<number>;
+  deletePeer?(remote: { address: string }): Promise<number>;
+  /** Send Deletes to peers and remove what was installed. */
+  shutdown(): Promise<void>;
+}
+
+export interface DaemonContext {
+  readonly log: DaemonLogger;
+  readonly pfkey: PfKeySocket;
+  readonly sockets: IkeSockets;
+  config(): RacoonConfig;
+  emit(e: EvtAsync): void;
+}
+
+export type EngineFactory = (ctx: DaemonContext) => KeyingEngine;
+
+export class RacoonConfigError extends Error {
+  override readonly name = 'RacoonConfigError';
+  constructor(readonly errors: string[]) {
+    super(`configuration has ${errors.length} error(s):\n${errors.join('\n')}`);
+  }
+}
+
+/** Parse racoon.conf or throw RacoonConfigError carrying racoon-style messages. */
+export function loadConfiguration(path: string, log: DaemonLogger): RacoonConfig {
+  const r = parseRacoonConfig(path);
+  for (const w of r.warnings) log.warn({ file: w.file, line: w.line }, formatConfigError(w));
+  if (!r.ok) throw new RacoonConfigError(r.errors.map(formatConfigError));
+  return r.config;
+}
+
+export class RacoonDaemon {
+  private cfg: RacoonConfig;
+  private pfkey!: PfKeySocket;
+  private readonly sockets: IkeSockets;
+  private admin: { close(): Promise<void> } | null = null;
+  private readonly engines: KeyingEngine[] = [];
+  private readonly eventListeners = new Set<(e: EvtAsync) => void>();
+  private pidFile: string | null = null;
+  private seq = 1;
+  private stopping = false;
+
+  constructor(
+    private readonly opts: RacoonOptions,
+    private readonly log: DaemonLogger,
+    private readonly engineFactories: EngineFactory[] = [],
+  ) {
+    this.cfg = loadConfiguration(opts.configFile, log);
+    this.sockets = new IkeSockets((why, remote) => log.debug({ peer: `${remote.address}[${remote.port}]` }, `dropped: ${why}`));
+  }
+
+  config(): RacoonConfig {
+    return this.cfg;
+  }
+
+  async start(): Promise<void> {
+    this.pfkey = await openPfKey({
+      backend: this.opts.kernel,
+      embed: true,
+      ...(this.opts.pfkeySocket ? { socketPath: this.opts.pfkeySocket } : {}),
+      log: this.log,
+    });
+    this.pfkey.onMessage((m) => this.onPfKey(m));
+    this.pfkey.onError((err) => this.log.error({ err: err.message }, 'pfkey error'));
+    for (const satype of [SadbSaType.AH, SadbSaType.ESP, SadbSaType.X_IPCOMP]) {
+      const reply = await this.pfkey.request(this.message(SadbMsgType.REGISTER, satype));
+      if (reply.errno !== 0) this.log.warn({ satype, errno: reply.errno }, 'SADB_REGISTER failed');
+    }
+    const ctx: DaemonContext = {
+      log: this.log,
+      pfkey: this.pfkey,
+      sockets: this.sockets,
+      config: () => this.cfg,
+      emit: (e) => this.emit(e),
+    };
+    const bound = await this.sockets.listen(this.listenSpecs());
+    for (const make of this.engineFactories) this.engines.push(make(ctx));
+    this.sockets.onDatagram((d) => this.onDatagram(d));
+    for (const b of bound) this.log.info({ address: b.address, port: b.port }, `${b.address}[${b.port}] used for IKE`);
+    const adminPath = this.opts.adminSocket ?? this.cfg.listen.adminsock.path ?? null;
+    if (adminPath !== null && this.cfg.listen.adminsock.path !== null) {
+      const a = this.cfg.listen.adminsock;
+      this.admin = await startAdminSocket(
+        { path: this.opts.adminSocket ?? adminPath, mode: a.mode, ...(process.getuid?.() === 0 ? { uid: a.owner, gid: a.group } : {}) },
+        this.adminHandler(),
+        { warn: (f, m) => this.log.warn(f, m), debug: (f, m) => this.log.debug(f, m) },
+      );
+      this.log.info({ socket: this.opts.adminSocket ?? adminPath }, 'admin socket ready');
+    }
+    this.pidFile = this.resolvePidFile();
+    mkdirSync(dirname(this.pidFile), { recursive: true });
+    writeFileSync(this.pidFile, `${process.pid}\n`);
+    const k = embeddedKernel();
+    this.log.info({ kernel: this.opts.kernel, embedded: k !== null, pfkey_socket: k?.server?.socketPath ?? null }, 'racoon started');
+  }
+
+  /** SIGHUP / reload-config: a configuration that fails to parse never replaces the running one. */
+  reload(): number {
+    let next: RacoonConfig;
+    try {
+      next = loadConfiguration(this.opts.configFile, this.log);
+    } catch (err) {
+      if (err instanceof RacoonConfigError) {
+        for (const e of err.errors) this.log.error({}, e);
+        this.log.error({ file: this.opts.configFile }, 'failed to reload the configuration; keeping the running one');
+        return AdminErrno.FAILURE;
+      }
+      throw err;
+    }
+    this.cfg = next;
+    for (const e of this.engines) e.reconfigure(next);
+    this.log.info({ file: this.opts.configFile }, 'configuration reloaded');
+    return AdminErrno.OK;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.emit({ type: EvtType.RACOON_QUIT, timestamp: Math.floor(Date.now() / 1000), ph1src: null, ph1dst: null, ph2msgid: 0 });
+    for (const e of this.engines) {
+      try {
+        await e.shutdown();
+      } catch (err) {
+        this.log.error({ engine: e.name, err: (err as Error).message }, 'engine shutdown failed');
+      }
+    }
+    await this.admin?.close();
+    await this.sockets.close();
+    await this.pfkey?.close();
+    await embeddedKernel()?.stop();
+    if (this.pidFile && existsSync(this.pidFile)) unlinkSync(this.pidFile);
+    this.log.info({}, 'racoon process terminated');
+  }
+
+  private resolvePidFile(): string {
+    if (this.opts.pidFile) return this.opts.pidFile;
+    const p = this.cfg.path.pidfile;
+    if (!p) return DEFAULT_PID_FILE;
+    return isAbsolute(p) ? p : join('/var/run', p);
+  }
+
+  private listenSpecs(): ListenSpec[] {
+    const isakmp = this.opts.isakmpPort ?? ISAKMP_PORT;
+    const natt = this.opts.nattPort ?? NATT_PORT;
+    const l = this.cfg.listen;
+    const wantFamily = (a: string): boolean => this.opts.family === null || (a.includes(':') ? 6 : 4) === this.opts.family;
+    if (l.isakmp.length > 0 || l.isakmpNatt.length > 0) {
+      return [
+        ...l.isakmp.map((e) => ({ address: e.address, port: e.port === ISAKMP_PORT ? isakmp : e.port, natt: false })),
+        ...l.isakmpNatt.map((e) => ({ address: e.address, port: e.port === NATT_PORT ? natt : e.port, natt: true })),
+      ].filter((s) => wantFamily(s.address));
+    }
+    // No listen block: racoon binds every interface address (it follows them over netlink).
+    return interfaceAddresses().filter(wantFamily).flatMap((address) => [
+      { address, port: isakmp, natt: false },
+      { address, port: natt, natt: true },
+    ]);
+  }
+
+  private message(type: SadbMsgType, satype: SadbSaType): PfKeyMessage {
+    return { type, satype, errno: 0, seq: this.seq++, pid: this.pfkey.pid, ext: {} };
+  }
+
+  private onPfKey(m: PfKeyMessage): void {
+    for (const e of this.engines) e.onPfKey(m);
+  }
+
+  private onDatagram(d: Datagram): void {
+    if (d.kind !== 'ike') return; // ESP-in-UDP and keepalives belong to the data plane
+    for (const e of this.engines) if (e.onDatagram(d)) return;
+    this.log.debug({ peer: `${d.remote.address}[${d.remote.port}]` }, 'no engine took the IKE message');
+  }
+
+  private emit(e: EvtAsync): void {
+    runHook(this.cfg, e, this.log);
+    for (const l of this.eventListeners) l(e);
+  }
+
+  private adminHandler(): AdminHandler {
+    const dump = async (satype: SadbSaType): Promise<Buffer[]> => {
+      const out: Buffer[] = [];
+      const seq = this.seq++;
+      await new Promise<void>((resolve) => {
+        const off = this.pfkey.onMessage((m) => {
+          if (m.type !== SadbMsgType.DUMP || m.pid !== this.pfkey.pid) return;
+          if (m.errno === 0) out.push(encodeMessage(m));
+          if (m.seq === 0 || m.errno !== 0) {
+            off();
+            resolve();
+          }
+        });
+        this.pfkey.send({ type: SadbMsgType.DUMP, satype, errno: 0, seq, pid: this.pfkey.pid, ext: {} });
+        setTimeout(() => {
+          off();
+          resolve();
+        }, 5000).unref();
+      });
+      return out;
+    };
+    const satypes = (proto: number): SadbSaType[] =>
+      proto === AdminProto.AH ? [SadbSaType.AH] : proto === AdminProto.ESP ? [SadbSaType.ESP] : [SadbSaType.AH, SadbSaType.ESP];
+    return {
+      reloadConfig: async () => this.reload(),
+      showSa: async (proto) => {
+        if (proto === AdminProto.ISAKMP) return { errno: 0, payload: Buffer.concat(this.engines.flatMap((e) => e.phase1Rows())) };
+        const parts: Buffer[] = [];
+        for (const t of satypes(proto)) parts.push(...(await dump(t)));
+        return { errno: 0, payload: Buffer.concat(parts) };
+      },
+      flushSa: async (proto) => {
+        if (proto === AdminProto.ISAKMP) {
+          for (const e of this.engines) await e.shutdown();
+          return 0;
+        }
+        for (const t of satypes(proto)) await this.pfkey.request(this.message(SadbMsgType.FLUSH, t));
+        return 0;
+      },
+      deleteSa: async (_proto, ix) => {
+        if (!ix.dst) return AdminErrno.EINVAL;
+        for (const e of this.engines) if (e.deletePeer && (await e.deletePeer({ address: ix.dst.address })) === 0) return 0;
+        return AdminErrno.ENOENT;
+      },
+      establishSa: async (_proto, ix) => {
+        if (!ix.dst) return AdminErrno.EINVAL;
+        for (const e of this.engines) {
+          if (!e.establish) continue;
+          const r = await e.establish({ address: ix.dst.address, port: ix.dst.port || ISAKMP_PORT }, ix.src ? { address: ix.src.address, port: ix.src.port } : null);
+          if (r !== AdminErrno.ENOENT) return r;
+        }
+        return AdminErrno.ENOENT;
+      },
+      deleteAllSaDst: async (ix) => {
+        if (!ix.dst) return AdminErrno.EINVAL;
+        for (const e of this.engines) if (e.deletePeer && (await e.deletePeer({ address: ix.dst.address })) === 0) return 0;
+        return AdminErrno.ENOENT;
+      },
+      logoutUser: async () => AdminErrno.ENOENT,
+      getSaCert: async () => ({ errno: AdminErrno.ENOENT }),
+      showSchedule: async () => Buffer.alloc(0),
+      status: async (_verbose, json) => {
+        const s = { pid: process.pid, config: this.opts.configFile, kernel: this.opts.kernel, engines: this.engines.map((e) => e.name), ike: this.sockets.locals() };
+        return json ? JSON.stringify(s) + '\n' : Object.entries(s).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n') + '\n';
+      },
+      onEvent: (l) => {
+        this.eventListeners.add(l);
+        return () => this.eventListeners.delete(l);
+      },
+    };
+  }
+}
