@@ -46,7 +46,7 @@ import {
   payloadTypeOf,
 } from './payloads';
 import { ChildCreateTask } from './tasks/child-create';
-import { IkeAuthTask } from './tasks/ike-auth';
+import { AuthFailedNoticeTask, IkeAuthTask } from './tasks/ike-auth';
 import { IkeRekeyTask } from './tasks/ike-rekey';
 import { IkeInitTask, evaluateIkeSaInit } from './tasks/ike-init';
 import { ChildDeleteTask, IkeDeleteTask, IkeDpdTask, removeChild } from './tasks/informational';
@@ -491,6 +491,10 @@ export class Ikev2Engine implements Services {
     const results: TaskResult[] = a.tasks.map((t) => (t.processResponse ? t.processResponse(this, sa, payloads) : 'done'));
     if (results.includes('failed')) {
       if (exchangeType === ExchangeType.IKE_SA_INIT || exchangeType === ExchangeType.IKE_AUTH) this.log('error', 'phase1 negotiation failed', sa);
+      if (exchangeType === ExchangeType.IKE_AUTH && sa.rejectedPeerAuth && sa.skOut) {
+        // RFC 7296 §2.21.2: the initiator reports it in a separate INFORMATIONAL exchange (sent once)
+        this.send(sa, this.encode(sa, ExchangeType.INFORMATIONAL, messageId + 1, false, [notify(NotifyType.AUTHENTICATION_FAILED)]));
+      }
       this.destroyIkeSa(sa, `${exchangeName(exchangeType)} failed`);
       return;
     }
@@ -579,6 +583,7 @@ export class Ikev2Engine implements Services {
         return [new IkeRekeyTask()];
       }
       case ExchangeType.INFORMATIONAL: {
+        if (findNotify(payloads, NotifyType.AUTHENTICATION_FAILED)) return [new AuthFailedNoticeTask()];
         const dels = payloads.filter((p) => p.type === PayloadType.DELETE);
         if (dels.some((d) => d.type === PayloadType.DELETE && d.protocolId === ProtocolId.IKE)) return [new IkeDeleteTask()];
         if (dels.length) return [new ChildDeleteTask()];

@@ -68,7 +68,10 @@ describe('IKE_AUTH with certificates', () => {
     expect(A.engine.ikeSas()).toEqual([]);
     expect(A.logs.some((l) => /certificate not trusted: no trusted issuer/.test(l.msg))).toBe(true);
     expect(A.kernel.sas.size).toBe(0);
-    expect(B.engine.ikeSas()[0]?.state).toBe('established'); // the responder is satisfied; the initiator tears down
+    // RFC 7296 §2.21.2: the initiator tells the responder in an INFORMATIONAL, which removes its SAs too
+    expect(B.engine.ikeSas()).toEqual([]);
+    expect(B.kernel.sas.size).toBe(0);
+    expect(B.logs.some((l) => l.msg.includes('peer rejected our authentication'))).toBe(true);
   });
 
   it('a PSK initiator against a certificate responder gets AUTHENTICATION_FAILED', () => {

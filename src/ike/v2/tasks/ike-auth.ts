@@ -106,12 +106,14 @@ export class IkeAuthTask implements Task {
     if (!identityMatches(sa.peer.remote.id, idr.idType, idr.data)) {
       svc.log('error', `peer identity ${describeIdentity(idr.idType, idr.data)} does not match the configuration`, sa);
       sa.authFailed = true;
+      sa.rejectedPeerAuth = true;
       return 'failed';
     }
     const why = verifyPeer(svc, sa, sa.peer, false, payloads, idr.idType, idr.data);
     if (why) {
       svc.log('error', `authentication of the responder failed: ${why}`, sa);
       sa.authFailed = true;
+      sa.rejectedPeerAuth = true;
       return 'failed';
     }
     sa.peerIdType = idr.idType;
@@ -163,5 +165,14 @@ export class IkeAuthTask implements Task {
     if (this.initialContact)
       for (const old of svc.otherSasWithPeer(sa)) svc.destroyIkeSa(old, 'INITIAL_CONTACT received: deleting the stale IKE_SA');
     return 'done';
+  }
+}
+
+/** The initiator rejected our authentication after we answered IKE_AUTH (RFC 7296 §2.21.2). */
+export class AuthFailedNoticeTask implements Task {
+  readonly kind = 'ike_auth' as const;
+  buildResponse(svc: Services, sa: IkeSa): TaskResult {
+    svc.log('error', 'peer rejected our authentication (AUTHENTICATION_FAILED)', sa);
+    return 'destroy';
   }
 }
