@@ -10,6 +10,7 @@
  * Everything the command touches comes through SetkeyIo so that tests can
  * drive it with an in-process PfKeySocket, a fixed clock and a time zone.
  */
+import { explainReply } from '../pfkey/explain';
 import { readFile } from 'node:fs/promises';
 import { Errno, SadbMsgType, SadbSaState, SadbSaType } from '../pfkey/constants';
 import { DEFAULT_PFKEY_SOCKET, PFKEY_SOCKET_ENV, type KernelBackendName, type PfKeySocket } from '../pfkey/socket';
@@ -274,6 +275,8 @@ class Session {
     const text = errorText(m);
     if (line !== undefined) this.io.stdout(`The result of line ${line}: ${text}.\n`);
     else this.io.stdout(`${text}.\n`);
+    const why = explainReply(m);
+    if (why) this.io.stderr(`setkey: ${why}\n`);
   }
 
   /** setkey postproc() for the replies of one request. */

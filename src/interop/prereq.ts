@@ -14,14 +14,24 @@ export interface Missing {
 const APT = 'apt-get install -y strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins';
 const PLUGINS = '/usr/lib/ipsec/plugins';
 
-export function checkPrerequisites(): Missing[] {
+/** Where to look (overridable so a test can show the messages for a machine without strongSwan). */
+export interface PrereqPaths {
+  readonly charon: string;
+  readonly pluginsDir: string;
+  readonly tun: string;
+}
+
+const DEFAULT_PATHS: PrereqPaths = { charon: CHARON, pluginsDir: PLUGINS, tun: '/dev/net/tun' };
+
+export function checkPrerequisites(paths: PrereqPaths = DEFAULT_PATHS): Missing[] {
   const missing: Missing[] = [];
+  const PLUGINS = paths.pluginsDir;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     missing.push({ what: 'root (network namespaces, veth, charon needs CAP_NET_ADMIN)', fix: 'run as root, e.g. sudo tanuki-interop run' });
   }
   if (cmd('ip', ['netns', 'list']).status !== 0) missing.push({ what: '`ip netns` (iproute2)', fix: 'apt-get install -y iproute2' });
   if (cmd('unshare', ['--help']).status !== 0) missing.push({ what: '`unshare` (util-linux)', fix: 'apt-get install -y util-linux' });
-  if (!existsSync(CHARON)) missing.push({ what: `${CHARON} (strongSwan charon daemon)`, fix: APT });
+  if (!existsSync(paths.charon)) missing.push({ what: `${paths.charon} (strongSwan charon daemon)`, fix: APT });
   if (cmd('sh', ['-c', 'command -v swanctl']).status !== 0) missing.push({ what: 'swanctl (strongSwan vici client)', fix: 'apt-get install -y strongswan-swanctl' });
   for (const p of ['kernel-libipsec', 'kernel-netlink', 'socket-default', 'vici', 'kdf']) {
     if (!existsSync(join(PLUGINS, `libstrongswan-${p}.so`))) {
@@ -32,7 +42,7 @@ export function checkPrerequisites(): Missing[] {
   for (const p of ['chapoly', 'curve25519', 'gcm', 'openssl']) {
     if (!existsSync(join(PLUGINS, `libstrongswan-${p}.so`))) missing.push({ what: `strongSwan plugin ${p}`, fix: APT });
   }
-  if (!existsSync('/dev/net/tun')) missing.push({ what: '/dev/net/tun (kernel-libipsec creates its ipsec0 TUN device)', fix: 'modprobe tun (CONFIG_TUN), or run the container with --device /dev/net/tun' });
+  if (!existsSync(paths.tun)) missing.push({ what: `${paths.tun} (kernel-libipsec creates its ipsec0 TUN device)`, fix: 'modprobe tun (CONFIG_TUN), or run the container with --device /dev/net/tun' });
   for (const f of ['racoon', 'setkey', 'racoonctl']) {
     if (!existsSync(join(PROJECT_ROOT, 'dist', 'src', 'cli', `${f}.js`))) {
       missing.push({ what: `tanuki's ${f} build (dist/src/cli/${f}.js)`, fix: 'npm run build' });

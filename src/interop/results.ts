@@ -68,7 +68,7 @@ export function renderHtml(cur: RunRecord, prev: RunRecord | null): string {
     .map((s) => {
       const detail =
         s.result === 'fail'
-          ? `<details><summary>why</summary><pre class="checks">${esc([...(s.evidence.error ? [`error: ${s.evidence.error}`] : []), ...s.evidence.checks].join('\n'))}</pre>` +
+          ? `<details open><summary>why</summary><pre class="checks">${esc([...(s.evidence.error ? [`error: ${s.evidence.error}`] : []), ...s.evidence.checks].join('\n'))}</pre>` +
             `<h4>charon</h4><pre class="log charon">${esc((s.evidence.charonLog ?? []).join('\n'))}</pre>` +
             `<h4>tanuki</h4><pre class="log tanuki">${esc((s.evidence.tanukiLog ?? []).join('\n'))}</pre></details>`
           : `<span class="spis">${esc(s.evidence.checks.filter((c) => c.includes('SPI')).join('; '))}</span>`;

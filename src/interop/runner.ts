@@ -50,6 +50,15 @@ function decisive(path: string, re: RegExp, max = 25): string[] {
   return (hits.length > 0 ? hits : lines).slice(-max).map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l));
 }
 
+/** A peer has already logged a definite failure: no point polling until the timeout. */
+const CHARON_GAVE_UP = /failed to establish CHILD_SA|no CHILD_SA built|giving up after|AUTHENTICATION_FAILED|NO_PROPOSAL_CHOSEN|TS_UNACCEPTABLE/;
+const TANUKI_GAVE_UP = /"level":50.*(no proposal chosen|not created|AUTHENTICATION_FAILED|authentication failed)/i;
+
+function failedEarly(dir: string): boolean {
+  const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
+  return CHARON_GAVE_UP.test(read('charon.log')) || TANUKI_GAVE_UP.test(read('racoon.log'));
+}
+
 interface Snapshot {
   ike: CharonIkeSa | null;
   tanuki: TanukiSa[];
@@ -118,6 +127,33 @@ export function judge(s: Scenario, snap: Snapshot): string[] {
   return checks;
 }
 
+/** IKE_SA delete from one side; afterwards neither peer may hold an IKE_SA or a CHILD_SA. */
+async function deletePhase(s: Scenario, lab: Lab, dir: string): Promise<string[]> {
+  const checks: string[] = [];
+  const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
+  if (s.behaviour === 'delete-by-tanuki') {
+    const ds = lab.racoonctl(['delete-sa', 'isakmp', 'inet', NET.tanukiAddr, NET.charonAddr]);
+    check(ds.status === 0, `racoonctl delete-sa isakmp exit status ${ds.status}`);
+  } else {
+    const t = lab.swanctl(['--terminate', '--ike', 'interop', '--timeout', '5'], 10000);
+    writeFileSync(join(dir, 'swanctl-terminate.txt'), t.stdout + t.stderr);
+    check(t.status === 0, `swanctl --terminate --ike interop exit status ${t.status}`);
+  }
+  let snap = snapshot(lab);
+  const gone = (x: Snapshot) => x.ike === null && x.tanuki.length === 0;
+  try {
+    await waitFor(() => gone((snap = snapshot(lab))), 10000, 'SAs gone after delete');
+  } catch {
+    /* judged below */
+  }
+  const show = lab.racoonctl(['show-sa', 'isakmp']).stdout;
+  check(snap.ike === null, `charon has ${snap.ike ? `IKE_SA in state ${snap.ike.state}` : 'no IKE_SA'} after the delete`);
+  check(snap.tanuki.length === 0, `tanuki's kernel holds ${snap.tanuki.length} SA(s) after the delete (want 0)`);
+  check(!/[0-9a-f]{16}:[0-9a-f]{16}/.test(show), 'tanuki show-sa isakmp lists no IKE_SA after the delete');
+  writeFileSync(join(dir, 'after-delete.txt'), `${snap.raw ?? ''}\n${lab.setkey(['-D']).stdout}\n${show}`);
+  return checks;
+}
+
 export async function runScenario(s: Scenario, opts: RunOptions): Promise<ScenarioResult> {
   const started = Date.now();
   const dir = opts.dir;
@@ -160,7 +196,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     }
     let snap = snapshot(lab);
     try {
-      await waitFor(() => settled((snap = snapshot(lab))), opts.timeoutMs ?? 15000, 'SAs on both sides');
+      await waitFor(() => settled((snap = snapshot(lab))) || failedEarly(dir), opts.timeoutMs ?? 15000, 'SAs on both sides');
     } catch {
       /* judged below on what is there */
     }
@@ -173,6 +209,8 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     writeFileSync(join(dir, 'swanctl-list-sas-raw.txt'), snap.raw ?? '');
     if (snap.parseError) evidence.checks.push(`FAIL parsing swanctl --list-sas --raw: ${snap.parseError}`);
     writeFileSync(join(dir, 'setkey-D.txt'), lab.setkey(['-D']).stdout);
+    const upOk = evidence.checks.length > 0 && evidence.checks.every((c) => c.startsWith('ok'));
+    if (upOk && s.behaviour !== 'establish') evidence.checks.push(...(await deletePhase(s, lab, dir)));
     pass = evidence.checks.length > 0 && evidence.checks.every((c) => c.startsWith('ok'));
   } catch (e) {
     evidence.error = e instanceof Error ? e.message : String(e);

@@ -29,8 +29,16 @@ export interface EspProposal {
   readonly expect: { readonly encr: string };
 }
 
+/**
+ * What is exercised after the first CHILD_SA is up: nothing more, or an IKE_SA
+ * delete (RFC 7296 §1.4.1, INFORMATIONAL with D) from one side, after which no SA
+ * may be left on either peer.
+ */
+export type Behaviour = 'establish' | 'delete-by-tanuki' | 'delete-by-charon';
+
 export interface Scenario {
   readonly name: string;
+  readonly behaviour: Behaviour;
   readonly ikeVersion: 2;
   readonly initiator: Side;
   readonly auth: 'psk';
@@ -75,6 +83,7 @@ export function scenarios(): Scenario[] {
       for (const esp of ESP_PROPOSALS) {
         out.push({
           name: `ikev2-psk-${initiator}-init-${ike.label}-${esp.label}`,
+          behaviour: 'establish',
           ikeVersion: 2,
           initiator,
           auth: 'psk',
@@ -83,6 +92,22 @@ export function scenarios(): Scenario[] {
           mode: 'tunnel',
         });
       }
+    }
+  }
+  for (const initiator of ['tanuki', 'charon'] as const) {
+    for (const by of ['tanuki', 'charon'] as const) {
+      const ike = IKE_PROPOSALS[0];
+      const esp = ESP_PROPOSALS[0];
+      out.push({
+        name: `ikev2-psk-${initiator}-init-${ike.label}-${esp.label}-delete-by-${by}`,
+        behaviour: `delete-by-${by}`,
+        ikeVersion: 2,
+        initiator,
+        auth: 'psk',
+        ike,
+        esp,
+        mode: 'tunnel',
+      });
     }
   }
   return out;

@@ -164,6 +164,8 @@ export class EspSa {
     }
     const parsed = parseIp(pkt);
     if (!parsed.ok) return this.countDrop(parsed);
+    // RFC 4301 §7: transport-mode SAs carry whole datagrams, never fragments
+    if (parsed.value.isFragment) return this.countDrop(drop('unsupported', 'transport-mode ESP over a fragment (RFC 4301 §7)'));
     const split = splitForTransport(pkt, parsed.value);
     const esp = this.seal(split.payload, split.nextHeader, opts);
     if (!esp.ok) return this.countDrop(esp);
@@ -352,6 +354,7 @@ export class EspSa {
     } else {
       const parsedR = parseIp(pkt); // walk the extension headers to ESP
       if (!parsedR.ok) return parsedR;
+      if (parsedR.value.isFragment) return drop('unsupported', 'fragments must be reassembled before ESP input (see frag.ts)');
       protocol = parsedR.value.protocol;
       payloadOffset = parsedR.value.payloadOffset;
       nhField = parsedR.value.family === 6 ? parsedR.value.protocolFieldOffset : 9;

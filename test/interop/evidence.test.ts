@@ -8,6 +8,7 @@ import { judge } from '../../src/interop/runner';
 import { scenarios, selectScenarios, swanctlConf, racoonConf } from '../../src/interop/scenario';
 import { diff, renderHtml, type RunRecord } from '../../src/interop/results';
 import { parseArgs } from '../../src/cli/tanuki-interop';
+import { checkPrerequisites, formatMissing } from '../../src/interop/prereq';
 
 const RAW =
   'list-sa event {interop {uniqueid=1 version=2 state=ESTABLISHED local-host=10.99.0.1 local-port=4500 local-id=charon.interop.test remote-host=10.99.0.2 remote-port=4500 remote-id=tanuki.interop.test initiator-spi=fdea2a121dacdce0 responder-spi=2b16b878be03cd7c nat-fake=yes nat-any=yes encr-alg=AES_GCM_16 encr-keysize=128 prf-alg=PRF_HMAC_SHA2_256 dh-group=CURVE_25519 established=17 rekey-time=14177 child-sas {c1-1 {name=c1 uniqueid=1 reqid=1 state=INSTALLED mode=TUNNEL protocol=ESP encap=yes spi-in=3327ec16 spi-out=12711268 encr-alg=AES_GCM_16 encr-keysize=128 bytes-in=0 packets-in=0 bytes-out=0 packets-out=0 rekey-time=3279 life-time=3943 install-time=17 local-ts=[10.1.0.0/24] remote-ts=[10.2.0.0/24]}}}}\nlist-sas reply {}\n';
@@ -59,10 +60,17 @@ describe('verdict', () => {
 describe('scenario matrix and rendering', () => {
   it('covers both roles × 3 IKE × 3 ESP proposals, and filters by words and /regex/', () => {
     const all = scenarios();
-    expect(all).toHaveLength(18);
-    expect(new Set(all.map((s) => s.name)).size).toBe(18);
+    expect(all).toHaveLength(22);
+    expect(new Set(all.map((s) => s.name)).size).toBe(22);
+    expect(all.filter((s) => s.behaviour !== 'establish').map((s) => s.name.replace(/^ikev2-psk-|-aesgcm16-sha256-x25519-esp-aesgcm16/g, ''))).toEqual([
+      'tanuki-init-delete-by-tanuki',
+      'tanuki-init-delete-by-charon',
+      'charon-init-delete-by-tanuki',
+      'charon-init-delete-by-charon',
+    ]);
     expect(selectScenarios(all, 'charon-init chacha')).toHaveLength(5);
     expect(selectScenarios(all, '/^ikev2-psk-tanuki-init-aescbc/')).toHaveLength(3);
+    expect(selectScenarios(all, 'delete-by-charon')).toHaveLength(2);
   });
   it('renders one description into both peers (same proposal, IDs and traffic selectors)', () => {
     const s = scenarios().find((x) => x.name === 'ikev2-psk-charon-init-chacha20poly1305-sha256-modp2048-esp-aescbc-sha256')!;
@@ -84,5 +92,14 @@ describe('scenario matrix and rendering', () => {
     expect(() => parseArgs(['frobnicate'])).toThrow(/unknown command 'frobnicate'/);
     expect(() => parseArgs(['run', '--bogus'])).toThrow(/unknown option '--bogus'/);
     expect(parseArgs(['run', 'charon-init', 'gcm', '--json'])).toMatchObject({ verb: 'run', filter: 'charon-init gcm', json: true });
+  });
+});
+
+describe('prerequisites (issue 9: say precisely what is missing and how to install it)', () => {
+  it('names each missing strongSwan piece with the Debian package that provides it', () => {
+    const text = formatMissing(checkPrerequisites({ charon: '/nonexistent/charon', pluginsDir: '/nonexistent/plugins', tun: '/nonexistent/tun' }));
+    expect(text).toContain('missing: /nonexistent/charon (strongSwan charon daemon)\n  fix: apt-get install -y strongswan-charon strongswan-swanctl libcharon-extra-plugins');
+    expect(text).toContain('missing: strongSwan plugin kernel-libipsec (/nonexistent/plugins/libstrongswan-kernel-libipsec.so)\n  fix: apt-get install -y libcharon-extra-plugins');
+    expect(text).toContain('missing: /nonexistent/tun (kernel-libipsec creates its ipsec0 TUN device)');
   });
 });

@@ -286,6 +286,22 @@ describe('other modes and flags', () => {
     expect(records[records.length - 1]).toContain('sadb_msg{ version=2 type=6 errno=0 satype=3\n  len=2 reserved=0 seq=5 pid=0');
   });
 
+  it('-x on a backend without promiscuous mode says so and registers for ah/esp/ipcomp instead', async () => {
+    const k = new FakeKernel();
+    k.refusePromisc = true;
+    const { run } = harness(k);
+    const stop = new AbortController();
+    const monitor = run(['-x'], { stop: stop.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    k.broadcast({ type: SadbMsgType.ACQUIRE, satype: 3, errno: 0, seq: 9, pid: 0, ext: {} });
+    await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    const r = await monitor;
+    expect(r.err).toBe('setkey: promiscuous mode refused (Operation not supported); showing the kernel\'s messages for ah, esp and ipcomp instead\n');
+    expect(k.received.filter((m) => m.type === SadbMsgType.REGISTER).map((m) => m.satype)).toEqual([2, 3, 9]);
+    expect(r.out).toContain('sadb_msg{ version=2 type=6 errno=0 satype=3\n  len=2 reserved=0 seq=9 pid=0\n');
+  });
+
   it('-x -H adds the raw bytes of each message', async () => {
     const k = new FakeKernel();
     const { run } = harness(k);

@@ -359,3 +359,24 @@ export function describePayloads(payloads: readonly Payload[]): string {
     .map((p) => (p.type === PayloadType.N ? `N(${NotifyType[p.notifyType] ?? p.notifyType})` : p.type === 'unknown' ? `U(${p.payloadType})` : PayloadType[p.type]))
     .join(' ');
 }
+
+/**
+ * The raw payloads of an already validated chain, generic header included:
+ * HASH_I/HASH_R need SAi_b as received, Quick Mode HASH(1)/(2) the octets
+ * after the HASH payload (RFC 2409 §5, §5.5). Stops at the chain's end, so a
+ * decrypted body's padding is excluded. Returns null on a malformed chain.
+ */
+export function rawPayloads(buf: Buffer, firstType: number): { type: number; raw: Buffer }[] | null {
+  const out: { type: number; raw: Buffer }[] = [];
+  let next = firstType;
+  let pos = 0;
+  while (next !== PayloadType.NONE) {
+    if (pos + GENERIC_PAYLOAD_HEADER_BYTES > buf.length) return null;
+    const len = buf.readUInt16BE(pos + 2);
+    if (len < GENERIC_PAYLOAD_HEADER_BYTES || pos + len > buf.length) return null;
+    out.push({ type: next, raw: buf.subarray(pos, pos + len) });
+    next = buf[pos];
+    pos += len;
+  }
+  return out;
+}
