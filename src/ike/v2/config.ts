@@ -67,12 +67,30 @@ export interface ChildConfig {
   reqid?: number;
 }
 
+/**
+ * How each side proves its identity (racoon `authentication_method`): a
+ * pre-shared key, or RFC 7427 signatures with X.509 certificates.
+ */
+export type AuthConfig =
+  | { method: 'psk'; psk: Buffer }
+  | {
+      method: 'pubkey';
+      /** our private key (PKCS#8 / PKCS#1 / SEC1 PEM) */
+      privateKeyPem: string;
+      /** DER certificates: ours first, then intermediates to send */
+      certificates: Buffer[];
+      /** DER CA certificates the peer's chain must end in */
+      trustedCas: Buffer[];
+      /** RFC 7427 hash for our signatures (default sha256) */
+      hash?: 'sha256' | 'sha384' | 'sha512';
+    };
+
 export interface Ikev2PeerConfig {
   name: string;
   local: { address: string; port: number; id: Ikev2Identity };
   /** `address: '%any'` accepts any peer address (responder only) */
   remote: { address: string; port: number; id: Ikev2Identity | null };
-  auth: { method: 'psk'; psk: Buffer };
+  auth: AuthConfig;
   ikeProposals: IkeProposalConfig[];
   children: ChildConfig[];
   /** seconds of silence before a liveness check (RFC 7296 §2.4); 0 = off */
@@ -108,7 +126,11 @@ export function validatePeerConfig(c: Ikev2PeerConfig): ConfigProblem[] {
   if (c.remote.address !== '%any' && !isIP(c.remote.address)) p('remote.address', `"${c.remote.address}" is not an IP address or %any`);
   for (const [f, port] of [['local.port', c.local.port], ['remote.port', c.remote.port]] as const)
     if (!Number.isInteger(port) || port < 1 || port > 65535) p(f, `port ${port} out of range`);
-  if (c.auth.psk.length === 0) p('auth.psk', 'empty pre-shared key');
+  if (c.auth.method === 'psk' && c.auth.psk.length === 0) p('auth.psk', 'empty pre-shared key');
+  if (c.auth.method === 'pubkey') {
+    if (c.auth.certificates.length === 0) p('auth.certificates', 'no certificate of our own');
+    if (c.auth.trustedCas.length === 0) p('auth.trustedCas', 'no trusted CA to check the peer against');
+  }
   if (c.ikeProposals.length === 0) p('ikeProposals', 'no IKE proposal');
   c.ikeProposals.forEach((ip, i) => {
     if (ip.encr.length === 0) p(`ikeProposals[${i}].encr`, 'no encryption algorithm');

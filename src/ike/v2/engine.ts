@@ -27,6 +27,7 @@ import {
 } from './constants';
 import type { ChildConfig, Ikev2PeerConfig } from './config';
 import type { IkeCryptoPort, RandomSource } from './crypto-port';
+import type { PubkeyPort } from './pubkey';
 import { IkeSa, QueuedExchange } from './ike-sa';
 import {
   InnerPayload,
@@ -45,7 +46,7 @@ import {
   payloadTypeOf,
 } from './payloads';
 import { ChildCreateTask } from './tasks/child-create';
-import { IkeAuthTask } from './tasks/ike-auth';
+import { AuthFailedNoticeTask, IkeAuthTask } from './tasks/ike-auth';
 import { IkeRekeyTask } from './tasks/ike-rekey';
 import { IkeInitTask, evaluateIkeSaInit } from './tasks/ike-init';
 import { ChildDeleteTask, IkeDeleteTask, IkeDpdTask, removeChild } from './tasks/informational';
@@ -56,6 +57,8 @@ export interface Ikev2EngineOptions {
   peers: Ikev2PeerConfig[];
   crypto: IkeCryptoPort;
   random: RandomSource;
+  /** X.509 / RFC 7427 support (x509-node-port.ts); without it only PSK authentication works */
+  pubkey?: PubkeyPort;
   /** sadb_msg_pid stamped on our PF_KEY messages */
   pid: number;
   retransmit?: RetransmitPolicy;
@@ -119,6 +122,7 @@ function keepaliveMs(sa: IkeSa): number {
 export class Ikev2Engine implements Services {
   readonly crypto: IkeCryptoPort;
   readonly random: RandomSource;
+  readonly pubkey: PubkeyPort | null;
   private readonly peers: Ikev2PeerConfig[];
   private readonly pid: number;
   private readonly retransmitPolicy: RetransmitPolicy;
@@ -141,6 +145,7 @@ export class Ikev2Engine implements Services {
     this.peers = opts.peers;
     this.crypto = opts.crypto;
     this.random = opts.random;
+    this.pubkey = opts.pubkey ?? null;
     this.pid = opts.pid;
     this.retransmitPolicy = opts.retransmit ?? DEFAULT_RETRANSMIT;
     this.cookieThreshold = opts.cookieThreshold ?? 30;
@@ -486,6 +491,10 @@ export class Ikev2Engine implements Services {
     const results: TaskResult[] = a.tasks.map((t) => (t.processResponse ? t.processResponse(this, sa, payloads) : 'done'));
     if (results.includes('failed')) {
       if (exchangeType === ExchangeType.IKE_SA_INIT || exchangeType === ExchangeType.IKE_AUTH) this.log('error', 'phase1 negotiation failed', sa);
+      if (exchangeType === ExchangeType.IKE_AUTH && sa.rejectedPeerAuth && sa.skOut) {
+        // RFC 7296 §2.21.2: the initiator reports it in a separate INFORMATIONAL exchange (sent once)
+        this.send(sa, this.encode(sa, ExchangeType.INFORMATIONAL, messageId + 1, false, [notify(NotifyType.AUTHENTICATION_FAILED)]));
+      }
       this.destroyIkeSa(sa, `${exchangeName(exchangeType)} failed`);
       return;
     }
@@ -574,6 +583,7 @@ export class Ikev2Engine implements Services {
         return [new IkeRekeyTask()];
       }
       case ExchangeType.INFORMATIONAL: {
+        if (findNotify(payloads, NotifyType.AUTHENTICATION_FAILED)) return [new AuthFailedNoticeTask()];
         const dels = payloads.filter((p) => p.type === PayloadType.DELETE);
         if (dels.some((d) => d.type === PayloadType.DELETE && d.protocolId === ProtocolId.IKE)) return [new IkeDeleteTask()];
         if (dels.length) return [new ChildDeleteTask()];

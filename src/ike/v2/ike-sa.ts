@@ -100,6 +100,8 @@ export class IkeSa {
   peerIdType = 0;
   peerIdData: Buffer = Buffer.alloc(0);
   authFailed = false;
+  /** we rejected the responder's AUTH: tell it in an INFORMATIONAL (RFC 7296 §2.21.2) */
+  rejectedPeerAuth = false;
   children: ChildSa[] = [];
   // task manager (RFC 7296 §2.3 window of 1)
   nextMidOut = 0;

@@ -1,5 +1,6 @@
 import { ExchangeType, NotifyType, PayloadType } from '../../../src/ike/v2/constants';
 import { generateMessage, parseHeader, parseMessage } from '../../../src/ike/v2/payloads';
+import type { IkeSa } from '../../../src/ike/v2/ike-sa';
 import { VirtualNet } from '../helpers/harness';
 import { pskPair } from '../helpers/configs';
 
@@ -150,5 +151,36 @@ describe('IKEv2 responder robustness', () => {
     A2.engine.initiate('v2psk', 40_000);
     net2.pump();
     expect(A2.engine.ikeSas()[0]?.state).toBe('established');
+  });
+});
+
+describe('malformed protected requests (RFC 7296 §2.21.1)', () => {
+  it('an INFORMATIONAL whose decrypted payloads do not parse is answered INVALID_SYNTAX and consumes the message ID', () => {
+    const net = new VirtualNet();
+    const { a, b } = pskPair();
+    const A = net.add('A', '10.99.0.1', [a]);
+    const B = net.add('B', '10.99.0.2', [b]);
+    A.engine.initiate('v2psk', 0);
+    net.pump();
+    // A's own IKE SA state: use its SK_ei/SK_ai protector to build a request with a broken inner chain
+    const sa = [...(A.engine as unknown as { sas: Map<bigint, IkeSa> }).sas.values()][0];
+    const bad = sa.skOut!.sealRaw(
+      { spiI: sa.spiI, spiR: sa.spiR, majorVersion: 2, minorVersion: 0, exchangeType: ExchangeType.INFORMATIONAL, flags: 0x08, messageId: 2 },
+      PayloadType.SK,
+      PayloadType.NOTIFY,
+      Buffer.from([0, 0, 0, 40, 0]), // a Notify header claiming 40 octets, 5 present
+      Buffer.alloc(sa.skOut!.ivBytes, 9),
+      null,
+    );
+    B.engine.receiveDatagram(bad, { address: '10.99.0.1', port: 500 }, { address: '10.99.0.2', port: 500 }, 10);
+    const answers = B.engine.pollActions().filter((x) => x.kind === 'datagram');
+    expect(answers).toHaveLength(1);
+    const ans = answers[0].kind === 'datagram' ? answers[0].data : Buffer.alloc(0);
+    const parsed = parseMessage(ans);
+    if (!parsed.ok) throw new Error(parsed.error.message);
+    const inner = sa.skIn!.open(ans, parsed.value);
+    expect(inner).toEqual({ ok: true, value: [expect.objectContaining({ type: PayloadType.NOTIFY, notifyType: NotifyType.INVALID_SYNTAX })] });
+    expect(hdr(ans).messageId).toBe(2);
+    expect(B.engine.ikeSas()[0].state).toBe('established');
   });
 });

@@ -1,12 +1,14 @@
 /**
- * ike_auth: IKE_AUTH with pre-shared keys (RFC 7296 §1.2, §2.15), ID
+ * ike_auth: IKE_AUTH (RFC 7296 §1.2, §2.15) with pre-shared keys or RFC 7427
+ * digital signatures over X.509 certificates (CERT §3.6, CERTREQ §3.7), ID
  * payloads (§3.5) and INITIAL_CONTACT (§2.4).
  */
-import { AuthMethod, NotifyType, PayloadType } from '../constants';
+import { AuthMethod, CertEncoding, NotifyType, PayloadType } from '../constants';
+import type { Ikev2PeerConfig } from '../config';
 import { describeIdentity, identityData, identityMatches } from '../identity';
 import type { IkeSa } from '../ike-sa';
 import { idPayloadBody, pskAuth, signedOctets } from '../keymat';
-import { Payload, findNotify, findPayload, notify } from '../payloads';
+import { Payload, allPayloads, findNotify, findPayload, notify } from '../payloads';
 import type { Services, Task, TaskResult } from './task';
 
 function constantTimeEqual(a: Buffer, b: Buffer): boolean {
@@ -16,21 +18,60 @@ function constantTimeEqual(a: Buffer, b: Buffer): boolean {
   return d === 0;
 }
 
-/** AUTH value for the side that sends `realMessage` (§2.15). */
-function authValue(sa: IkeSa, psk: Buffer, forInitiator: boolean, idType: number, idData: Buffer): Buffer {
+/** The signed octets of the side that sent RealMessage1 (initiator) or RealMessage2 (§2.15). */
+function octetsFor(sa: IkeSa, forInitiator: boolean, idType: number, idData: Buffer): Buffer {
   const prf = sa.prfSuite!.prf;
   const keys = sa.keys!;
   const real = forInitiator ? sa.initRequest : sa.initResponse;
   const nonce = forInitiator ? sa.nr : sa.ni;
   const skP = forInitiator ? keys.skPi : keys.skPr;
-  return pskAuth(prf, psk, signedOctets(prf, real, nonce, skP, idPayloadBody(idType, idData)));
+  return signedOctets(prf, real, nonce, skP, idPayloadBody(idType, idData));
+}
+
+/** Our AUTH payload with our config's method; null if we cannot produce one. */
+function ourAuth(svc: Services, sa: IkeSa, forInitiator: boolean, idType: number, idData: Buffer): Payload | null {
+  const octets = octetsFor(sa, forInitiator, idType, idData);
+  const a = sa.peer.auth;
+  if (a.method === 'psk') return { type: PayloadType.AUTH, method: AuthMethod.SHARED_KEY_MIC, data: pskAuth(sa.prfSuite!.prf, a.psk, octets) };
+  const data = svc.pubkey?.sign(a.privateKeyPem, a.hash ?? 'sha256', octets) ?? null;
+  if (!data) {
+    svc.log('error', 'cannot sign the AUTH payload with the configured private key', sa);
+    return null;
+  }
+  return { type: PayloadType.AUTH, method: AuthMethod.DIGITAL_SIGNATURE, data };
+}
+
+function certPayloads(cfg: Ikev2PeerConfig): Payload[] {
+  return cfg.auth.method === 'pubkey' ? cfg.auth.certificates.map((data) => ({ type: PayloadType.CERT, encoding: CertEncoding.X509_SIGNATURE, data })) : [];
+}
+
+function certReq(svc: Services, cfg: Ikev2PeerConfig): Payload[] {
+  if (cfg.auth.method !== 'pubkey' || !svc.pubkey) return [];
+  const ids = cfg.auth.trustedCas.map((c) => svc.pubkey!.caKeyId(c)).filter((x): x is Buffer => x !== null);
+  return ids.length ? [{ type: PayloadType.CERTREQ, encoding: CertEncoding.X509_SIGNATURE, data: Buffer.concat(ids) }] : [];
+}
+
+/** Check the peer's AUTH (and certificates) against config `cfg`; null = authenticated, else why not. */
+function verifyPeer(svc: Services, sa: IkeSa, cfg: Ikev2PeerConfig, peerIsInitiator: boolean, payloads: readonly Payload[], idType: number, idData: Buffer): string | null {
+  const auth = findPayload(payloads, PayloadType.AUTH);
+  if (!auth) return 'no AUTH payload';
+  const octets = octetsFor(sa, peerIsInitiator, idType, idData);
+  if (cfg.auth.method === 'psk') {
+    if (auth.method !== AuthMethod.SHARED_KEY_MIC) return `AUTH method ${AuthMethod[auth.method] ?? auth.method}, configured: pre-shared key`;
+    return constantTimeEqual(auth.data, pskAuth(sa.prfSuite!.prf, cfg.auth.psk, octets)) ? null : 'AUTH payload does not verify (pre-shared key mismatch?)';
+  }
+  if (!svc.pubkey) return 'no certificate support configured in the engine';
+  if (auth.method !== AuthMethod.DIGITAL_SIGNATURE) return `AUTH method ${AuthMethod[auth.method] ?? auth.method}, configured: RFC 7427 digital signature`;
+  const certs = allPayloads(payloads, PayloadType.CERT).filter((c) => c.encoding === CertEncoding.X509_SIGNATURE).map((c) => c.data);
+  if (certs.length === 0) return 'no X.509 certificate received';
+  const chain = svc.pubkey.validateChain(certs, cfg.auth.trustedCas);
+  if (chain) return `certificate not trusted: ${chain}`;
+  if (!svc.pubkey.certMatchesId(certs[0], idType, idData)) return `certificate does not name ${describeIdentity(idType, idData)}`;
+  return svc.pubkey.verify(certs[0], auth.data, octets) ? null : 'signature in the AUTH payload does not verify';
 }
 
 function establish(svc: Services, sa: IkeSa): void {
   sa.state = 'established';
-  // RealMessage1/2 are only needed for AUTH (§2.15)
-  sa.initRequest = Buffer.alloc(0);
-  sa.initResponse = Buffer.alloc(0);
   sa.establishedAt = svc.now();
   svc.log('info', `IKE_SA ${sa.peer.name} established`, sa, { remoteId: describeIdentity(sa.peerIdType, sa.peerIdData) });
 }
@@ -43,10 +84,11 @@ export class IkeAuthTask implements Task {
   buildRequest(svc: Services, sa: IkeSa, out: Payload[]): void {
     const id = sa.peer.local.id;
     const data = identityData(id);
-    out.push({ type: PayloadType.IDi, idType: id.type, data });
+    out.push({ type: PayloadType.IDi, idType: id.type, data }, ...certPayloads(sa.peer), ...certReq(svc, sa.peer));
     if (sa.peer.initialContact !== false && svc.otherSasWithPeer(sa).length === 0) out.push(notify(NotifyType.INITIAL_CONTACT));
     if (sa.peer.remote.id) out.push({ type: PayloadType.IDr, idType: sa.peer.remote.id.type, data: identityData(sa.peer.remote.id) });
-    out.push({ type: PayloadType.AUTH, method: AuthMethod.SHARED_KEY_MIC, data: authValue(sa, sa.peer.auth.psk, true, id.type, data) });
+    const auth = ourAuth(svc, sa, true, id.type, data);
+    if (auth) out.push(auth);
   }
 
   processResponse(svc: Services, sa: IkeSa, payloads: readonly Payload[]): TaskResult {
@@ -56,20 +98,22 @@ export class IkeAuthTask implements Task {
       return 'failed';
     }
     const idr = findPayload(payloads, PayloadType.IDr);
-    const auth = findPayload(payloads, PayloadType.AUTH);
-    if (!idr || !auth) {
-      svc.log('error', 'IKE_AUTH response lacks IDr or AUTH', sa);
+    if (!idr) {
+      svc.log('error', 'IKE_AUTH response lacks IDr', sa);
       sa.authFailed = true;
       return 'failed';
     }
     if (!identityMatches(sa.peer.remote.id, idr.idType, idr.data)) {
       svc.log('error', `peer identity ${describeIdentity(idr.idType, idr.data)} does not match the configuration`, sa);
       sa.authFailed = true;
+      sa.rejectedPeerAuth = true;
       return 'failed';
     }
-    if (auth.method !== AuthMethod.SHARED_KEY_MIC || !constantTimeEqual(auth.data, authValue(sa, sa.peer.auth.psk, false, idr.idType, idr.data))) {
-      svc.log('error', 'authentication of the responder failed (AUTH payload does not verify)', sa);
+    const why = verifyPeer(svc, sa, sa.peer, false, payloads, idr.idType, idr.data);
+    if (why) {
+      svc.log('error', `authentication of the responder failed: ${why}`, sa);
       sa.authFailed = true;
+      sa.rejectedPeerAuth = true;
       return 'failed';
     }
     sa.peerIdType = idr.idType;
@@ -80,8 +124,7 @@ export class IkeAuthTask implements Task {
 
   processRequest(svc: Services, sa: IkeSa, payloads: readonly Payload[]): void {
     const idi = findPayload(payloads, PayloadType.IDi);
-    const auth = findPayload(payloads, PayloadType.AUTH);
-    if (!idi || !auth) {
+    if (!idi || !findPayload(payloads, PayloadType.AUTH)) {
       svc.log('error', 'IKE_AUTH request lacks IDi or AUTH', sa);
       this.failed = true;
       sa.authFailed = true;
@@ -89,15 +132,15 @@ export class IkeAuthTask implements Task {
     }
     const idr = findPayload(payloads, PayloadType.IDr);
     // peer config selection by the identities (RFC 7296 §2.15; strongSwan ike_auth.c)
-    const match = sa.candidates.find(
-      (c) =>
-        identityMatches(c.remote.id, idi.idType, idi.data) &&
-        (!idr || identityMatches(c.local.id, idr.idType, idr.data)) &&
-        auth.method === AuthMethod.SHARED_KEY_MIC &&
-        constantTimeEqual(auth.data, authValue(sa, c.auth.psk, true, idi.idType, idi.data)),
-    );
+    let why = `no configuration for ${describeIdentity(idi.idType, idi.data)}`;
+    const match = sa.candidates.find((c) => {
+      if (!identityMatches(c.remote.id, idi.idType, idi.data) || (idr && !identityMatches(c.local.id, idr.idType, idr.data))) return false;
+      const r = verifyPeer(svc, sa, c, true, payloads, idi.idType, idi.data);
+      if (r) why = r;
+      return r === null;
+    });
     if (!match) {
-      svc.log('error', `authentication of ${describeIdentity(idi.idType, idi.data)} failed`, sa);
+      svc.log('error', `authentication of ${describeIdentity(idi.idType, idi.data)} failed: ${why}`, sa);
       this.failed = true;
       sa.authFailed = true;
       return;
@@ -109,17 +152,27 @@ export class IkeAuthTask implements Task {
   }
 
   buildResponse(svc: Services, sa: IkeSa, out: Payload[]): TaskResult {
-    if (this.failed) {
+    const id = sa.peer.local.id;
+    const data = identityData(id);
+    const auth = this.failed ? null : ourAuth(svc, sa, false, id.type, data);
+    if (!auth) {
+      sa.authFailed = true;
       out.push(notify(NotifyType.AUTHENTICATION_FAILED));
       return 'failed';
     }
-    const id = sa.peer.local.id;
-    const data = identityData(id);
-    out.push({ type: PayloadType.IDr, idType: id.type, data });
-    out.push({ type: PayloadType.AUTH, method: AuthMethod.SHARED_KEY_MIC, data: authValue(sa, sa.peer.auth.psk, false, id.type, data) });
+    out.push({ type: PayloadType.IDr, idType: id.type, data }, ...certPayloads(sa.peer), auth);
     establish(svc, sa);
     if (this.initialContact)
       for (const old of svc.otherSasWithPeer(sa)) svc.destroyIkeSa(old, 'INITIAL_CONTACT received: deleting the stale IKE_SA');
     return 'done';
+  }
+}
+
+/** The initiator rejected our authentication after we answered IKE_AUTH (RFC 7296 §2.21.2). */
+export class AuthFailedNoticeTask implements Task {
+  readonly kind = 'ike_auth' as const;
+  buildResponse(svc: Services, sa: IkeSa): TaskResult {
+    svc.log('error', 'peer rejected our authentication (AUTHENTICATION_FAILED)', sa);
+    return 'destroy';
   }
 }

@@ -5,6 +5,7 @@
 import type { PfKeyMessage } from '../../../pfkey/types';
 import type { ChildConfig, Ikev2PeerConfig } from '../config';
 import type { IkeCryptoPort, RandomSource } from '../crypto-port';
+import type { PubkeyPort } from '../pubkey';
 import type { IkeSa } from '../ike-sa';
 import type { InnerPayload, Payload } from '../payloads';
 
@@ -34,6 +35,8 @@ export interface LogFields {
 export interface Services {
   readonly crypto: IkeCryptoPort;
   readonly random: RandomSource;
+  /** certificate support (RFC 7427); null = public-key authentication refused */
+  readonly pubkey: PubkeyPort | null;
   now(): number;
   log(level: LogLevel, msg: string, sa: IkeSa | null, fields?: LogFields): void;
   /** send a PF_KEY request whose reply is routed to task.onPfKeyReply */
