@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { selectSaInfo, type RacoonConfig, type RemoteConf, type SaInfo, type Identifier } from '../config/racoon';
 import { getPsk, getPskByAddr } from '../config/psk';
-import { IpsecMode, SadbMsgType } from '../pfkey/constants';
+import { IpsecDir, IpsecMode, IpsecPolicyType, SadbMsgType } from '../pfkey/constants';
 import type { PfKeyMessage, SadbAddress } from '../pfkey/types';
 import { formatIp, maskAddress, parseIp } from '../util/ip';
 import { Ikev2Engine, type Ikev2Action } from '../ike/v2/engine';
@@ -29,6 +29,7 @@ import { addressId } from '../config/racoon/ids';
 import { encodePh1Dump } from './admin/wire';
 import { EvtType } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
+import { MigrateHandler } from './migrate';
 import type { Datagram } from './ike-sockets';
 import type { DaemonContext, KeyingEngine } from './racoon';
 
@@ -99,8 +100,11 @@ export class Ikev2Keying implements KeyingEngine {
   private readonly spd = new SpdCache();
   private timer: NodeJS.Timeout | null = null;
   private upSerials = new Set<number>();
+  /** Mobile IPv6 MIGRATE (docs/migrate.md): KMADDRESS present = K-bit set. */
+  private readonly migrations: MigrateHandler;
 
   constructor(private readonly ctx: DaemonContext) {
+    this.migrations = new MigrateHandler({ kbit: 'kmaddress', log: ctx.log });
     this.peers = this.buildPeers(ctx.config());
     this.engine = new Ikev2Engine({
       peers: this.peers,
@@ -223,7 +227,25 @@ export class Ikev2Keying implements KeyingEngine {
       this.acquire(msg);
       return;
     }
+    if (msg.type === SadbMsgType.X_MIGRATE) {
+      this.migrate(msg);
+      return;
+    }
+    const again = this.migrations.renegotiationFor(msg);
+    if (again !== null) this.acquire(policyRef(again));
     this.engine.receivePfKey(msg, this.now());
+    this.pump();
+  }
+
+  /** A MIGRATE broadcast (src/daemon/migrate.ts): move, abandon or restart the IKE SAs of the policy's old path. */
+  private migrate(msg: PfKeyMessage): void {
+    const out = this.migrations.handle(msg, this.spd, {
+      ikeSas: () => this.engine.ikeSas(),
+      moveIkeSa: (serial, local, remote) => this.engine.moveIkeSa(serial, local, remote),
+      abandonIkeSa: (serial, reason) => this.engine.abandonIkeSa(serial, reason),
+      dropIkeSa: (serial) => void this.engine.deleteIkeSa(serial, this.now()),
+    });
+    if (out.kind === 'migrated') for (const spid of out.restart) this.acquire(policyRef(spid));
     this.pump();
   }
 
@@ -236,7 +258,12 @@ export class Ikev2Keying implements KeyingEngine {
       return;
     }
     const ends = SpdCache.peerOf(sp);
-    const peer = this.peers.find((p) => p.remote.address === ends.remote && p.local.address === ends.local) ?? this.peers.find((p) => p.remote.address === ends.remote);
+    // An IKE SA a MIGRATE moved onto these endpoints serves them, whichever local address its peer config names.
+    const moved = this.engine.ikeSas().find((s) => s.local.address === ends.local && s.remote.address === ends.remote && (s.state === 'established' || s.state === 'connecting'));
+    const peer =
+      (moved && this.peers.find((p) => p.name === moved.peer)) ??
+      this.peers.find((p) => p.remote.address === ends.remote && p.local.address === ends.local) ??
+      this.peers.find((p) => p.remote.address === ends.remote);
     if (!peer) return; // not an IKEv2 peer: the IKEv1 engine (or nobody) answers it
     const child = peer.children.find((c) => c.name === `spid-${sp.id}`);
     if (!child) {
@@ -368,6 +395,11 @@ export class Ikev2Keying implements KeyingEngine {
   ikeSas(): ReturnType<Ikev2Engine['ikeSas']> {
     return this.engine.ikeSas();
   }
+}
+
+/** An ACQUIRE-shaped reference to a cached policy, for negotiations the daemon starts itself (after a MIGRATE). */
+function policyRef(spid: number): PfKeyMessage {
+  return { type: SadbMsgType.ACQUIRE, satype: 0, errno: 0, seq: 0, pid: 0, ext: { policy: { type: IpsecPolicyType.IPSEC, dir: IpsecDir.OUTBOUND, id: spid, priority: 0, requests: [] } } };
 }
 
 function bigintBytes(v: bigint): Buffer {
