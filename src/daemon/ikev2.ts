@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { selectSaInfo, type RacoonConfig, type RemoteConf, type SaInfo, type Identifier } from '../config/racoon';
 import { getPsk, getPskByAddr } from '../config/psk';
 import { IpsecDir, IpsecMode, IpsecPolicyType, SadbMsgType } from '../pfkey/constants';
-import type { PfKeyMessage, SadbAddress } from '../pfkey/types';
+import type { PfKeyMessage, SadbAddress, SockAddr } from '../pfkey/types';
 import { formatIp, maskAddress, parseIp } from '../util/ip';
 import { Ikev2Engine, type Ikev2Action } from '../ike/v2/engine';
 import { registryCryptoPort } from '../ike/v2/crypto-registry-port';
@@ -99,7 +99,7 @@ export class Ikev2Keying implements KeyingEngine {
   private peers: Ikev2PeerConfig[] = [];
   private readonly spd = new SpdCache();
   private timer: NodeJS.Timeout | null = null;
-  private upSerials = new Set<number>();
+  private up = new Map<number, { local: SockAddr; remote: SockAddr }>();
   /** Mobile IPv6 MIGRATE (docs/migrate.md): KMADDRESS present = K-bit set. */
   private readonly migrations: MigrateHandler;
 
@@ -164,6 +164,7 @@ export class Ikev2Keying implements KeyingEngine {
           fragmentation: r.ikeFrag !== 'off',
           initialContact: r.initialContact,
           ikeLifetime: { softSeconds: Math.floor(hard * 0.8), hardSeconds: hard },
+          generatePolicy: r.generatePolicy !== 'off',
           ...(r.natTraversal === 'force' ? { forceEncap: true } : {}),
         });
       }
@@ -313,19 +314,21 @@ export class Ikev2Keying implements KeyingEngine {
     }
   }
 
-  /** PHASE1_UP / PHASE1_DOWN events for racoonctl show-event and establish-sa -w. */
+  /** PHASE1_UP / PHASE1_DOWN events for racoonctl show-event, establish-sa -w and hook scripts. */
   private trackEvents(): void {
     const now = Math.floor(Date.now() / 1000);
-    const current = new Set<number>();
+    const current = new Map<number, { local: SockAddr; remote: SockAddr }>();
+    const sock = (e: { address: string; port: number }): SockAddr => ({ family: e.address.includes(':') ? 10 : 2, address: e.address, port: e.port });
     for (const s of this.engine.ikeSas()) {
       if (s.state !== 'established') continue;
-      current.add(s.serial);
-      if (!this.upSerials.has(s.serial)) {
-        this.ctx.emit({ type: EvtType.PHASE1_UP, timestamp: now, ph1src: { family: s.local.address.includes(':') ? 10 : 2, address: s.local.address, port: s.local.port }, ph1dst: { family: s.remote.address.includes(':') ? 10 : 2, address: s.remote.address, port: s.remote.port }, ph2msgid: 0 });
-      }
+      const ends = { local: sock(s.local), remote: sock(s.remote) };
+      current.set(s.serial, ends);
+      if (!this.up.has(s.serial)) this.ctx.emit({ type: EvtType.PHASE1_UP, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
-    for (const serial of this.upSerials) if (!current.has(serial)) this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: null, ph1dst: null, ph2msgid: 0 });
-    this.upSerials = current;
+    for (const [serial, ends] of this.up) {
+      if (!current.has(serial)) this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
+    }
+    this.up = current;
   }
 
   private arm(): void {

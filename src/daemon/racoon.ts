@@ -23,6 +23,7 @@ import { openPfKey, embeddedKernel } from '../kernel';
 import { startAdminSocket, AdminErrno, type AdminHandler } from './admin/server';
 import { AdminProto, EvtType, type EvtAsync } from './admin/wire';
 import { IkeSockets, ISAKMP_PORT, NATT_PORT, interfaceAddresses, type Datagram, type ListenSpec } from './ike-sockets';
+import { runHook } from './hooks';
 import type { DaemonLogger } from './log';
 import type { RacoonOptions } from './options';
 
@@ -215,6 +216,7 @@ export class RacoonDaemon {
   }
 
   private emit(e: EvtAsync): void {
+    runHook(this.cfg, e, this.log);
     for (const l of this.eventListeners) l(e);
   }
 
