@@ -102,7 +102,7 @@ export function planMigrate(msg: PfKeyMessage, spd: Spd, sadb: Sadb): MigratePla
     km = { local, remote };
   }
   const found = spd.findBySelector(msg.ext, xpol.dir);
-  if (!found.ok) return refuse(found.errno, found.reason === 'no policy for this selector and direction' ? 'Passed policy does not exist' : found.reason);
+  if (!found.ok) return refuse(found.errno, found.errno === Errno.ENOENT ? 'Passed policy does not exist' : found.reason);
   const policy = found.value;
   if (policy.type !== IpsecPolicyType.IPSEC) return refuse(Errno.EINVAL, `policy ${policy.id} is not an ipsec policy`);
   const npairs = xpol.requests.length / 2;
