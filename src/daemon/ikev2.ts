@@ -17,8 +17,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { selectSaInfo, type RacoonConfig, type RemoteConf, type SaInfo, type Identifier } from '../config/racoon';
-import { IpsecMode } from '../pfkey/constants';
-import type { SadbAddress } from '../pfkey/types';
+import { IpsecMode, SadbMsgType } from '../pfkey/constants';
+import type { PfKeyMessage, SadbAddress } from '../pfkey/types';
 import { Ikev2Engine } from '../ike/v2/engine';
 import { registryCryptoPort } from '../ike/v2/crypto-registry-port';
 import { IdType } from '../ike/v2/constants';
@@ -27,6 +27,7 @@ import { addressId } from '../config/racoon/ids';
 import { encodePh1Dump } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
 import { prefixRange, sockAddr, SansIoKeying, type Phase1View } from './keying';
+import { MigrateHandler } from './migrate';
 import type { DaemonContext, KeyingEngine } from './racoon';
 
 /** RFC 7296 §3.3.2: the integrity transform that goes with each PRF for non-AEAD IKE proposals. */
@@ -91,9 +92,12 @@ export class Ikev2Keying extends SansIoKeying {
   protected readonly versionByte = IKEV2_VERSION_BYTE;
   protected readonly engine: Ikev2Engine;
   private readonly peers: Ikev2PeerConfig[];
+  /** Mobile IPv6 MIGRATE (docs/migrate.md): KMADDRESS present = K-bit set. */
+  private readonly migrations: MigrateHandler;
 
   constructor(ctx: DaemonContext) {
     super(ctx);
+    this.migrations = new MigrateHandler({ kbit: 'kmaddress', log: ctx.log });
     this.peers = this.buildPeers(ctx.config());
     this.engine = new Ikev2Engine({
       peers: this.peers,
@@ -186,10 +190,42 @@ export class Ikev2Keying extends SansIoKeying {
     };
   }
 
+  override onPfKey(msg: PfKeyMessage): void {
+    if (msg.type === SadbMsgType.X_MIGRATE) {
+      this.migrate(msg);
+      return;
+    }
+    const again = this.migrations.renegotiationFor(msg);
+    if (again !== null) this.acquireById(again);
+    super.onPfKey(msg);
+  }
+
+  /** A MIGRATE broadcast (src/daemon/migrate.ts): move, abandon or restart the IKE SAs of the policy's old path. */
+  private migrate(msg: PfKeyMessage): void {
+    const out = this.migrations.handle(msg, this.spd, {
+      ikeSas: () => this.engine.ikeSas(),
+      moveIkeSa: (serial, local, remote) => this.engine.moveIkeSa(serial, local, remote),
+      abandonIkeSa: (serial, reason) => this.engine.abandonIkeSa(serial, reason),
+      dropIkeSa: (serial) => void this.engine.deleteIkeSa(serial, this.now()),
+    });
+    if (out.kind === 'migrated') for (const spid of out.restart) this.acquireById(spid);
+    this.pump();
+  }
+
+  private acquireById(spid: number): void {
+    const sp = this.spd.get(spid);
+    if (sp) this.acquire(sp);
+  }
+
   /** racoon's ACQUIRE handling: SP by id, endpoints from the SP, remote by destination, then initiate. */
   protected acquire(sp: CachedPolicy): void {
     const ends = SpdCache.peerOf(sp);
-    const peer = this.peers.find((p) => p.remote.address === ends.remote && p.local.address === ends.local) ?? this.peers.find((p) => p.remote.address === ends.remote);
+    // An IKE SA a MIGRATE moved onto these endpoints serves them, whichever local address its peer config names.
+    const moved = this.engine.ikeSas().find((s) => s.local.address === ends.local && s.remote.address === ends.remote && (s.state === 'established' || s.state === 'connecting'));
+    const peer =
+      (moved && this.peers.find((p) => p.name === moved.peer)) ??
+      this.peers.find((p) => p.remote.address === ends.remote && p.local.address === ends.local) ??
+      this.peers.find((p) => p.remote.address === ends.remote);
     if (!peer) return; // not an IKEv2 peer: the IKEv1 engine (or nobody) answers it
     const child = peer.children.find((c) => c.name === `spid-${sp.id}`);
     if (!child) {
@@ -263,6 +299,7 @@ export class Ikev2Keying extends SansIoKeying {
   }
 }
 
+/** An ACQUIRE-shaped reference to a cached policy, for negotiations the daemon starts itself (after a MIGRATE). */
 function bigintBytes(v: bigint): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(v);

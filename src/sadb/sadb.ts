@@ -475,6 +475,52 @@ export class Sadb {
     return { ok: true, value: victims };
   }
 
+  // ---- SADB_X_MIGRATE (draft-sugimoto-mip6-pfkey-migrate; Linux xfrm_state_migrate) ----
+
+  /**
+   * The SAs a MIGRATE request pair names: (src, dst, proto), exactly this
+   * mode (an SA added with mode any is transport, as Linux
+   * pfkey_mode_to_xfrm has it) and, when non-zero, reqid (Linux
+   * xfrm_migrate_state_find). Larval SAs are included:
+   * the GETSPI they answer moves with the tunnel too.
+   */
+  migrateCandidates(src: string, dst: string, proto: number, mode: IpsecMode, reqid: number): SecurityAssociation[] {
+    const set = this.byPair.get(pairKey(src, dst, proto));
+    if (!set) return [];
+    return [...set]
+      .filter((sa) => (sa.state === SadbSaState.MATURE || sa.state === SadbSaState.DYING) && (reqid === 0 || sa.reqid === reqid) && sa.mode === mode)
+      .sort((a, b) => a.order - b.order);
+  }
+
+  /** Why `sa` cannot move to (src, dst), or null: the (new dst, proto, spi) must be free (xfrm_state_add's EEXIST). */
+  migrateCheck(sa: SecurityAssociation, dst: string): string | null {
+    if (dst === sa.dst) return null;
+    const other = this.bySpi.get(spiKey(dst, sa.proto, sa.spi));
+    return other ? `an SA with SPI 0x${sa.spi.toString(16)} to ${dst} exists` : null;
+  }
+
+  /**
+   * Move an SA to new endpoints (Linux xfrm_state_migrate: a clone with the
+   * new addresses replaces the old state). Keys, replay state, current
+   * lifetime, SPI and reqid are kept; the old object becomes DEAD. The caller
+   * ran migrateCheck() first; the ports of ADDRESS_SRC/DST are kept.
+   */
+  migrate(sa: SecurityAssociation, src: string, dst: string): SecurityAssociation {
+    const ext = deepCopy(sa.ext);
+    const family: 2 | 10 = dst.includes(':') ? 10 : 2;
+    const moved = (a: SadbAddress | undefined, address: string): SadbAddress =>
+      a ? { ...a, prefixlen: family === 2 ? 32 : 128, addr: { ...a.addr, family, address } } : { proto: 0, prefixlen: family === 2 ? 32 : 128, addr: { family, address, port: 0 } };
+    ext.addressSrc = moved(ext.addressSrc, src);
+    ext.addressDst = moved(ext.addressDst, dst);
+    const clone: SecurityAssociation = { ...sa, src, dst, ext, current: { ...sa.current }, timers: [] };
+    this.remove(sa);
+    sa.state = SadbSaState.DEAD;
+    this.insert(clone);
+    this.armAddTimers(clone);
+    if (clone.current.usetime !== 0n) this.armUseTimers(clone);
+    return clone;
+  }
+
   // ---- data-plane lookups and accounting ----------------------------------------
 
   /** Inbound: the SA a received packet names, by (dst, proto, spi); larval and dead SAs excluded. */

@@ -330,6 +330,34 @@ export class Spd {
     return { ok: true, value: found };
   }
 
+  /** The policy with this selector and direction, unchanged (SADB_X_MIGRATE's xfrm_migrate_policy_find); ENOENT if none. */
+  findBySelector(ext: PfKeyExtensions, dir: IpsecDir): SpdResult<SecurityPolicy> {
+    if (dir !== IpsecDir.INBOUND && dir !== IpsecDir.OUTBOUND && dir !== IpsecDir.FWD)
+      return fail(Errno.EINVAL, `policy direction ${String(dir)} is not in, out or fwd`);
+    const sel = selectorFromExtensions(ext);
+    if (!sel.ok) return sel;
+    const found = this.bySelector.get(selectorIdentity(dir, sel.value));
+    if (!found) return fail(Errno.ENOENT, 'no policy for this selector and direction');
+    return { ok: true, value: found };
+  }
+
+  /**
+   * SADB_X_MIGRATE (Linux xfrm_policy_migrate): give the tunnel/BEET template
+   * at `index` new endpoints, in the template and in the X_POLICY request the
+   * dumps show. The policy keeps its id, selector, reqids and place. The
+   * caller validated the move (the template exists and is tunnel or BEET).
+   */
+  moveTemplate(policy: SecurityPolicy, index: number, src: SockAddr, dst: SockAddr): void {
+    const t = policy.templates[index];
+    t.src = { ...src };
+    t.dst = { ...dst };
+    const rq = policy.ext.policy?.requests[index];
+    if (rq) {
+      rq.src = { ...src };
+      rq.dst = { ...dst };
+    }
+  }
+
   /** SADB_X_SPDGET / SPDDELETE2 key: X_POLICY id; its low 3 bits must name in/out/fwd (Linux xfrm_policy_id2dir). */
   private byIdChecked(req: SpdRequest): SpdResult<SecurityPolicy> {
     const pol = req.ext.policy;

@@ -240,6 +240,46 @@ export class Ikev2Engine implements Services {
     return true;
   }
 
+  /**
+   * Mobile IPv6 movement with the K-bit set (RFC 6275 §6.1.7, driven by a PF_KEY
+   * MIGRATE with KMADDRESS, racoon migrate_ph1_ike_addresses): the IKE SA keeps
+   * its keys, SPIs and CHILD_SAs and from now on talks from `local` to
+   * `remote`. Its CHILD_SAs' kernel messages (DELETE, rekey ADD/UPDATE) use
+   * the new addresses, which is where the kernel's MIGRATE moved their SAs.
+   * No message is sent; false if there is no such live IKE SA.
+   */
+  moveIkeSa(serial: number, local: Endpoint, remote: Endpoint): boolean {
+    const sa = this.bySerial(serial);
+    if (!sa || sa.state === 'dead') return false;
+    this.log('info', `IKE_SA ${sa.peer.name}[${sa.serial}] moved from ${sa.local.address}[${sa.local.port}]-${sa.remote.address}[${sa.remote.port}] to ${local.address}[${local.port}]-${remote.address}[${remote.port}]`, sa);
+    sa.local = { ...local };
+    sa.remote = { ...remote };
+    return true;
+  }
+
+  /**
+   * Mobile IPv6 movement with the K-bit clear (RFC 6275 §6.1.7: the key
+   * management connection does not survive): forget the IKE SA without
+   * sending anything to its old address and without deleting its CHILD_SAs
+   * from the kernel (the MIGRATE moved them; they carry traffic until they
+   * expire). Returns the CHILD_SAs it had, or null if there is no such IKE SA.
+   */
+  abandonIkeSa(serial: number, reason: string): ChildSaInfo[] | null {
+    const sa = this.bySerial(serial);
+    if (!sa || sa.state === 'dead') return null;
+    const children = this.ikeSas().find((i) => i.serial === serial)?.children ?? [];
+    for (const [seq, p] of this.pendingPfKey) if (p.sa === sa) this.pendingPfKey.delete(seq);
+    sa.active = null;
+    sa.passive = null;
+    sa.queued = [];
+    sa.children = [];
+    sa.state = 'dead';
+    this.sas.delete(sa.localSpi);
+    for (const [k, v] of this.halfOpenByInit) if (v === sa) this.halfOpenByInit.delete(k);
+    this.log('info', `IKE_SA ${sa.peer.name}[${sa.serial}] abandoned: ${reason}`, sa);
+    return children;
+  }
+
   /** Delete one CHILD_SA, named by its inbound SPI. */
   deleteChildSa(inboundSpi: number, now: number): boolean {
     this.clock = now;

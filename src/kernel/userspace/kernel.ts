@@ -7,7 +7,7 @@
  * and Linux net/key/af_key.c pfkey_broadcast() send it:
  *   ONE        only the sender (GETSPI, GET, DUMP, SPDGET, SPDDUMP, errors)
  *   ALL        every socket (ADD, UPDATE, DELETE, FLUSH, SPDADD/UPDATE/DELETE/
- *              DELETE2/SETIDX, SPDFLUSH, X_PROMISC)
+ *              DELETE2/SETIDX, SPDFLUSH, X_PROMISC, X_MIGRATE)
  *   REGISTERED the sender plus every registered socket (REGISTER), or the
  *              sockets registered for the satype (ACQUIRE, EXPIRE), or any
  *              registered socket (SPDEXPIRE)
@@ -35,6 +35,7 @@ import { systemClock, type KernelClock } from '../../sadb/clock';
 import { protoToSatype, Sadb, type SadbRequest, type SaExpiryKind, type SecurityAssociation } from '../../sadb/sadb';
 import { Spd, type PacketSelector, type PolicyTemplate, type SecurityPolicy } from '../../spd/spd';
 import { formatIp } from '../../util/ip';
+import { buildMigrateBroadcast, planMigrate } from './migrate';
 
 /** Linux af_key pfkey_get_base_msg(): message types above this are refused. */
 const SADB_SATYPE_MAX = 9;
@@ -172,6 +173,7 @@ export class UserspaceKernel {
       [SadbMsgType.X_SPDGET]: (ep, m) => this.spdGet(ep, m),
       [SadbMsgType.X_SPDDUMP]: (ep, m) => this.spdDump(ep, m),
       [SadbMsgType.X_SPDFLUSH]: (ep, m) => this.spdFlush(ep, m),
+      [SadbMsgType.X_MIGRATE]: (ep, m) => this.migrate(ep, m),
     };
   }
 
@@ -461,6 +463,43 @@ export class UserspaceKernel {
     }
     this.log.info({ count: gone.length }, 'SPD flushed');
     this.replyAll({ type: SadbMsgType.X_SPDFLUSH, satype: SadbSaType.UNSPEC, errno: 0, seq: msg.seq, pid: msg.pid, ext: {} });
+  }
+
+  /**
+   * SADB_X_MIGRATE from any socket (the Mobile IPv6 daemon's role; see
+   * migrate.ts): validate everything, then move the policy's tunnel templates
+   * and their SAs, and broadcast the MIGRATE with KMADDRESS to every socket.
+   * SA listeners see the old SA deleted and the moved one added; policy
+   * listeners see the policy replaced by itself with its new endpoints.
+   */
+  private migrate(_ep: Endpoint, msg: PfKeyMessage): void {
+    const r = planMigrate(msg, this.spd, this.sadb);
+    if (!r.ok) refuse(r.errno, r.reason);
+    const { plan } = r;
+    // Nothing can fail from here on.
+    this.dropAcquiresOf(plan.policy);
+    for (const move of plan.moves) {
+      this.spd.moveTemplate(plan.policy, move.index, move.new.src, move.new.dst);
+      for (const sa of move.sas) {
+        const moved = this.sadb.migrate(sa, move.new.src.address, move.new.dst.address);
+        this.emitSa('delete', sa);
+        this.emitSa('add', moved);
+      }
+    }
+    this.emitPolicy('delete', plan.policy);
+    this.emitPolicy('add', plan.policy);
+    this.log.info(
+      {
+        spid: plan.policy.id,
+        dir: IpsecDir[plan.policy.dir],
+        moves: plan.moves.map((m) => `${m.old.src.address}-${m.old.dst.address} -> ${m.new.src.address}-${m.new.dst.address}`),
+        sas: plan.moves.reduce((n, m) => n + m.sas.length, 0),
+        kmaddress: plan.kmaddress ? `${plan.kmaddress.local.address}-${plan.kmaddress.remote.address}` : undefined,
+      },
+      'MIGRATE',
+    );
+    const sel = this.policyExtensions(plan.policy);
+    this.replyAll(buildMigrateBroadcast(plan, msg, sel.addressSrc!, sel.addressDst!));
   }
 
   // ---- kernel-originated messages --------------------------------------------------
