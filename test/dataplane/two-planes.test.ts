@@ -31,7 +31,7 @@ async function side(gw: string, hostAddr: string): Promise<Side> {
   const transport = await UdpEspTransport.bind(plane, gw, 0);
   const sent: Buffer[] = [];
   const send = transport.sendUdp.bind(transport);
-  plane.setTransport({ sendUdp: (p, d, dp, s, sp) => (sent.push(p), send(p, d, dp, s, sp)) });
+  plane.setTransport({ sendUdp: (p, d, dp) => (sent.push(p), send(p, d, dp)) });
   return { kernel, plane, host, transport, sent };
 }
 
