@@ -124,7 +124,7 @@ export class DataPlane {
   private transport: ProtectedTransport | null = null;
   private readonly queued = new Map<string, Buffer[]>();
   private readonly queuePerFlow: number;
-  private readonly udpFallback: UdpFallback | null;
+  private udpFallback: UdpFallback | null;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
@@ -161,6 +161,13 @@ export class DataPlane {
 
   setTransport(t: ProtectedTransport | null): void {
     this.transport = t;
+    this.xforms.clear(); // the UDP fallback depends on whether the transport has raw sockets
+  }
+
+  /** Our UDP port for ESP SAs carried UDP-encapsulated without NAT-T ports of their own. */
+  setUdpFallbackSport(sport: number): void {
+    if (this.udpFallback) this.udpFallback = { ...this.udpFallback, sport };
+    this.xforms.clear();
   }
 
   /** Transform contexts currently built (tests, diagnostics). */
