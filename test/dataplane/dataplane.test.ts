@@ -13,7 +13,7 @@ import { TunPort, TunUnavailableError, tunnelRoute } from '../../src/kernel/data
 import { UserspaceKernel } from '../../src/kernel/userspace/kernel';
 import { SadbMsgType, SadbSaType } from '../../src/pfkey/constants';
 import type { PfKeyMessage } from '../../src/pfkey/types';
-import { loadSetkey, until } from './helpers';
+import { loadSetkey } from './helpers';
 
 interface Node {
   kernel: UserspaceKernel;
