@@ -5,14 +5,20 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import * as crypto from './crypto';
+import * as esp from './esp';
+import * as ikev2 from './ikev2';
 import * as kernel from './kernel';
 import * as pfkey from './pfkey';
 import type { BenchModule, BenchResult } from './types';
 
 /** Add a module here to have it run. */
 export const MODULES: BenchModule[] = [
+  { name: 'crypto', run: crypto.run },
+  { name: 'esp', run: esp.run },
   { name: 'kernel', run: kernel.run },
   { name: 'pfkey', run: pfkey.run },
+  { name: 'ikev2', run: ikev2.run },
 ];
 
 function repoRoot(): string {

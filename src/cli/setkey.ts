@@ -10,13 +10,14 @@
  * Everything the command touches comes through SetkeyIo so that tests can
  * drive it with an in-process PfKeySocket, a fixed clock and a time zone.
  */
+import { explainReply } from '../pfkey/explain';
 import { readFile } from 'node:fs/promises';
 import { Errno, SadbMsgType, SadbSaState, SadbSaType } from '../pfkey/constants';
 import { DEFAULT_PFKEY_SOCKET, PFKEY_SOCKET_ENV, type KernelBackendName, type PfKeySocket } from '../pfkey/socket';
 import type { PfKeyMessage, SockAddr } from '../pfkey/types';
+import { PfKeyClosedError } from '../pfkey/channel';
 import { encodeMessage } from '../pfkey/codec';
-import { connectUnixPfKey } from '../pfkey/unix';
-import { openXfrmPfKey } from '../kernel/xfrm';
+import { openPfKey } from '../kernel';
 import { compileSetkeyScript, type Resolver, type SetkeyStep } from '../config/setkey/compile';
 import { formatKdebug, formatMonitorRecord, formatSadump, formatSpdump } from '../config/setkey/dump';
 import { formatParseError } from '../config/setkey/errors';
@@ -35,6 +36,8 @@ export interface SetkeyIo {
   stdout(text: string): void;
   stderr(text: string): void;
   readStdin(): Promise<string>;
+  /** Standard input as it arrives (setkey -c runs each statement when its ';' comes). */
+  stdinChunks?(): AsyncIterable<string>;
   readFile(path: string): Promise<string>;
   openSocket(opts: OpenPfKeyOptions): Promise<PfKeySocket>;
   env: Record<string, string | undefined>;
@@ -50,14 +53,9 @@ export interface SetkeyIo {
   replyTimeoutMs?: number;
 }
 
-/**
- * userspace: tanuki's kernel on its unix socket; xfrm: the Linux kernel's
- * XFRM through NETLINK_XFRM; af_key has no transport in this build yet.
- */
+/** The kernel behind the socket: openPfKey (src/kernel) for every backend. */
 async function defaultOpenSocket(opts: OpenPfKeyOptions): Promise<PfKeySocket> {
-  if (opts.backend === 'userspace') return connectUnixPfKey(opts.socketPath);
-  if (opts.backend === 'xfrm') return openXfrmPfKey();
-  throw new Error(`the ${opts.backend} kernel backend is not available in this build`);
+  return openPfKey({ backend: opts.backend, socketPath: opts.socketPath });
 }
 
 function defaultIo(): SetkeyIo {
@@ -68,6 +66,9 @@ function defaultIo(): SetkeyIo {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
       return Buffer.concat(chunks).toString('utf8');
+    },
+    stdinChunks: async function* () {
+      for await (const c of process.stdin) yield typeof c === 'string' ? c : (c as Buffer).toString('utf8');
     },
     readFile: (p) => readFile(p, 'utf8'),
     openSocket: defaultOpenSocket,
@@ -274,6 +275,8 @@ class Session {
     const text = errorText(m);
     if (line !== undefined) this.io.stdout(`The result of line ${line}: ${text}.\n`);
     else this.io.stdout(`${text}.\n`);
+    const why = explainReply(m);
+    if (why) this.io.stderr(`setkey: ${why}\n`);
   }
 
   /** setkey postproc() for the replies of one request. */
@@ -307,8 +310,7 @@ class Session {
   async request(req: PfKeyMessage, line: number | undefined): Promise<void> {
     if (req.type === SadbMsgType.DUMP || req.type === SadbMsgType.X_SPDDUMP) {
       const replies = await this.dump(req);
-      const shown = replies.filter((m) => m.errno === 0 && (this.flags.all || m.ext.sa?.state !== SadbSaState.DEAD));
-      if (replies.length === 0 || (replies.every((m) => m.errno === 0) && shown.length === 0)) {
+      if (replies.length === 0) {
         // Linux answers an empty dump with ENOENT; a kernel that sends nothing gets the same text
         this.report({ ...req, errno: Errno.ENOENT }, line);
         return;
@@ -356,7 +358,17 @@ class Session {
 
 function waitStop(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
-    if (!signal) return; // runs until the process is killed
+    if (!signal) {
+      // the command line: SIGINT/SIGTERM end -x and -l cleanly (socket closed, exit 0)
+      const h = (): void => {
+        process.off('SIGINT', h);
+        process.off('SIGTERM', h);
+        resolve();
+      };
+      process.once('SIGINT', h);
+      process.once('SIGTERM', h);
+      return;
+    }
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
@@ -392,8 +404,14 @@ export function rawHexdump(buf: Uint8Array): string {
   return out;
 }
 
+/** setkey.c's ipproto[] names for shortdump; other numbers print as #N. */
+const SHORT_IPPROTO: Record<number, string> = {
+  0: 'ip', 1: 'icmp', 2: 'igmp', 3: 'ggp', 4: 'ip4', 6: 'tcp', 8: 'egp', 17: 'udp', 22: 'idp', 29: 'tp',
+  41: 'ip6', 43: 'rt6', 44: 'frag6', 46: 'rsvp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmp6', 59: 'none', 60: 'dst6',
+};
+
 /** setkey shortdump() (-l): one short line per SA. */
-function shortdump(m: PfKeyMessage, nowSec: number): string {
+export function shortdump(m: PfKeyMessage, nowSec: number): string {
   const satype = m.satype === SadbSaType.AH ? 'ah' : m.satype === SadbSaType.ESP ? 'esp' : `#${m.satype}`;
   const p2 = (n: number) => String(n).padStart(2, '0');
   let out = `${p2(Math.floor((nowSec % 3600) / 60))}${p2(nowSec % 60)}`;
@@ -408,12 +426,14 @@ function shortdump(m: PfKeyMessage, nowSec: number): string {
     out += h.addtime >= 1000n ? 'big' : String(h.addtime).padEnd(3);
   } else out += ' ???/???';
   const addr = (a: PfKeyMessage['ext']['addressSrc']) =>
-    a ? `${a.proto ? `${a.proto} ` : ''}${a.addr.port ? `${a.addr.address}[${a.addr.port}]` : a.addr.address}` : '?';
+    a ? `${a.proto ? `${SHORT_IPPROTO[a.proto] ?? `#${a.proto}`} ` : ''}${a.addr.port ? `${a.addr.address}[${a.addr.port}]` : a.addr.address}` : '?';
   return `${out} ${addr(m.ext.addressSrc)} -> ${addr(m.ext.addressDst)}\n`;
 }
 
 export async function main(argv: string[], ioOverrides: Partial<SetkeyIo> = {}): Promise<number> {
   const io: SetkeyIo = { ...defaultIo(), ...ioOverrides };
+  // a caller that supplies standard input as a whole gets it used for -c too
+  if (ioOverrides.readStdin && !ioOverrides.stdinChunks) delete io.stdinChunks;
   if (argv.length === 0) {
     io.stdout(`${SETKEY_VERSION}\n${USAGE}`);
     return 1;
@@ -499,16 +519,18 @@ export async function main(argv: string[], ioOverrides: Partial<SetkeyIo> = {}):
     const short = (type: SadbMsgType): PfKeyMessage => ({ type, satype: SadbSaType.UNSPEC, errno: 0, seq: 0, pid: sock.pid, ext: {} });
     switch (flags.mode) {
       case 'dump':
-        if (flags.forever && !flags.policy) {
+        if (flags.forever) {
+          // setkey -l: the header once, then a dump every second (short lines for the SAD, full records for -P)
           io.stdout(`${'time'.padEnd(4)} ${'p'.padEnd(3)} s ${'spi'.padEnd(8)} ${'ltime'.padEnd(7)} src -> dst\n`);
           const stop = waitStop(io.stop);
           let stopped = false;
           void stop.then(() => (stopped = true));
           while (!stopped) {
-            const replies = await session.dump(short(SadbMsgType.DUMP));
+            const replies = await session.dump(short(flags.policy ? SadbMsgType.X_SPDDUMP : SadbMsgType.DUMP));
             for (const m of replies) {
-              if (m.errno !== 0 || (!flags.all && m.ext.sa?.state === SadbSaState.DEAD)) continue;
-              io.stdout(shortdump(m, Math.floor(io.now() / 1000)));
+              if (m.errno !== 0) session.report(m, undefined);
+              else if (flags.policy) io.stdout(formatSpdump(m, session.dumpOpts));
+              else if (flags.all || m.ext.sa?.state !== SadbSaState.DEAD) io.stdout(shortdump(m, Math.floor(io.now() / 1000)));
             }
             await Promise.race([stop, new Promise((r) => setTimeout(r, 1000))]);
           }
@@ -532,10 +554,26 @@ export async function main(argv: string[], ioOverrides: Partial<SetkeyIo> = {}):
           const nl = record.indexOf('\n') + 1;
           io.stdout(record.slice(0, nl) + rawHexdump(encodeMessage(m)) + record.slice(nl));
         });
-        sock.send({ type: SadbMsgType.X_PROMISC, satype: 1 as SadbSaType, errno: 0, seq: 0, pid: sock.pid, ext: {} });
-        await waitStop(io.stop);
+        const promisc = await sock.request({ type: SadbMsgType.X_PROMISC, satype: 1 as SadbSaType, errno: 0, seq: 0, pid: sock.pid, ext: {} });
+        if (promisc.errno !== 0) {
+          // e.g. the xfrm backend: no promiscuous mode, but kernel events reach registered sockets
+          io.stderr(`setkey: promiscuous mode refused (${strerror(promisc.errno)}); showing the kernel's messages for ah, esp and ipcomp instead\n`);
+          for (const satype of [SadbSaType.AH, SadbSaType.ESP, SadbSaType.X_IPCOMP])
+            await sock.request({ type: SadbMsgType.REGISTER, satype, errno: 0, seq: 0, pid: sock.pid, ext: {} });
+        }
+        // runs until stopped, or until the kernel goes away (the transport reports PfKeyClosedError)
+        let lost = false;
+        const closed = new Promise<void>((resolve) => {
+          sock.onError((e) => {
+            if (e instanceof PfKeyClosedError) {
+              lost = true;
+              resolve();
+            }
+          });
+        });
+        await Promise.race([waitStop(io.stop), closed]);
         off();
-        return 0;
+        return lost ? 1 : 0;
       }
       default:
         io.stdout(`${SETKEY_VERSION}\n${USAGE}`);
@@ -566,31 +604,51 @@ async function withSocket(io: SetkeyIo, open: () => Promise<PfKeySocket>, f: (s:
 
 /** -c: statements from standard input, each applied as soon as it is complete; errors do not stop the loop. */
 async function stdinLoop(io: SetkeyIo, flags: Flags, open: () => Promise<PfKeySocket>): Promise<number> {
-  const text = await io.readStdin();
-  const statements = splitStatements(text);
+  const chunks: AsyncIterable<string> = io.stdinChunks
+    ? io.stdinChunks()
+    : (async function* () {
+        yield await io.readStdin();
+      })();
   return withSocketMaybe(io, flags, open, async (sock) => {
     let failed = false;
     const session = sock ? new Session(io, flags, sock) : undefined;
-    for (const st of statements) {
+    /** One statement; returns true when it was exit/quit/bye. */
+    const statement = async (st: { text: string; line: number }): Promise<boolean> => {
       const r = parseSetkeyScript(st.text, { file: '<stdin>', protocols: io.protocols });
       for (const w of r.warnings) io.stderr(`<stdin>:${w.line + st.line - 1}:${w.column}: ${w.message}\n`);
       if (!r.ok) {
         io.stderr(`${formatParseError({ ...r.error, line: r.error.line + st.line - 1 })}\n`);
         failed = true;
-        continue;
+        return false;
       }
       const c = await compileSetkeyScript(r.commands, { file: '<stdin>', rfcMode: flags.rfcMode, pid: sock?.pid ?? 0, resolve: io.resolve });
       if (!c.ok) {
         io.stderr(`${formatParseError({ ...c.error, line: c.error.line + st.line - 1 })}\n`);
         failed = true;
-        continue;
+        return false;
       }
       if (session) {
         await session.run(c.steps, false);
         if (session.failed) failed = true;
       }
-      if (r.exited) break;
+      return r.exited;
+    };
+    // statements run as soon as their ';' arrives (setkey's stdin_loop)
+    let buffer = '';
+    let baseLine = 1;
+    for await (const chunk of chunks) {
+      buffer += chunk;
+      let consumed = 0;
+      for (const st of splitStatements(buffer)) {
+        if (!st.text.endsWith(';')) break;
+        consumed += st.text.length;
+        if (await statement({ text: st.text, line: baseLine + st.line - 1 })) return failed ? 1 : 0;
+      }
+      for (const ch of buffer.slice(0, consumed)) if (ch === '\n') baseLine++;
+      buffer = buffer.slice(consumed);
     }
+    const rest = splitStatements(buffer);
+    for (const st of rest) if (await statement({ text: st.text, line: baseLine + st.line - 1 })) break;
     return failed ? 1 : 0;
   });
 }

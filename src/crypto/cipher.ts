@@ -1,6 +1,6 @@
 /**
- * Non-AEAD ESP / IKE ciphers: AES-CBC (RFC 3602), AES-CTR (RFC 3686), 3DES-CBC (RFC 2451),
- * DES-CBC (RFC 2405) and NULL (RFC 2410). No padding is applied: the caller pads to blockBytes
+ * Non-AEAD ESP / IKE ciphers: AES-CBC (RFC 3602), AES-CTR (RFC 3686), Camellia-CBC (RFC 4312 /
+ * RFC 5529), 3DES-CBC (RFC 2451), DES-CBC (RFC 2405) and NULL (RFC 2410). No padding is applied: the caller pads to blockBytes
  * (RFC 4303 §2.4). Backed by node:crypto (OpenSSL).
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
@@ -14,11 +14,25 @@ export interface BlockCipher {
   decrypt(iv: Buffer, data: Buffer): Buffer;
 }
 
+type FastCipherFactory = (alg: EncrAlg, key: Buffer, fallback: BlockCipher) => BlockCipher | null;
+let fastFactory: FastCipherFactory | null = null;
+
+/** Install a faster backend (openssl-aead.ts, see enableFastAead); it may decline with null. */
+export function setFastCipherFactory(factory: FastCipherFactory | null): void {
+  fastFactory = factory;
+}
+
 /**
  * Create a cipher for one SA direction. `key` is the KEYMAT slice for the transform: for
  * AES-CTR it is key || 4-byte nonce (RFC 3686 §5.1).
  */
 export function createCipher(alg: EncrAlg, key: Buffer): BlockCipher {
+  const node = createNodeCipher(alg, key);
+  return fastFactory?.(alg, key, node) ?? node;
+}
+
+/** The node:crypto implementation (one createCipheriv per call). */
+export function createNodeCipher(alg: EncrAlg, key: Buffer): BlockCipher {
   if (!alg.implemented) throw new CryptoError('unimplemented', `${alg.id} is not implemented`);
   if (alg.aead) throw new CryptoError('wrong-algorithm', `${alg.id} is an AEAD: use createAead`);
   switch (alg.mode) {
@@ -33,7 +47,7 @@ export function createCipher(alg: EncrAlg, key: Buffer): BlockCipher {
   }
 }
 
-function checkKey(alg: EncrAlg, key: Buffer): number {
+export function checkKey(alg: EncrAlg, key: Buffer): number {
   const keyBits = (key.length - alg.saltBytes) * 8;
   if (!alg.keyBits.includes(keyBits)) {
     const allowed = alg.keyBits.map((b) => b / 8 + alg.saltBytes).join('/');
@@ -42,13 +56,13 @@ function checkKey(alg: EncrAlg, key: Buffer): number {
   return keyBits;
 }
 
-function checkIv(alg: { id: string; ivBytes: number }, iv: Buffer): void {
+export function checkIv(alg: { id: string; ivBytes: number }, iv: Buffer): void {
   if (iv.length !== alg.ivBytes) {
     throw new CryptoError('bad-iv-length', `${alg.id}: IV is ${iv.length} bytes, expected ${alg.ivBytes}`);
   }
 }
 
-function checkBlocks(id: string, blockBytes: number, data: Buffer): void {
+export function checkBlocks(id: string, blockBytes: number, data: Buffer): void {
   if (data.length % blockBytes !== 0) {
     throw new CryptoError('bad-data-length', `${id}: ${data.length} bytes is not a multiple of the ${blockBytes}-byte block`);
   }
@@ -69,6 +83,7 @@ function cbcCipher(alg: EncrAlg, key: Buffer): BlockCipher {
   let name: string;
   let opensslKey = key;
   if (alg.id === 'aes-cbc') name = `aes-${keyBits}-cbc`;
+  else if (alg.id === 'camellia-cbc') name = `camellia-${keyBits}-cbc`;
   else if (alg.id === '3des-cbc') name = 'des-ede3-cbc';
   else if (alg.id === 'des-cbc') {
     // Single DES is in OpenSSL 3's legacy provider only. EDE with K1 = K2 = K3 is exactly

@@ -69,7 +69,56 @@ export function modpPrime(group: DhGroup): Buffer {
   return getDiffieHellman(name).getPrime();
 }
 
-/** Create our half of an exchange. `privateKey` is for deterministic tests only. */
+/** Group orders n (SEC 2 §2.4.2, §2.5.1, §2.6.1; FIPS 186-4 App. D.1.2). */
+const ECP_ORDER: Readonly<Record<string, bigint>> = {
+  prime256v1: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  secp384r1: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  secp521r1:
+    0x1fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+};
+
+/** Extra random bytes for an unbiased reduction mod n (FIPS 186-4 App. B.4.1: 64 more bits). */
+const ECP_EXTRA_BYTES = 8;
+
+/**
+ * How many random bytes to hand createDh() as `privateKey` when the caller injects its own
+ * randomness (sans-I/O engines): MODP 64 bytes (a 512-bit exponent, at least twice the
+ * strength of every MODP group, RFC 3526 §8); ECP the field size + 8 bytes, reduced to
+ * 1 <= d < n as in FIPS 186-4 App. B.4.1; Curve25519/448 the raw 32/56-byte scalar.
+ */
+export function dhPrivateKeyBytes(group: DhGroup): number {
+  switch (group.type) {
+    case 'modp':
+      return Math.min(group.keBytes, 64);
+    case 'ecp':
+      return group.sharedBytes + ECP_EXTRA_BYTES;
+    default:
+      return group.keBytes;
+  }
+}
+
+/**
+ * ECP private scalar from caller bytes: exactly the field size is used as is (published
+ * vectors); field size + 8 bytes is reduced to d = (c mod (n-1)) + 1 (FIPS 186-4 App. B.4.1).
+ */
+function ecpScalar(group: DhGroup, curve: string, privateKey: Buffer): Buffer {
+  if (privateKey.length === group.sharedBytes) return privateKey;
+  const n = ECP_ORDER[curve];
+  if (n === undefined || privateKey.length !== group.sharedBytes + ECP_EXTRA_BYTES) {
+    throw new DhError(
+      'bad-length',
+      `${group.id}: private key is ${privateKey.length} bytes, expected ${group.sharedBytes} or ${group.sharedBytes + ECP_EXTRA_BYTES}`,
+    );
+  }
+  const d = (toBigInt(privateKey) % (n - 1n)) + 1n;
+  return Buffer.from(d.toString(16).padStart(group.sharedBytes * 2, '0'), 'hex');
+}
+
+/**
+ * Create our half of an exchange. Without `privateKey` a fresh random key is generated;
+ * with it (deterministic tests, or engines that inject randomness — see dhPrivateKeyBytes)
+ * the key is derived from those bytes.
+ */
 export function createDh(group: DhGroup, privateKey?: Buffer): DhExchange {
   if (!group.implemented) throw new DhError('unsupported-group', `${group.id} is not implemented`);
   switch (group.type) {
@@ -107,7 +156,8 @@ function modpExchange(group: DhGroup, privateKey?: Buffer): DhExchange {
   let dh: DiffieHellman;
   try {
     dh = createDiffieHellman(prime, Buffer.from([2]));
-    if (privateKey) dh.setPrivateKey(privateKey);
+    // x = 0 or 1 would make g^x trivial (and OpenSSL refuses x = 0): such bytes map to x = 2
+    if (privateKey) dh.setPrivateKey(toBigInt(privateKey) < 2n ? Buffer.from([2]) : privateKey);
     dh.generateKeys();
   } catch (err) {
     throw new DhError('invalid-public-value', `${group.id}: cannot create key: ${(err as Error).message}`);
@@ -140,9 +190,10 @@ function ecpExchange(group: DhGroup, privateKey?: Buffer): DhExchange {
   let ecdh: ECDH;
   try {
     ecdh = createECDH(curve);
-    if (privateKey) ecdh.setPrivateKey(privateKey);
+    if (privateKey) ecdh.setPrivateKey(ecpScalar(group, curve, privateKey));
     else ecdh.generateKeys();
   } catch (err) {
+    if (err instanceof DhError) throw err;
     throw new DhError('invalid-public-value', `${group.id}: invalid private key: ${(err as Error).message}`);
   }
   // getPublicKey() is 0x04 || x || y (SEC 1 uncompressed); IKE drops the 0x04 (RFC 5903 §7).

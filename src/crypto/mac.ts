@@ -15,7 +15,21 @@ export interface Mac {
   compute(...parts: Buffer[]): Buffer;
 }
 
+type FastMacFactory = (alg: IntegAlg, key: Buffer) => Mac | null;
+let fastFactory: FastMacFactory | null = null;
+
+/** Install a faster backend for HMAC (openssl-aead.ts, see enableFastAead); it may decline with null. */
+export function setFastMacFactory(factory: FastMacFactory | null): void {
+  fastFactory = factory;
+}
+
 export function createMac(alg: IntegAlg, key: Buffer): Mac {
+  const node = createNodeMac(alg, key);
+  return (alg.mode === 'hmac' ? fastFactory?.(alg, key) : null) ?? node;
+}
+
+/** The node:crypto implementation (one createHmac per ICV). */
+export function createNodeMac(alg: IntegAlg, key: Buffer): Mac {
   if (!alg.implemented) throw new CryptoError('unimplemented', `${alg.id} is not implemented`);
   if (key.length !== alg.keyBytes) {
     throw new CryptoError('bad-key-length', `${alg.id}: key is ${key.length} bytes, expected ${alg.keyBytes}`);

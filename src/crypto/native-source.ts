@@ -10,8 +10,12 @@
  *   [4] input length (without the ICV)  [5] output offset  [6] ICV length  [7] result (1 ok, 0 fail)
  * Seal writes ciphertext || ICV at the output offset. Open reads the ICV right after the
  * input and writes the plaintext; result 0 means the ICV did not verify.
+ *
+ * tanuki_cipher_batch uses the same descriptor for unpadded CBC/CTR (offset [0] is a 16-byte
+ * IV / counter block), tanuki_hmac_batch uses [3] [4] [5] and writes the full HMAC.
  */
 export const ESP_AEAD_C_SOURCE = `
+#include <stddef.h>
 #include <stdint.h>
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 int EVP_CipherInit_ex(EVP_CIPHER_CTX *ctx, const void *type, void *impl,
@@ -42,6 +46,48 @@ int tanuki_aead_batch(intptr_t ctx_addr, intptr_t arena_addr, intptr_t jobs_addr
         if (ok && enc) ok = EVP_CIPHER_CTX_ctrl(ctx, CTRL_AEAD_GET_TAG, tag_len, out + in_len) == 1;
         job[7] = ok;
         ok_count += ok;
+    }
+    return ok_count;
+}
+
+int tanuki_cipher_batch(intptr_t ctx_addr, intptr_t arena_addr, intptr_t jobs_addr, int n, int enc)
+{
+    EVP_CIPHER_CTX *ctx = (EVP_CIPHER_CTX *)ctx_addr;
+    unsigned char *arena = (unsigned char *)arena_addr;
+    int32_t *job = (int32_t *)jobs_addr;
+    int ok_count = 0;
+    for (int i = 0; i < n; i++, job += 8) {
+        int len = 0, tail = 0;
+        job[7] = 0;
+        if (EVP_CipherInit_ex(ctx, 0, 0, 0, arena + job[0], enc) != 1) continue;
+        if (EVP_CipherUpdate(ctx, arena + job[5], &len, arena + job[3], job[4]) != 1) continue;
+        if (EVP_CipherFinal_ex(ctx, arena + job[5] + len, &tail) != 1 || len + tail != job[4]) continue;
+        job[7] = 1;
+        ok_count++;
+    }
+    return ok_count;
+}
+
+typedef struct hmac_ctx_st HMAC_CTX;
+int HMAC_Init_ex(HMAC_CTX *ctx, const void *key, int len, const void *md, void *impl);
+int HMAC_Update(HMAC_CTX *ctx, const unsigned char *data, size_t len);
+int HMAC_Final(HMAC_CTX *ctx, unsigned char *md, unsigned int *len);
+
+int tanuki_hmac_batch(intptr_t ctx_addr, intptr_t arena_addr, intptr_t jobs_addr, int n)
+{
+    HMAC_CTX *ctx = (HMAC_CTX *)ctx_addr;
+    unsigned char *arena = (unsigned char *)arena_addr;
+    int32_t *job = (int32_t *)jobs_addr;
+    int ok_count = 0;
+    for (int i = 0; i < n; i++, job += 8) {
+        unsigned int len = 0;
+        job[7] = 0;
+        /* key NULL, md NULL: restart with the key and digest set when the context was made */
+        if (HMAC_Init_ex(ctx, 0, 0, 0, 0) != 1) continue;
+        if (HMAC_Update(ctx, arena + job[3], (size_t)job[4]) != 1) continue;
+        if (HMAC_Final(ctx, arena + job[5], &len) != 1) continue;
+        job[7] = (int32_t)len;
+        ok_count++;
     }
     return ok_count;
 }

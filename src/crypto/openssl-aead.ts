@@ -5,18 +5,22 @@
  * packets. Everything else, and every failure to set this up, falls back to the node:crypto
  * implementation in aead.ts with identical results (test/crypto/openssl-aead.test.ts).
  *
- * enableFastAead() must be called once to use it; it reports which backend is active and why.
+ * enableFastAead() (alias enableFastCrypto) must be called once to use it; it reports which
+ * backend is active and why. It also switches createCipher() (CBC/CTR) and createMac() (HMAC)
+ * to reused libcrypto contexts.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as Koffi from 'koffi';
 import { type Aead, checkAeadIv, checkAeadKey, createNodeAead, setFastAeadFactory } from './aead';
+import { type BlockCipher, checkBlocks, checkIv, checkKey, setFastCipherFactory } from './cipher';
 import { CryptoError } from './errors';
+import { type Mac, setFastMacFactory } from './mac';
 import { ESP_AEAD_C_SOURCE } from './native-source';
-import type { EncrAlg } from './registry';
+import type { EncrAlg, IntegAlg } from './registry';
 
 export interface AeadBatchItem {
   readonly iv: Buffer;
@@ -45,8 +49,15 @@ interface Native {
   ctxFree: (ctx: Pointer) => void;
   cipherInit: (ctx: Pointer, cipher: Pointer, impl: null, key: Buffer | null, iv: Buffer | null, enc: number) => number;
   ctxCtrl: (ctx: Pointer, type: number, arg: number, ptr: null) => number;
+  ctxSetPadding: (ctx: Pointer, pad: number) => number;
   ciphers: Readonly<Record<string, Pointer>>;
   batch: (ctx: number, arena: number, jobs: number, n: number, enc: number) => number;
+  cipherBatch: (ctx: number, arena: number, jobs: number, n: number, enc: number) => number;
+  hmacNew: () => Pointer;
+  hmacFree: (ctx: Pointer) => void;
+  hmacInit: (ctx: Pointer, key: Buffer, len: number, md: Pointer, impl: null) => number;
+  digests: Readonly<Record<string, Pointer>>;
+  hmacBatch: (ctx: number, arena: number, jobs: number, n: number) => number;
 }
 
 const EVP_CTRL_AEAD_SET_IVLEN = 0x9;
@@ -87,6 +98,8 @@ function loadNative(): Native {
   const cipherGetter = (name: string): Pointer => (fn(`void *${name}(void)`) as () => Pointer)();
   const shim = koffi.load(compileShim());
   const batch = shim.func('tanuki_aead_batch', 'int', ['intptr_t', 'intptr_t', 'intptr_t', 'int', 'int']) as NativeFn;
+  const cipherBatch = shim.func('tanuki_cipher_batch', 'int', ['intptr_t', 'intptr_t', 'intptr_t', 'int', 'int']) as NativeFn;
+  const hmacBatch = shim.func('tanuki_hmac_batch', 'int', ['intptr_t', 'intptr_t', 'intptr_t', 'int']) as NativeFn;
   return {
     ctxNew: fn('void *EVP_CIPHER_CTX_new(void)') as () => Pointer,
     ctxFree: fn('void EVP_CIPHER_CTX_free(void *ctx)') as (ctx: Pointer) => void,
@@ -94,13 +107,36 @@ function loadNative(): Native {
       'int EVP_CipherInit_ex(void *ctx, void *type, void *impl, const uint8_t *key, const uint8_t *iv, int enc)',
     ) as Native['cipherInit'],
     ctxCtrl: fn('int EVP_CIPHER_CTX_ctrl(void *ctx, int type, int arg, void *ptr)') as Native['ctxCtrl'],
+    ctxSetPadding: fn('int EVP_CIPHER_CTX_set_padding(void *ctx, int pad)') as Native['ctxSetPadding'],
     ciphers: {
       'aes-128-gcm': cipherGetter('EVP_aes_128_gcm'),
       'aes-192-gcm': cipherGetter('EVP_aes_192_gcm'),
       'aes-256-gcm': cipherGetter('EVP_aes_256_gcm'),
       'chacha20-poly1305': cipherGetter('EVP_chacha20_poly1305'),
+      'aes-128-cbc': cipherGetter('EVP_aes_128_cbc'),
+      'aes-192-cbc': cipherGetter('EVP_aes_192_cbc'),
+      'aes-256-cbc': cipherGetter('EVP_aes_256_cbc'),
+      'aes-128-ctr': cipherGetter('EVP_aes_128_ctr'),
+      'aes-192-ctr': cipherGetter('EVP_aes_192_ctr'),
+      'aes-256-ctr': cipherGetter('EVP_aes_256_ctr'),
+      'camellia-128-cbc': cipherGetter('EVP_camellia_128_cbc'),
+      'camellia-192-cbc': cipherGetter('EVP_camellia_192_cbc'),
+      'camellia-256-cbc': cipherGetter('EVP_camellia_256_cbc'),
+      'des-ede3-cbc': cipherGetter('EVP_des_ede3_cbc'),
     },
     batch: batch as Native['batch'],
+    cipherBatch: cipherBatch as Native['cipherBatch'],
+    hmacNew: fn('void *HMAC_CTX_new(void)') as () => Pointer,
+    hmacFree: fn('void HMAC_CTX_free(void *ctx)') as (ctx: Pointer) => void,
+    hmacInit: fn('int HMAC_Init_ex(void *ctx, const uint8_t *key, int len, void *md, void *impl)') as Native['hmacInit'],
+    digests: {
+      md5: cipherGetter('EVP_md5'),
+      sha1: cipherGetter('EVP_sha1'),
+      sha256: cipherGetter('EVP_sha256'),
+      sha384: cipherGetter('EVP_sha384'),
+      sha512: cipherGetter('EVP_sha512'),
+    },
+    hmacBatch: hmacBatch as Native['hmacBatch'],
   };
 }
 
@@ -114,7 +150,9 @@ export function enableFastAead(): FastAeadStatus {
   try {
     native = loadNative();
     setFastAeadFactory((alg, key) => (alg.mode === 'gcm' || alg.mode === 'chacha20-poly1305' ? createFfiAead(alg, key) : null));
-    status = { enabled: true, reason: 'libcrypto EVP_CIPHER_CTX reuse via koffi with a batch shim' };
+    setFastCipherFactory(createFfiCipher);
+    setFastMacFactory(createFfiMac);
+    status = { enabled: true, reason: 'libcrypto EVP_CIPHER_CTX / HMAC_CTX reuse via koffi with a batch shim' };
   } catch (err) {
     native = null;
     status = { enabled: false, reason: `fast AEAD unavailable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
@@ -122,9 +160,14 @@ export function enableFastAead(): FastAeadStatus {
   return status;
 }
 
+/** The same switch under a name that says it covers ciphers and HMACs too. */
+export const enableFastCrypto = enableFastAead;
+
 /** Stop using the fast path (tests compare both backends). */
 export function disableFastAead(): void {
   setFastAeadFactory(null);
+  setFastCipherFactory(null);
+  setFastMacFactory(null);
   native = null;
   status = { enabled: false, reason: 'disabled' };
 }
@@ -306,4 +349,133 @@ export function createBatchAead(alg: EncrAlg, key: Buffer): BatchAead {
     sealBatch: (items) => items.map((it) => slow.seal(it.iv, it.aad, it.data)),
     openBatch: (items) => items.map((it) => slow.open(it.iv, it.aad, it.data)),
   };
+}
+
+/** Frees HMAC contexts when their Mac is garbage collected. */
+const hmacContexts = new FinalizationRegistry<{ n: Native; ctx: Pointer }>(({ n, ctx }) => n.hmacFree(ctx));
+
+/** OpenSSL cipher behind a non-AEAD row, or null when the fast path does not take it. */
+function evpCipherName(alg: EncrAlg, keyBits: number): string | null {
+  switch (alg.id) {
+    case 'aes-cbc':
+      return `aes-${keyBits}-cbc`;
+    case 'aes-ctr':
+      return `aes-${keyBits}-ctr`;
+    case 'camellia-cbc':
+      return `camellia-${keyBits}-cbc`;
+    case '3des-cbc':
+    case 'des-cbc':
+      return 'des-ede3-cbc';
+    default:
+      return null;
+  }
+}
+
+/**
+ * CBC / CTR with one keyed EVP_CIPHER_CTX per direction, one native call per encrypt/decrypt.
+ * Same contract as cipher.ts (no padding, IV length and whole blocks checked).
+ */
+function createFfiCipher(alg: EncrAlg, key: Buffer, fallback: BlockCipher): BlockCipher | null {
+  const n = native;
+  if (!n) return null;
+  const keyBits = checkKey(alg, key);
+  const name = evpCipherName(alg, keyBits);
+  const cipher = name === null ? undefined : n.ciphers[name];
+  if (!cipher) return null;
+  const ctr = alg.mode === 'ctr';
+  const cipherKey = alg.id === 'des-cbc' ? Buffer.concat([key, key, key]) : Buffer.from(key.subarray(0, keyBits / 8));
+  const nonce = ctr ? Buffer.from(key.subarray(keyBits / 8)) : Buffer.alloc(0);
+  const ctxs = [keyedCipherContext(n, cipher, cipherKey, 1), keyedCipherContext(n, cipher, cipherKey, 0)];
+  const addrs = ctxs.map((c) => Number(koffi.address(c)));
+  const a = sharedArena();
+  const blockBytes = alg.blockBytes;
+  const run = (enc: 0 | 1, iv: Buffer, data: Buffer): Buffer => {
+    checkIv(alg, iv);
+    if (!ctr) checkBlocks(alg.id, blockBytes, data);
+    if (data.length > DATA_OUT - DATA_IN) return enc ? fallback.encrypt(iv, data) : fallback.decrypt(iv, data);
+    const buf = a.buf;
+    if (ctr) {
+      // RFC 3686 §4: nonce || IV || block counter 1
+      buf.set(nonce, 0);
+      buf.set(iv, 4);
+      buf.writeUInt32BE(1, 12);
+    } else {
+      buf.set(iv, 0);
+    }
+    buf.set(data, DATA_IN);
+    const j = a.jobs;
+    j[0] = 0;
+    j[3] = DATA_IN;
+    j[4] = data.length;
+    j[5] = DATA_OUT;
+    n.cipherBatch(addrs[enc === 1 ? 0 : 1]!, a.addr, a.jobsAddr, 1, enc);
+    if (j[7] !== 1) throw new CryptoError('backend', `${alg.id}: libcrypto ${enc ? 'encrypt' : 'decrypt'} failed`);
+    const out = Buffer.allocUnsafe(data.length);
+    out.set(buf.subarray(DATA_OUT, DATA_OUT + data.length));
+    return out;
+  };
+  const c: BlockCipher = {
+    blockBytes: fallback.blockBytes,
+    ivBytes: fallback.ivBytes,
+    encrypt: (iv, data) => run(1, iv, data),
+    decrypt: (iv, data) => run(0, iv, data),
+  };
+  contexts.register(c, { n, ctxs });
+  return c;
+}
+
+function keyedCipherContext(n: Native, cipher: Pointer, key: Buffer, enc: 0 | 1): Pointer {
+  const ctx = n.ctxNew();
+  if (!ctx) throw new CryptoError('backend', 'EVP_CIPHER_CTX_new failed');
+  if (n.cipherInit(ctx, cipher, null, key, null, enc) !== 1 || n.ctxSetPadding(ctx, 0) !== 1) {
+    n.ctxFree(ctx);
+    throw new CryptoError('backend', 'EVP_CipherInit_ex failed');
+  }
+  return ctx;
+}
+
+/** HMAC with one keyed HMAC_CTX, restarted per ICV; one native call per compute(). */
+function createFfiMac(alg: IntegAlg, key: Buffer): Mac | null {
+  const n = native;
+  if (!n || alg.mode !== 'hmac' || !alg.digest) return null;
+  const md = n.digests[alg.digest];
+  if (!md) return null;
+  const ctx = n.hmacNew();
+  if (!ctx) return null;
+  if (n.hmacInit(ctx, key, key.length, md, null) !== 1) {
+    n.hmacFree(ctx);
+    return null;
+  }
+  const addr = Number(koffi.address(ctx));
+  const a = sharedArena();
+  const icvBytes = alg.icvBytes;
+  const mac: Mac = {
+    icvBytes,
+    compute(...parts) {
+      let len = 0;
+      for (const p of parts) len += p.length;
+      if (len > DATA_OUT - DATA_IN) {
+        // larger than the arena: fall back to node:crypto for this message
+        const h = createHmac(alg.digest!, key);
+        for (const p of parts) h.update(p);
+        return h.digest().subarray(0, icvBytes);
+      }
+      let off = DATA_IN;
+      for (const p of parts) {
+        a.buf.set(p, off);
+        off += p.length;
+      }
+      const j = a.jobs;
+      j[3] = DATA_IN;
+      j[4] = len;
+      j[5] = DATA_OUT;
+      n.hmacBatch(addr, a.addr, a.jobsAddr, 1);
+      if (j[7]! < icvBytes) throw new CryptoError('backend', `${alg.id}: libcrypto HMAC failed`);
+      const out = Buffer.allocUnsafe(icvBytes);
+      out.set(a.buf.subarray(DATA_OUT, DATA_OUT + icvBytes));
+      return out;
+    },
+  };
+  hmacContexts.register(mac, { n, ctx });
+  return mac;
 }

@@ -362,13 +362,13 @@ const ENCR: readonly EncrAlg[] = [
     note: 'IKEv2 id 21 but ESP transform id 23 (RFC 4543 §9); authentication only, whole ESP payload is AAD',
   }),
   encr({
-    id: 'camellia-cbc', rfcName: 'ENCR_CAMELLIA_CBC', spec: 'RFC 4312 / RFC 5529', implemented: false,
+    id: 'camellia-cbc', rfcName: 'ENCR_CAMELLIA_CBC', spec: 'RFC 4312 / RFC 5529', implemented: true,
     ikev2: 23, ikev1: 8, ipsecDoi: 22, sadb: 22,
     setkey: ['camellia-cbc'], racoon: ['camellia'],
     strongswan: ['camellia', 'camellia128', 'camellia192', 'camellia256'],
-    mode: 'legacy', keyBits: AES_BITS, keyLengthAttribute: true, blockBytes: 16, ivBytes: 16, ike: true,
+    mode: 'cbc', keyBits: AES_BITS, keyLengthAttribute: true, blockBytes: 16, ivBytes: 16, ike: true,
     strongswanKeyBits: { camellia: 128, camellia128: 128, camellia192: 192, camellia256: 256 },
-    note: 'lexed, not implemented',
+    note: 'RFC 4312 (IKEv1/ESP), RFC 5529 (IKEv2); OpenSSL camellia-*-cbc',
   }),
   encr({
     id: 'chacha20-poly1305', rfcName: 'ENCR_CHACHA20_POLY1305', spec: 'RFC 7634', implemented: true,

@@ -116,8 +116,9 @@ export class IkeSockets {
     this.find(from).socket.send(data, to.port, to.address);
   }
 
-  locals(): Endpoint[] {
-    return this.bound.map((b) => b.local);
+  /** The bound endpoints; `isakmp` only the IKE (non-NAT-T) ones. */
+  locals(which: 'all' | 'isakmp' = 'all'): Endpoint[] {
+    return this.bound.filter((b) => which === 'all' || !b.spec.natt).map((b) => b.local);
   }
 
   private find(from: Endpoint): Bound {

@@ -17,19 +17,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { selectSaInfo, type RacoonConfig, type RemoteConf, type SaInfo, type Identifier } from '../config/racoon';
-import { getPsk, getPskByAddr } from '../config/psk';
-import { IpsecMode, SadbMsgType } from '../pfkey/constants';
-import type { PfKeyMessage, SadbAddress } from '../pfkey/types';
-import { formatIp, maskAddress, parseIp } from '../util/ip';
-import { Ikev2Engine, type Ikev2Action } from '../ike/v2/engine';
+import { IpsecMode } from '../pfkey/constants';
+import type { SadbAddress } from '../pfkey/types';
+import { Ikev2Engine } from '../ike/v2/engine';
 import { registryCryptoPort } from '../ike/v2/crypto-registry-port';
 import { IdType } from '../ike/v2/constants';
 import type { ChildConfig, ChildProposalConfig, IkeProposalConfig, Ikev2Identity, Ikev2PeerConfig, TrafficSelectorConfig } from '../ike/v2/config';
 import { addressId } from '../config/racoon/ids';
 import { encodePh1Dump } from './admin/wire';
-import { EvtType } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
-import type { Datagram } from './ike-sockets';
+import { prefixRange, sockAddr, SansIoKeying, type Phase1View } from './keying';
 import type { DaemonContext, KeyingEngine } from './racoon';
 
 /** RFC 7296 §3.3.2: the integrity transform that goes with each PRF for non-AEAD IKE proposals. */
@@ -77,13 +74,10 @@ function childProposals(s: SaInfo): ChildProposalConfig[] {
 }
 
 function tsOf(a: SadbAddress): TrafficSelectorConfig {
-  const bytes = parseIp(a.addr.address) ?? Buffer.alloc(4);
-  const low = maskAddress(bytes, a.prefixlen);
-  const high = Buffer.from(low);
-  for (let bit = a.prefixlen; bit < high.length * 8; bit++) high[bit >> 3] |= 0x80 >> (bit & 7);
+  const { low, high } = prefixRange(a);
   const proto = a.proto === 255 ? 0 : a.proto;
   const port = a.addr.port;
-  return { protocol: proto, startPort: port || 0, endPort: port || 65535, startAddress: formatIp(low), endAddress: formatIp(high) };
+  return { protocol: proto, startPort: port || 0, endPort: port || 65535, startAddress: low, endAddress: high };
 }
 
 function anyTs(family: 4 | 6): TrafficSelectorConfig {
@@ -92,15 +86,14 @@ function anyTs(family: 4 | 6): TrafficSelectorConfig {
     : { protocol: 0, startPort: 0, endPort: 65535, startAddress: '::', endAddress: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' };
 }
 
-export class Ikev2Keying implements KeyingEngine {
+export class Ikev2Keying extends SansIoKeying {
   readonly name = 'ikev2';
-  private engine: Ikev2Engine;
-  private peers: Ikev2PeerConfig[] = [];
-  private readonly spd = new SpdCache();
-  private timer: NodeJS.Timeout | null = null;
-  private upSerials = new Set<number>();
+  protected readonly versionByte = IKEV2_VERSION_BYTE;
+  protected readonly engine: Ikev2Engine;
+  private readonly peers: Ikev2PeerConfig[];
 
-  constructor(private readonly ctx: DaemonContext) {
+  constructor(ctx: DaemonContext) {
+    super(ctx);
     this.peers = this.buildPeers(ctx.config());
     this.engine = new Ikev2Engine({
       peers: this.peers,
@@ -108,45 +101,24 @@ export class Ikev2Keying implements KeyingEngine {
       random: { bytes: (n) => randomBytes(n) },
       pid: ctx.pfkey.pid,
     });
-    this.spd.onChange(() => this.refreshChildren());
-    ctx.pfkey.send({ type: SadbMsgType.X_SPDDUMP, satype: 0, errno: 0, seq: 0, pid: ctx.pfkey.pid, ext: {} });
-  }
-
-  private now(): number {
-    return Date.now();
+    this.requestSpdDump();
   }
 
   private remotesV2(config: RacoonConfig): RemoteConf[] {
     return config.remotes.filter((r) => r.ikeVersion === 2);
   }
 
-  private psk(config: RacoonConfig, r: RemoteConf, remoteAddress: string): Buffer | null {
-    const path = config.path.preSharedKey;
-    if (!path) return null;
-    for (const id of r.peersIdentifiers) {
-      if (id.value === null || id.type === 'address') continue;
-      const hit = getPsk(path, Buffer.from(id.value, 'latin1'));
-      if (hit.ok && hit.key) return hit.key;
-      if (!hit.ok) for (const e of hit.errors) this.ctx.log.error({ peer: remoteAddress }, e);
-    }
-    if (remoteAddress === '%any') return null;
-    const byAddr = getPskByAddr(path, remoteAddress);
-    if (!byAddr.ok) for (const e of byAddr.errors) this.ctx.log.error({ peer: remoteAddress }, e);
-    return byAddr.ok ? byAddr.key : null;
-  }
-
   private buildPeers(config: RacoonConfig): Ikev2PeerConfig[] {
     const out: Ikev2PeerConfig[] = [];
-    const ports = this.ctx.sockets.locals();
     for (const r of this.remotesV2(config)) {
       const remoteAddress = r.remote?.address ?? '%any';
       const family = r.remote?.family ?? null;
-      const psk = this.psk(config, r, remoteAddress);
+      const psk = this.psk(config, r, r.remote?.address ?? null);
       if (!psk) {
         this.ctx.log.warn({ remote: r.name }, `couldn't find the pskey for ${remoteAddress}: IKEv2 remote "${r.name}" is not usable`);
         continue;
       }
-      const locals = ports.filter((l) => !l.address.startsWith('0.') && l.address !== '::' && (family === null || l.family === family) && l.port !== 4500);
+      const locals = this.ikeLocals(family);
       for (const local of locals) {
         const hard = r.lifetime;
         out.push({
@@ -160,6 +132,7 @@ export class Ikev2Keying implements KeyingEngine {
           fragmentation: r.ikeFrag !== 'off',
           initialContact: r.initialContact,
           ikeLifetime: { softSeconds: Math.floor(hard * 0.8), hardSeconds: hard },
+          generatePolicy: r.generatePolicy !== 'off',
           ...(r.natTraversal === 'force' ? { forceEncap: true } : {}),
         });
       }
@@ -168,7 +141,7 @@ export class Ikev2Keying implements KeyingEngine {
   }
 
   /** CHILD_SA configurations from the SP cache (+ a narrowable any↔any child with generate_policy). */
-  private refreshChildren(): void {
+  protected refreshPolicies(): void {
     const config = this.ctx.config();
     for (const peer of this.peers) {
       const r = this.remotesV2(config).find((x) => peer.name.startsWith(`${x.name}@`));
@@ -213,28 +186,8 @@ export class Ikev2Keying implements KeyingEngine {
     };
   }
 
-  onPfKey(msg: PfKeyMessage): void {
-    if (msg.pid === this.ctx.pfkey.pid && msg.type === SadbMsgType.X_SPDDUMP) {
-      this.spd.observe(msg);
-      return;
-    }
-    if (this.spd.observe(msg)) return;
-    if (msg.type === SadbMsgType.ACQUIRE) {
-      this.acquire(msg);
-      return;
-    }
-    this.engine.receivePfKey(msg, this.now());
-    this.pump();
-  }
-
   /** racoon's ACQUIRE handling: SP by id, endpoints from the SP, remote by destination, then initiate. */
-  private acquire(msg: PfKeyMessage): void {
-    const id = msg.ext.policy?.id;
-    const sp = id !== undefined ? this.spd.get(id) : undefined;
-    if (!sp) {
-      this.ctx.log.debug({ spid: id }, 'ACQUIRE for a policy not in the SP cache');
-      return;
-    }
+  protected acquire(sp: CachedPolicy): void {
     const ends = SpdCache.peerOf(sp);
     const peer = this.peers.find((p) => p.remote.address === ends.remote && p.local.address === ends.local) ?? this.peers.find((p) => p.remote.address === ends.remote);
     if (!peer) return; // not an IKEv2 peer: the IKEv1 engine (or nobody) answers it
@@ -250,68 +203,8 @@ export class Ikev2Keying implements KeyingEngine {
     this.pump();
   }
 
-  onDatagram(d: Extract<Datagram, { kind: 'ike' }>): boolean {
-    if (d.data.length < 28 || d.data[17] !== IKEV2_VERSION_BYTE) return false;
-    this.engine.receiveDatagram(d.raw, { address: d.remote.address, port: d.remote.port }, { address: d.local.address, port: d.local.port }, this.now());
-    this.pump();
-    return true;
-  }
-
-  private pump(): void {
-    for (const a of this.engine.pollActions()) this.act(a);
-    this.trackEvents();
-    this.arm();
-  }
-
-  private act(a: Ikev2Action): void {
-    switch (a.kind) {
-      case 'datagram': {
-        const fam = a.from.address.includes(':') ? 6 : 4;
-        try {
-          this.ctx.sockets.sendRaw({ address: a.from.address, port: a.from.port, family: fam }, { address: a.to.address, port: a.to.port, family: fam }, a.data);
-        } catch (err) {
-          this.ctx.log.error({ peer: a.to.address, err: (err as Error).message }, 'failed to send IKE message');
-        }
-        return;
-      }
-      case 'pfkey':
-        this.ctx.pfkey.send(a.msg);
-        return;
-      case 'log': {
-        const { level, msg, ...fields } = a.event;
-        const lv = level === 'warn' || level === 'error' || level === 'info' || level === 'debug' ? level : 'info';
-        this.ctx.log[lv](fields, msg);
-        return;
-      }
-    }
-  }
-
-  /** PHASE1_UP / PHASE1_DOWN events for racoonctl show-event and establish-sa -w. */
-  private trackEvents(): void {
-    const now = Math.floor(Date.now() / 1000);
-    const current = new Set<number>();
-    for (const s of this.engine.ikeSas()) {
-      if (s.state !== 'established') continue;
-      current.add(s.serial);
-      if (!this.upSerials.has(s.serial)) {
-        this.ctx.emit({ type: EvtType.PHASE1_UP, timestamp: now, ph1src: { family: s.local.address.includes(':') ? 10 : 2, address: s.local.address, port: s.local.port }, ph1dst: { family: s.remote.address.includes(':') ? 10 : 2, address: s.remote.address, port: s.remote.port }, ph2msgid: 0 });
-      }
-    }
-    for (const serial of this.upSerials) if (!current.has(serial)) this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: null, ph1dst: null, ph2msgid: 0 });
-    this.upSerials = current;
-  }
-
-  private arm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const at = this.engine.getTimer();
-    if (at === null) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.engine.handleTimer(this.now());
-      this.pump();
-    }, Math.max(0, at - this.now()));
-    this.timer.unref();
+  protected phase1s(): Phase1View[] {
+    return this.engine.ikeSas().map((s) => ({ serial: s.serial, established: s.state === 'established', local: s.local, remote: s.remote }));
   }
 
   reconfigure(config: RacoonConfig): void {
@@ -322,7 +215,7 @@ export class Ikev2Keying implements KeyingEngine {
       if (old) Object.assign(old, { ...n, children: old.children });
       else this.peers.push(n);
     }
-    this.refreshChildren();
+    this.refreshPolicies();
   }
 
   phase1Rows(): Buffer[] {
@@ -332,8 +225,8 @@ export class Ikev2Keying implements KeyingEngine {
         responderCookie: bigintBytes(s.spiR),
         status: s.state === 'established' ? 9 : 1,
         side: s.role === 'initiator' ? 0 : 1,
-        remote: { family: s.remote.address.includes(':') ? 10 : 2, address: s.remote.address, port: s.remote.port },
-        local: { family: s.local.address.includes(':') ? 10 : 2, address: s.local.address, port: s.local.port },
+        remote: sockAddr(s.remote),
+        local: sockAddr(s.local),
         version: IKEV2_VERSION_BYTE,
         etype: 34, // IKE_SA_INIT
         created: Math.floor(Date.now() / 1000),
@@ -361,7 +254,7 @@ export class Ikev2Keying implements KeyingEngine {
   async shutdown(): Promise<void> {
     for (const s of this.engine.ikeSas()) this.engine.deleteIkeSa(s.serial, this.now());
     this.pump();
-    if (this.timer) clearTimeout(this.timer);
+    this.stopTimer();
   }
 
   /** For tests and status: the engine's view. */

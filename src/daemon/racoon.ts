@@ -24,6 +24,7 @@ import { startDataPlane, type RunningDataPlane } from '../kernel/dataplane/index
 import { startAdminSocket, AdminErrno, type AdminHandler } from './admin/server';
 import { AdminProto, EvtType, type EvtAsync } from './admin/wire';
 import { IkeSockets, ISAKMP_PORT, NATT_PORT, interfaceAddresses, type Datagram, type ListenSpec } from './ike-sockets';
+import { runHook } from './hooks';
 import type { DaemonLogger } from './log';
 import type { RacoonOptions } from './options';
 
@@ -258,6 +259,7 @@ export class RacoonDaemon {
   }
 
   private emit(e: EvtAsync): void {
+    runHook(this.cfg, e, this.log);
     for (const l of this.eventListeners) l(e);
   }
 

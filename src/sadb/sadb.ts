@@ -19,6 +19,7 @@ import {
 } from '../pfkey/constants';
 import type { PfKeyExtensions, SadbAddress, SadbKey, SadbLifetime, SadbSa } from '../pfkey/types';
 import { findAuth, findComp, findEncrypt, isAead } from './algorithms';
+import { satypeToProto } from '../pfkey/satype';
 import type { KernelClock } from './clock';
 import { newReplayState, type ReplayState } from './replay';
 
@@ -122,32 +123,7 @@ export interface SadbOptions {
   larvalLifetimeSec?: number;
 }
 
-/** RFC 2367 §2.3.1 satype → IP protocol of the SA; null for satypes this kernel does not key. */
-export function satypeToProto(satype: SadbSaType): number | null {
-  switch (satype) {
-    case SadbSaType.AH:
-      return IPPROTO.AH;
-    case SadbSaType.ESP:
-      return IPPROTO.ESP;
-    case SadbSaType.X_IPCOMP:
-      return IPPROTO.COMP;
-    default:
-      return null;
-  }
-}
-
-export function protoToSatype(proto: number): SadbSaType | null {
-  switch (proto) {
-    case IPPROTO.AH:
-      return SadbSaType.AH;
-    case IPPROTO.ESP:
-      return SadbSaType.ESP;
-    case IPPROTO.COMP:
-      return SadbSaType.X_IPCOMP;
-    default:
-      return null;
-  }
-}
+export { protoToSatype, satypeToProto } from '../pfkey/satype';
 
 /** RFC 2367 §2.1: SPI values 1..255 are reserved by IANA (0 means "none"). */
 const SPI_RESERVED_MAX = 255;

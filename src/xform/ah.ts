@@ -220,6 +220,8 @@ export class AhSa {
       built = Buffer.concat([outer, ah(innerProtocol(inner)), inner]);
       payloadLength = inner.length;
     } else {
+      // RFC 4301 §7: transport-mode SAs carry whole datagrams, never fragments
+      if (parsedR.value.isFragment) return this.countDrop(drop('unsupported', 'transport-mode AH over a fragment (RFC 4301 §7)'));
       const split = splitForTransport(pkt, parsedR.value);
       ahOffset = split.prefix.length;
       built = joinTransport(split.prefix, split.nextHeaderFieldOffset, IPPROTO.AH, [ah(split.nextHeader), split.payload]);

@@ -42,6 +42,15 @@ export interface EspOutputOptions {
   outerIdentification?: number;
 }
 
+interface SealJob {
+  seq: SeqNum;
+  head: Buffer;
+  iv: Buffer;
+  pt: Buffer;
+  aad: Buffer;
+  payloadLength: number;
+}
+
 /** Result of removing ESP: the inner/plain packet and facts about it. */
 export interface EspInput {
   packet: Buffer;
@@ -155,6 +164,8 @@ export class EspSa {
     }
     const parsed = parseIp(pkt);
     if (!parsed.ok) return this.countDrop(parsed);
+    // RFC 4301 §7: transport-mode SAs carry whole datagrams, never fragments
+    if (parsed.value.isFragment) return this.countDrop(drop('unsupported', 'transport-mode ESP over a fragment (RFC 4301 §7)'));
     const split = splitForTransport(pkt, parsed.value);
     const esp = this.seal(split.payload, split.nextHeader, opts);
     if (!esp.ok) return this.countDrop(esp);
@@ -177,6 +188,19 @@ export class EspSa {
    * against the SA's usage.
    */
   seal(payload: Buffer, nextHeader: number, opts: EspOutputOptions = {}, front = 0): Result<Buffer> {
+    const jr = this.prepareSeal(payload, nextHeader, opts);
+    if (!jr.ok) return jr;
+    const j = jr.value;
+    const c = this.crypto;
+    if (c.kind === 'aead') return ok(this.finishSeal(j, c.aead.seal(j.iv, j.aad, j.pt), null, front)); // ciphertext || ICV
+    const body = c.cipher ? c.cipher.encrypt(j.iv, j.pt) : j.pt;
+    // RFC 4303 §2.2.1 / §3.3.2.1: with ESN the high 32 bits follow the payload in the ICV input
+    const icv = c.mac ? (this.sa.esn ? c.mac.compute(j.head, j.iv, body, be32(j.seq.hi)) : c.mac.compute(j.head, j.iv, body)) : null;
+    return ok(this.finishSeal(j, body, icv, front));
+  }
+
+  /** Sequence number, ESP header, IV, padded plaintext and AAD of one packet (RFC 4303 §3.3.1-§3.3.3). */
+  private prepareSeal(payload: Buffer, nextHeader: number, opts: EspOutputOptions): Result<SealJob> {
     const c = this.crypto;
     let seq: SeqNum;
     if (opts.seq) seq = opts.seq;
@@ -213,31 +237,66 @@ export class EspSa {
       iv = Buffer.allocUnsafe(8);
       iv.writeUInt32BE(seq.hi, 0);
       iv.writeUInt32BE(seq.lo, 4);
-    } else iv = c.ivBytes > 0 ? this.rng(c.ivBytes) : Buffer.alloc(0);
+    } else iv = c.ivBytes > 0 ? this.rng(c.ivBytes) : EMPTY;
+    // RFC 4106 §5: AAD is SPI || SN, or SPI || ESN high || ESN low
+    const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
+    return ok({ seq, head, iv, pt, aad, payloadLength: payload.length });
+  }
 
-    let body: Buffer;
-    let icv: Buffer | null = null;
-    if (c.kind === 'aead') {
-      const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
-      body = c.aead.seal(iv, aad, pt); // ciphertext || ICV
-    } else {
-      body = c.cipher ? c.cipher.encrypt(iv, pt) : pt;
-      // RFC 4303 §2.2.1 / §3.3.2.1: with ESN the high 32 bits follow the payload in the ICV input
-      if (c.mac) icv = this.sa.esn ? c.mac.compute(head, iv, body, be32(seq.hi)) : c.mac.compute(head, iv, body);
-    }
-    const out = Buffer.allocUnsafe(front + ESP_HEADER_BYTES + iv.length + body.length + (icv ? icv.length : 0));
-    let at2 = front;
-    head.copy(out, at2);
-    at2 += ESP_HEADER_BYTES;
-    iv.copy(out, at2);
-    at2 += iv.length;
-    body.copy(out, at2);
-    at2 += body.length;
-    if (icv) icv.copy(out, at2);
+  private finishSeal(j: SealJob, body: Buffer, icv: Buffer | null, front: number): Buffer {
+    const out = Buffer.allocUnsafe(front + ESP_HEADER_BYTES + j.iv.length + body.length + (icv ? icv.length : 0));
+    let at = front;
+    j.head.copy(out, at);
+    at += ESP_HEADER_BYTES;
+    j.iv.copy(out, at);
+    at += j.iv.length;
+    body.copy(out, at);
+    at += body.length;
+    if (icv) icv.copy(out, at);
     this.counters.outPackets++;
-    this.counters.outBytes += payload.length;
-    this.onUsage?.(this.sa.spi, payload.length, 1);
-    return ok(out);
+    this.counters.outBytes += j.payloadLength;
+    this.onUsage?.(this.sa.spi, j.payloadLength, 1);
+    return out;
+  }
+
+  /**
+   * Protect many packets. With a tunnel-mode AEAD SA whose AEAD can seal in
+   * batches (src/crypto's libcrypto fast path), one native call handles the
+   * whole batch; otherwise this is output() per packet. Results are in order.
+   */
+  outputBatch(pkts: readonly Buffer[]): Result<Buffer>[] {
+    const c = this.crypto;
+    const sa = this.sa;
+    if (c.kind !== 'aead' || !c.aead.sealBatch || sa.mode !== 'tunnel' || sa.tunnel.mssClamp > 0) return pkts.map((p) => this.output(p));
+    const sealBatch = c.aead.sealBatch.bind(c.aead);
+    const outerLen = sa.src.length === 4 ? 20 : 40;
+    const udpLen = sa.natt ? UDP_ENCAP_HEADER_BYTES : 0;
+    const proto = sa.natt ? IPPROTO.UDP : IPPROTO.ESP;
+    const results: Result<Buffer>[] = new Array<Result<Buffer>>(pkts.length);
+    const jobs: { index: number; job: SealJob; tos: number; df: boolean }[] = [];
+    pkts.forEach((pkt, index) => {
+      const f = ipFacts(pkt);
+      if (!f.ok) {
+        results[index] = this.countDrop(f);
+        return;
+      }
+      const inner = pkt.subarray(0, f.value.totalLength);
+      const j = this.prepareSeal(inner, f.value.family === 4 ? IPPROTO.IPIP : IPPROTO.IPV6, {});
+      if (!j.ok) {
+        results[index] = this.countDrop(j);
+        return;
+      }
+      jobs.push({ index, job: j.value, tos: f.value.tos, df: f.value.df });
+    });
+    const bodies = sealBatch(jobs.map(({ job }) => ({ iv: job.iv, aad: job.aad, data: job.pt })));
+    jobs.forEach(({ index, job, tos, df }, k) => {
+      const out = this.finishSeal(job, bodies[k], null, outerLen + udpLen);
+      const bodyLength = out.length - outerLen;
+      writeOuterHeader(out, sa.src, sa.dst, tos, df, proto, bodyLength, sa.tunnel, nextIpv4Identification());
+      if (sa.natt) buildUdpEncapHeader(sa.natt.sport, sa.natt.dport, bodyLength - udpLen).copy(out, outerLen);
+      results[index] = ok(this.finishUdp(out));
+    });
+    return results;
   }
 
   private fillPadding(pt: Buffer, at: number, n: number): void {
@@ -269,6 +328,13 @@ export class EspSa {
   }
 
   private inputInner(pkt: Buffer): Result<EspInput> {
+    const l = this.locate(pkt);
+    if (!l.ok) return l;
+    return this.decapsulate(l.value.esp, l.value.base, l.value.tos, l.value.prefix, l.value.nhField);
+  }
+
+  /** Find the ESP bytes in a received IP packet (after the IPv6 extension headers and the RFC 3948 UDP header). */
+  private locate(pkt: Buffer): Result<Located> {
     const fr = ipFacts(pkt);
     if (!fr.ok) return fr;
     const f = fr.value;
@@ -288,6 +354,7 @@ export class EspSa {
     } else {
       const parsedR = parseIp(pkt); // walk the extension headers to ESP
       if (!parsedR.ok) return parsedR;
+      if (parsedR.value.isFragment) return drop('unsupported', 'fragments must be reassembled before ESP input (see frag.ts)');
       protocol = parsedR.value.protocol;
       payloadOffset = parsedR.value.payloadOffset;
       nhField = parsedR.value.family === 6 ? parsedR.value.protocolFieldOffset : 9;
@@ -302,7 +369,7 @@ export class EspSa {
     if (espOffset > f.totalLength) return drop('truncated', 'UDP header', payloadOffset);
     // transport mode puts the payload back behind the original headers
     const prefix = this.sa.mode === 'transport' ? Buffer.from(pkt.subarray(0, payloadOffset)) : EMPTY;
-    return this.decapsulate(pkt.subarray(espOffset, f.totalLength), espOffset, f.tos, prefix, nhField);
+    return ok({ esp: pkt.subarray(espOffset, f.totalLength), base: espOffset, tos: f.tos, prefix, nhField });
   }
 
   /**
@@ -332,7 +399,16 @@ export class EspSa {
   private decapsulate(esp: Buffer, base: number, outerTos: number, prefix: Buffer, nhField: number): Result<EspInput> {
     const opened = this.open(esp, base);
     if (!opened.ok) return opened;
-    const { payload, nextHeader, seq } = opened.value;
+    return this.afterOpen(opened.value, outerTos, prefix, nhField);
+  }
+
+  private afterOpen(
+    opened: { payload: Buffer; nextHeader: number; seq: SeqNum },
+    outerTos: number,
+    prefix: Buffer,
+    nhField: number,
+  ): Result<EspInput> {
+    const { payload, nextHeader, seq } = opened;
     if (nextHeader === IPPROTO.NONE) return drop('dummy-packet', 'next header 59: TFC dummy packet (RFC 4303 §2.6)');
 
     if (this.sa.mode === 'tunnel') {
@@ -381,6 +457,32 @@ export class EspSa {
    * `base` is the offset of `esp` in the received packet, for error offsets.
    */
   open(esp: Buffer, base = 0): Result<{ payload: Buffer; nextHeader: number; seq: SeqNum }> {
+    const jr = this.prepareOpen(esp, base);
+    if (!jr.ok) return jr;
+    const j = jr.value;
+    const c = this.crypto;
+    let pt: Buffer;
+    if (c.kind === 'aead') {
+      const r = c.aead.open(j.iv, j.aad, j.data);
+      if (r === null) return drop('icv-mismatch', 'AEAD ICV', base + j.icvOffset);
+      pt = r;
+    } else {
+      const ct = j.data.subarray(0, j.data.length - c.icvBytes);
+      if (c.mac) {
+        // RFC 4303 §3.4.4: ICV first, decryption only if it matches
+        const got = j.data.subarray(ct.length);
+        const want = this.sa.esn ? c.mac.compute(j.head, j.iv, ct, be32(j.seq.hi)) : c.mac.compute(j.head, j.iv, ct);
+        if (want.length !== got.length || !timingSafeEqual(want, got)) return drop('icv-mismatch', 'ICV', base + j.icvOffset);
+      }
+      if (ct.length % c.align !== 0)
+        return drop('bad-payload-length', `ciphertext ${ct.length} bytes is not a multiple of ${c.align}`, base + ESP_HEADER_BYTES + c.ivBytes);
+      pt = c.cipher ? c.cipher.decrypt(Buffer.from(j.iv), Buffer.from(ct)) : Buffer.from(ct);
+    }
+    return this.trailer(pt, j.seq, base + j.icvOffset);
+  }
+
+  /** Length, SPI and anti-replay checks, and the pieces for the ICV / AEAD (RFC 4303 §3.4.1-§3.4.3). */
+  private prepareOpen(esp: Buffer, base: number): Result<OpenJob> {
     const c = this.crypto;
     const min = ESP_HEADER_BYTES + c.ivBytes + ESP_TRAILER_BYTES + c.icvBytes;
     if (esp.length < min) return drop('truncated', `ESP packet of ${esp.length} bytes < minimum ${min}`, base + esp.length);
@@ -390,31 +492,17 @@ export class EspSa {
     if (!seqR.ok) return { ...seqR, offset: base + 4 };
     const seq = seqR.value;
     const head = esp.subarray(0, ESP_HEADER_BYTES);
-    const iv = esp.subarray(ESP_HEADER_BYTES, ESP_HEADER_BYTES + c.ivBytes);
     const bodyStart = ESP_HEADER_BYTES + c.ivBytes;
-    const bodyEnd = esp.length - c.icvBytes;
-    let pt: Buffer;
-    if (c.kind === 'aead') {
-      const aad = this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
-      const r = c.aead.open(iv, aad, esp.subarray(bodyStart));
-      if (r === null) return drop('icv-mismatch', 'AEAD ICV', base + bodyEnd);
-      pt = r;
-    } else {
-      const ct = esp.subarray(bodyStart, bodyEnd);
-      if (c.mac) {
-        // RFC 4303 §3.4.4: ICV first, decryption only if it matches
-        const got = esp.subarray(bodyEnd);
-        const want = this.sa.esn ? c.mac.compute(head, iv, ct, be32(seq.hi)) : c.mac.compute(head, iv, ct);
-        if (want.length !== got.length || !timingSafeEqual(want, got)) return drop('icv-mismatch', 'ICV', base + bodyEnd);
-      }
-      if (ct.length % c.align !== 0)
-        return drop('bad-payload-length', `ciphertext ${ct.length} bytes is not a multiple of ${c.align}`, base + bodyStart);
-      pt = c.cipher ? c.cipher.decrypt(Buffer.from(iv), Buffer.from(ct)) : Buffer.from(ct);
-    }
+    const aad = c.kind === 'aead' && this.sa.esn ? Buffer.concat([this.spiBytes, be32(seq.hi), be32(seq.lo)]) : head;
+    return ok({ seq, head, iv: esp.subarray(ESP_HEADER_BYTES, bodyStart), aad, data: esp.subarray(bodyStart), icvOffset: esp.length - c.icvBytes });
+  }
+
+  /** RFC 4303 §2.4 / §3.4.4.1: pad length, next header, and (default scheme) the padding bytes. */
+  private trailer(pt: Buffer, seq: SeqNum, trailerOffset: number): Result<{ payload: Buffer; nextHeader: number; seq: SeqNum }> {
     const padLen = pt[pt.length - 2];
     const nextHeader = pt[pt.length - 1];
     if (padLen + ESP_TRAILER_BYTES > pt.length)
-      return drop('bad-padding', `pad length ${padLen} exceeds payload ${pt.length - 2}`, base + bodyEnd - 2);
+      return drop('bad-padding', `pad length ${padLen} exceeds payload ${pt.length - 2}`, trailerOffset - 2);
     const padStart = pt.length - ESP_TRAILER_BYTES - padLen;
     if (this.sa.checkPadding && this.sa.padding === 'sequential') {
       for (let i = 0; i < padLen; i++)
@@ -422,6 +510,68 @@ export class EspSa {
     }
     return ok({ payload: pt.subarray(0, padStart), nextHeader, seq });
   }
+
+  /**
+   * Process many received packets. With an AEAD SA whose AEAD can open in
+   * batches, one native call verifies and decrypts them all; a packet that
+   * repeats an earlier one of the same batch is still a replay. Otherwise
+   * this is input() per packet. Results are in order.
+   */
+  inputBatch(pkts: readonly Buffer[]): Result<EspInput>[] {
+    const c = this.crypto;
+    if (c.kind !== 'aead' || !c.aead.openBatch) return pkts.map((p) => this.input(p));
+    const openBatch = c.aead.openBatch.bind(c.aead);
+    const results: Result<EspInput>[] = new Array<Result<EspInput>>(pkts.length);
+    const jobs: { index: number; job: OpenJob; loc: Located; base: number }[] = [];
+    pkts.forEach((pkt, index) => {
+      const loc = this.locate(pkt);
+      if (!loc.ok) {
+        results[index] = this.countDrop(loc);
+        return;
+      }
+      const j = this.prepareOpen(loc.value.esp, loc.value.base);
+      if (!j.ok) {
+        results[index] = this.countDrop(j);
+        return;
+      }
+      jobs.push({ index, job: j.value, loc: loc.value, base: loc.value.base });
+    });
+    const pts = openBatch(jobs.map(({ job }) => ({ iv: job.iv, aad: job.aad, data: job.data })));
+    jobs.forEach(({ index, job, loc, base }, k) => {
+      const pt = pts[k];
+      let r: Result<EspInput>;
+      if (pt === null) r = drop('icv-mismatch', 'AEAD ICV', base + job.icvOffset);
+      else {
+        const again = this.replay.recheck(job.seq); // an earlier packet of this batch may have taken the number
+        if (!again.ok) r = again;
+        else {
+          const t = this.trailer(pt, job.seq, base + job.icvOffset);
+          r = t.ok ? this.afterOpen(t.value, loc.tos, loc.prefix, loc.nhField) : t;
+        }
+      }
+      results[index] = r.ok ? r : this.countDrop(r);
+    });
+    return results;
+  }
+}
+
+interface OpenJob {
+  seq: SeqNum;
+  head: Buffer;
+  iv: Buffer;
+  aad: Buffer;
+  /** Ciphertext || ICV. */
+  data: Buffer;
+  /** Offset of the ICV in the ESP packet. */
+  icvOffset: number;
+}
+
+interface Located {
+  esp: Buffer;
+  base: number;
+  tos: number;
+  prefix: Buffer;
+  nhField: number;
 }
 
 /** Recompute a transport-mode TCP/UDP checksum from scratch (used when no NAT-OA is known). */

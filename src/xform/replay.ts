@@ -118,6 +118,12 @@ export class ReplayWindow {
     return this.checkFull({ hi: seqh, lo: seql });
   }
 
+  /** Check a full sequence number again (e.g. after other packets of a batch moved the window). */
+  recheck(s: SeqNum): Result<SeqNum> {
+    if (this.size === 0) return ok(s);
+    return this.checkFull(s);
+  }
+
   private checkFull(s: SeqNum): Result<SeqNum> {
     const diff = (this.th - s.hi) * TWO32 + (this.tl - s.lo); // T - S, exact in a double
     if (diff < 0) return ok(s); // right of the window: new

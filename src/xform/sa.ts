@@ -32,6 +32,9 @@ export interface AeadCtx {
   icvBytes: number;
   seal(iv: Buffer, aad: Buffer, plaintext: Buffer): Buffer;
   open(iv: Buffer, aad: Buffer, ctAndIcv: Buffer): Buffer | null;
+  /** Optional: many packets per call (src/crypto's libcrypto fast path). */
+  sealBatch?(items: readonly { iv: Buffer; aad: Buffer; data: Buffer }[]): Buffer[];
+  openBatch?(items: readonly { iv: Buffer; aad: Buffer; data: Buffer }[]): (Buffer | null)[];
 }
 export interface CipherCtx {
   blockBytes: number;

@@ -1,5 +1,8 @@
-import { checkPrimeSync } from 'node:crypto';
-import { createDh, DhError, modpPrime } from '../../src/crypto/dh';
+import { checkPrimeSync, randomBytes } from 'node:crypto';
+import { p256 } from '@noble/curves/p256';
+import { p384 } from '@noble/curves/p384';
+import { p521 } from '@noble/curves/p521';
+import { createDh, DhError, dhPrivateKeyBytes, modpPrime } from '../../src/crypto/dh';
 import { algorithmById, algorithmsOf } from '../../src/crypto/registry';
 
 /** pi * 2^bits, floor, by Machin's formula (pi = 16 atan(1/5) - 4 atan(1/239)) in fixed point. */
@@ -60,10 +63,10 @@ describe('every implemented group: two parties agree, KE data has the registry l
     expect(s1).toEqual(b.computeShared(a.publicValue));
   });
   it('MODP public value is zero-padded to the prime length (RFC 7296 §3.4)', () => {
-    // x = 1 gives y = g = 2: one significant byte, padded to 256
-    const dh = createDh(algorithmById('dh', 'modp2048'), Buffer.from([1]));
+    // x = 2 gives y = g^2 = 4: one significant byte, padded to 256
+    const dh = createDh(algorithmById('dh', 'modp2048'), Buffer.from([2]));
     expect(dh.publicValue.length).toBe(256);
-    expect(dh.publicValue[255]).toBe(2);
+    expect(dh.publicValue[255]).toBe(4);
     expect(dh.publicValue.subarray(0, 255).every((b) => b === 0)).toBe(true);
   });
 });
@@ -135,5 +138,32 @@ describe('RFC 8031 §2 / RFC 7748 §6: all-zero Curve25519/Curve448 shared secre
 describe('unimplemented groups fail with a typed error', () => {
   it.each(algorithmsOf('dh').filter((g) => !g.implemented).map((g) => [g.id, g] as const))('%s', (_id, g) => {
     expect(dhError(() => createDh(g)).code).toBe('unsupported-group');
+  });
+});
+
+describe('dhPrivateKeyBytes: engines that inject randomness hand createDh exactly that many bytes', () => {
+  it.each(algorithmsOf('dh').filter((g) => g.implemented && g.bits <= 2048).map((g) => [g.id, g] as const))('%s', (_id, g) => {
+    const n = dhPrivateKeyBytes(g);
+    for (const fill of [0x00, 0xff, 0x5a]) {
+      const a = createDh(g, Buffer.alloc(n, fill));
+      const b = createDh(g, randomBytes(n));
+      expect(a.computeShared(b.publicValue)).toEqual(b.computeShared(a.publicValue));
+      // deterministic: the same bytes give the same public value
+      expect(createDh(g, Buffer.alloc(n, fill)).publicValue).toEqual(a.publicValue);
+    }
+  });
+  it('ECP group orders agree with @noble/curves', () => {
+    // field size + 8 bytes of 0xff reduce to a valid scalar; all-zero bytes give d = 1 (the generator)
+    const g = algorithmById('dh', 'ecp256');
+    const one = createDh(g, Buffer.alloc(dhPrivateKeyBytes(g), 0));
+    expect(one.publicValue.toString('hex')).toBe(Buffer.from(p256.ProjectivePoint.BASE.toRawBytes(false)).subarray(1).toString('hex'));
+    expect(p256.CURVE.n).toBe(0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n);
+    expect(p384.CURVE.n.toString(16)).toBe('ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973');
+    expect(p521.CURVE.n.toString(16)).toBe(
+      '1fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409',
+    );
+  });
+  it('other ECP private key lengths are bad-length', () => {
+    expect(dhError(() => createDh(algorithmById('dh', 'ecp384'), Buffer.alloc(50, 1))).code).toBe('bad-length');
   });
 });

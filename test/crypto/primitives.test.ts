@@ -109,3 +109,20 @@ describe('prf+ (RFC 7296 §2.13)', () => {
     expect(prfPlus(x, Buffer.alloc(32, 7), seed, 40).length).toBe(40);
   });
 });
+
+describe('hostile input: open() of random bytes never throws, it returns null (RFC 4303 §3.4.4.1: drop)', () => {
+  const aeads = algorithmsOf('encr').filter((r) => r.implemented && r.aead);
+  it.each(aeads.map((r) => [r.id, r] as const))('%s', (_id, alg) => {
+    const aead = createAead(alg, randomBytes(keymatBytes(alg, alg.defaultKeyBits)));
+    for (let i = 0; i < 200; i++) {
+      const len = i % 7 === 0 ? i % alg.icvBytes : i * 3;
+      expect(aead.open(randomBytes(alg.ivBytes), randomBytes(i % 13), randomBytes(len))).toBeNull();
+    }
+  });
+  it('block-cipher decrypt of random whole blocks returns bytes, never throws', () => {
+    for (const alg of algorithmsOf('encr').filter((r) => r.implemented && !r.aead)) {
+      const c = createCipher(alg, randomBytes(keymatBytes(alg, alg.defaultKeyBits)));
+      for (let i = 0; i < 20; i++) expect(c.decrypt(randomBytes(alg.ivBytes), randomBytes(i * Math.max(alg.blockBytes, 1))).length).toBe(i * Math.max(alg.blockBytes, 1));
+    }
+  });
+});

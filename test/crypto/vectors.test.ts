@@ -208,3 +208,21 @@ describe('Curve25519 / Curve448: RFC 7748 §6.1/§6.2, RFC 8031 Appendix A', () 
     expect(r.computeShared(i.publicValue).toString('hex')).toBe(v.shared);
   });
 });
+
+describe('RFC 3713 Appendix A: Camellia (ESP / IKE Camellia-CBC, RFC 4312 / RFC 5529)', () => {
+  interface V { name: string; key: string; plaintext: string; ciphertext: string }
+  const file = load<V>('rfc3713-camellia');
+  it.each(file.vectors.map((v) => [v.name, v] as const))('%s: one block, IV 0', (_n, v) => {
+    const c = createCipher(algorithmById('encr', 'camellia-cbc'), hex(v.key));
+    expect(c.encrypt(Buffer.alloc(16), hex(v.plaintext)).toString('hex')).toBe(v.ciphertext);
+    expect(c.decrypt(Buffer.alloc(16), hex(v.ciphertext)).toString('hex')).toBe(v.plaintext);
+  });
+  it('chains as CBC: block 2 is E(P2 xor C1)', () => {
+    const v = file.vectors[0]!;
+    const c = createCipher(algorithmById('encr', 'camellia-cbc'), hex(v.key));
+    const p2 = Buffer.alloc(16);
+    for (let i = 0; i < 16; i++) p2[i] = hex(v.plaintext)[i]! ^ hex(v.ciphertext)[i]!;
+    const two = c.encrypt(Buffer.alloc(16), Buffer.concat([hex(v.plaintext), p2]));
+    expect(two.subarray(16).toString('hex')).toBe(v.ciphertext);
+  });
+});

@@ -6,7 +6,7 @@
  * and ADD (outbound), the outbound SPI of one being the inbound SPI of the other.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -42,6 +42,8 @@ remote "${s.peer}" {
   my_identifier fqdn "${s.name}.test";
   peers_identifier fqdn "${s.name === 'left' ? 'right' : 'left'}.test";
   lifetime time 1 hour;
+  script "${join(s.dir, 'hook.sh')}" phase1_up;
+  script "${join(s.dir, 'hook.sh')}" phase1_down;
   proposal { encryption_algorithm aes_gcm_16 128; hash_algorithm sha256; authentication_method pre_shared_key; dh_group curve25519; }
 }
 sainfo anonymous {
@@ -72,6 +74,8 @@ describe('two tanuki daemons, IKEv2 with PSK', () => {
       writeFileSync(join(s.dir, 'racoon.conf'), config(s));
       writeFileSync(join(s.dir, 'psk.txt'), `${s.name === 'left' ? 'right' : 'left'}.test\tshared-secret-for-the-test\n`);
       chmodSync(join(s.dir, 'psk.txt'), 0o600);
+      writeFileSync(join(s.dir, 'hook.sh'), `#!/bin/sh\necho "$1 $LOCAL_ADDR $LOCAL_PORT $REMOTE_ADDR $REMOTE_PORT $REMOTE_ID" >> ${join(s.dir, 'hook.log')}\n`);
+      chmodSync(join(s.dir, 'hook.sh'), 0o755);
       s.proc = spawn(process.execPath, [bin('racoon'), '-F', '-d', '-f', join(s.dir, 'racoon.conf'), '-l', join(s.dir, 'racoon.log'), '--socket', join(s.dir, 'pfkey.sock'), '--pid-file', join(s.dir, 'racoon.pid')], { stdio: 'ignore' });
     }
     await waitFor(() => [left, right].every((s) => existsSync(join(s.dir, 'racoon.sock'))));
@@ -105,12 +109,16 @@ describe('two tanuki daemons, IKEv2 with PSK', () => {
     expect(dump(left)).toMatch(/E: 20  /); // SADB_X_EALG_AES_GCM_ICV16 (Linux pfkeyv2.h), printed by number as ipsec-tools does
     const ss = spawnSync(process.execPath, [bin('racoonctl'), '-s', join(left.dir, 'racoon.sock'), 'show-sa', 'isakmp'], { encoding: 'utf8' });
     expect(ss.stdout).toContain(`${right.addr}.${port}`);
+    // racoon's hook script: `script phase1_up` with LOCAL_*/REMOTE_* in the environment
+    await waitFor(() => existsSync(join(left.dir, 'hook.log')));
+    expect(readFileSync(join(left.dir, 'hook.log'), 'utf8')).toContain(`phase1_up ${left.addr} ${port} ${right.addr} ${port} right.test`);
   });
 
   it('a delete from one side removes the SAs on both', async () => {
     const ds = spawnSync(process.execPath, [bin('racoonctl'), '-s', join(right.dir, 'racoon.sock'), 'delete-sa', 'isakmp', 'inet', right.addr, left.addr], { encoding: 'utf8' });
     expect(ds.status).toBe(0);
     await waitFor(() => dump(left).includes('No SAD entries.') && dump(right).includes('No SAD entries.'));
+    await waitFor(() => readFileSync(join(left.dir, 'hook.log'), 'utf8').includes('phase1_down'));
   });
 
   it('SIGTERM shuts both down cleanly', async () => {

@@ -4,7 +4,7 @@
  */
 import { SadbMsgType, SadbSaState } from '../../src/pfkey/constants';
 import type { PfKeyMessage } from '../../src/pfkey/types';
-import { main, rawHexdump, splitStatements, type SetkeyIo } from '../../src/cli/setkey';
+import { main, rawHexdump, shortdump, splitStatements, type SetkeyIo } from '../../src/cli/setkey';
 import { BUILTIN_PROTOCOLS } from '../../src/config/setkey/protocols';
 import { FakeKernel } from './fake-kernel';
 
@@ -150,7 +150,7 @@ describe('setkey -f then -D / -DP in other invocations (issue 2 "Done when", wit
     const { run } = harness(k, { s: 'add 10.0.0.1 10.0.0.2 esp 0x300 -E null;' });
     await run(['-f', 's']);
     k.sas[0].ext.sa!.state = SadbSaState.DEAD;
-    expect((await run(['-D'])).out).toBe('No SAD entries.\n');
+    expect((await run(['-D'])).out).toBe(''); // filtered silently, as setkey's postproc does
     expect((await run(['-Da'])).out).toContain('state=dead \n');
   });
 
@@ -235,6 +235,29 @@ describe('other modes and flags', () => {
     expect(r.code).toBe(1);
   });
 
+  it('-c applies each statement as soon as its ";" arrives, before standard input ends', async () => {
+    const k = new FakeKernel();
+    const { run } = harness(k);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let sasWhenBlocked = -1;
+    async function* chunks() {
+      yield 'add 10.0.0.1 10.0.0.2 esp 1 -E null; add 10.0.0.1';
+      await new Promise((r) => setTimeout(r, 20));
+      sasWhenBlocked = k.sas.length;
+      await gate;
+      yield ' 10.0.0.2 esp 2 -E null;\nflush\n';
+    }
+    const done = run(['-c'], { stdinChunks: chunks });
+    await new Promise((r) => setTimeout(r, 40));
+    release();
+    const r = await done;
+    expect(sasWhenBlocked).toBe(1);
+    expect(k.sas).toHaveLength(2);
+    expect(r.err).toBe('<stdin>:3:1: missing ";" at end of command (near end of input)\n');
+    expect(r.code).toBe(1);
+  });
+
   it('deleteall dumps the SAs of the type and deletes those between the two addresses (Linux)', async () => {
     const k = new FakeKernel();
     const s =
@@ -263,6 +286,22 @@ describe('other modes and flags', () => {
     expect(records[records.length - 1]).toContain('sadb_msg{ version=2 type=6 errno=0 satype=3\n  len=2 reserved=0 seq=5 pid=0');
   });
 
+  it('-x on a backend without promiscuous mode says so and registers for ah/esp/ipcomp instead', async () => {
+    const k = new FakeKernel();
+    k.refusePromisc = true;
+    const { run } = harness(k);
+    const stop = new AbortController();
+    const monitor = run(['-x'], { stop: stop.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    k.broadcast({ type: SadbMsgType.ACQUIRE, satype: 3, errno: 0, seq: 9, pid: 0, ext: {} });
+    await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    const r = await monitor;
+    expect(r.err).toBe('setkey: promiscuous mode refused (Operation not supported); showing the kernel\'s messages for ah, esp and ipcomp instead\n');
+    expect(k.received.filter((m) => m.type === SadbMsgType.REGISTER).map((m) => m.satype)).toEqual([2, 3, 9]);
+    expect(r.out).toContain('sadb_msg{ version=2 type=6 errno=0 satype=3\n  len=2 reserved=0 seq=9 pid=0\n');
+  });
+
   it('-x -H adds the raw bytes of each message', async () => {
     const k = new FakeKernel();
     const { run } = harness(k);
@@ -272,6 +311,48 @@ describe('other modes and flags', () => {
     stop.abort();
     const r = await monitor;
     expect(r.out.split('\n')[1]).toMatch(/^00000000: 02 0b 00 01 02 00 00 00 01 00 00 00 e8 03 00 00 $/);
+  });
+
+  it('-l loops with setkey shortdump lines until stopped', async () => {
+    const k = new FakeKernel();
+    const { run } = harness(k, { s: 'add 10.0.0.1 10.0.0.2 esp 0x300 -lh 3600 -ls 3000 -E null;' });
+    await run(['-f', 's']);
+    const stop = new AbortController();
+    const loop = run(['-Dl'], { stop: stop.signal });
+    await new Promise((r) => setTimeout(r, 30));
+    stop.abort();
+    const r = await loop;
+    expect(r.code).toBe(0);
+    const lines = r.out.split('\n');
+    expect(lines[0]).toBe('time p   s spi      ltime   src -> dst');
+    expect(lines[1]).toBe('1320 esp M 00000300   0/big #255 10.0.0.1 -> #255 10.0.0.2');
+  });
+
+  it('-l with an empty SAD prints "No SAD entries." each round; -lP loops full SPD records', async () => {
+    const k = new FakeKernel();
+    const { run } = harness(k, { s: 'spdadd 10.0.0.0/8 10.0.0.0/8 any -P out none;' });
+    const stop = new AbortController();
+    const empty = run(['-Dl'], { stop: stop.signal });
+    await new Promise((r) => setTimeout(r, 30));
+    stop.abort();
+    expect((await empty).out.split('\n').slice(1, 2)).toEqual(['No SAD entries.']);
+    await run(['-f', 's']);
+    const stop2 = new AbortController();
+    const sp = run(['-DPl'], { stop: stop2.signal });
+    await new Promise((r) => setTimeout(r, 30));
+    stop2.abort();
+    expect((await sp).out.split('\n').slice(1, 3)).toEqual(['10.0.0.0/8[any] 10.0.0.0/8[any] 255', '\tout prio def none']);
+  });
+
+  it('shortdump: "?" columns for a message without SA or lifetimes', () => {
+    expect(shortdump({ type: SadbMsgType.DUMP, satype: 9, errno: 0, seq: 0, pid: 0, ext: {} }, 3723)).toBe('0203 #9 ? ?        ???/??? ? -> ?\n');
+  });
+
+  it('-v prints each message sent and received in kdebug form', async () => {
+    const k = new FakeKernel();
+    const { run } = harness(k, { s: 'spdflush;' });
+    const r = await run(['-v', '-f', 's']);
+    expect(r.out.match(/sadb_msg\{ version=2 type=19 /g)).toHaveLength(2);
   });
 
   it('rawHexdump groups 16 bytes per line with offsets', () => {
@@ -312,7 +393,7 @@ describe('other modes and flags', () => {
     const r2 = await main(['-D', '--kernel', 'af_key'], { stdout: () => undefined, stderr: (t) => void errs.push(t) });
     const r3 = await main(['-D', '--socket', '/nonexistent/tanuki.sock'], { stdout: () => undefined, stderr: (t) => void errs.push(t) });
     expect([r1, r2, r3]).toEqual([1, 1, 1]);
-    expect(errs[0]).toBe('setkey: pfkey_open: the af_key kernel backend is not available in this build\n');
+    expect(errs[0]).toMatch(/^setkey: pfkey_open: AF_KEY .*use --kernel userspace or --kernel xfrm\n$/);
     expect(errs[1]).toBe('setkey: pfkey_open: no tanuki kernel at /nonexistent/tanuki.sock: start `tanuki-kernel` or racoon\n');
   });
 

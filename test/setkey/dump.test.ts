@@ -285,3 +285,52 @@ describe('kdebug_sadb (setkey -x)', () => {
     expect(formatMonitorRecord(m, t, true, 0).split('\n')[0]).toBe(`${Math.floor(t / 1000)}.456789 `);
   });
 });
+
+describe('kdebug lengths agree with the codec (src/pfkey/codec.ts)', () => {
+  it('sadb_msg_len and every sadb_ext_len printed equal the encoded message', async () => {
+    const { parseSetkeyScript } = await import('../../src/config/setkey/parser');
+    const { compileSetkeyScript } = await import('../../src/config/setkey/compile');
+    const { encodeMessage, decodeMessage } = await import('../../src/pfkey/codec');
+    const script = [
+      'add 10.0.0.1[4500] 10.0.0.2 esp-udp 192.168.1.9 0x1000 -m tunnel -u 3 -lh 60 -bs 9 -ctx 1 2 "ctx-label" -E aes-cbc 0x00112233445566778899aabbccddeeff -A hmac-sha1 "12345678901234567890";',
+      'add fe80::1 fe80::2 ah 0x200 -A hmac-sha256 0x' + '01'.repeat(32) + ';',
+      'getspi 10.0.0.1 10.0.0.2 esp 0x300;',
+      'spdadd 2001:db8::/32[any] 2001:db8:1::/48[443] tcp -P in ipsec esp/tunnel/2001:db8::1-2001:db8::2/unique:4 ah/transport//require;',
+      'migrate 10.1.0.0/24 10.2.0.0/24 any -P out esp/tunnel/192.0.2.10-192.0.2.20/require esp/tunnel/198.51.100.10-192.0.2.20/require -k 198.51.100.10-192.0.2.20;',
+      'migrate ::/0 ::/0 any -P in esp/tunnel/2001:db8::a-2001:db8::b/require esp/tunnel/2001:db8::c-2001:db8::b/require -k 2001:db8::c-2001:db8::b;',
+    ].join('\n');
+    const parsed = parseSetkeyScript(script, { protocols: BUILTIN_PROTOCOLS });
+    if (!parsed.ok) throw new Error(parsed.error.message);
+    const compiled = await compileSetkeyScript(parsed.commands, { rfcMode: true, pid: 1 });
+    if (!compiled.ok) throw new Error(compiled.error.message);
+    const msgs = compiled.steps.flatMap((s) => (s.kind === 'send' ? s.messages : []));
+    expect(msgs.length).toBe(7);
+    for (const m of msgs) {
+      const bytes = encodeMessage(m);
+      const printed = formatKdebug(m);
+      expect(printed).toContain(`  len=${bytes.length / 8} `);
+      // walk the encoded extensions: each (len, type) pair appears, in the codec's order
+      const walked: string[] = [];
+      for (let off = 16; off < bytes.length; ) {
+        const len = bytes.readUInt16LE(off);
+        walked.push(`sadb_ext{ len=${len} type=${bytes.readUInt16LE(off + 2)} }`);
+        off += len * 8;
+      }
+      expect(printed.match(/sadb_ext\{ len=\d+ type=\d+ \}/g)).toEqual(walked);
+      const back = decodeMessage(bytes);
+      expect(back.ok).toBe(true);
+    }
+  });
+});
+
+describe('kdebug of extensions it cannot name', () => {
+  it('an unknown extension kept by the decoder prints as kdebug_sadb does ("invalid ext_type"), with its length', () => {
+    const body = Buffer.alloc(8);
+    body.writeUInt16LE(1, 0);
+    body.writeUInt16LE(30, 2);
+    const m: PfKeyMessage = { type: SadbMsgType.X_SPDFLUSH, satype: 0, errno: 0, seq: 0, pid: 1, ext: {}, unknown: [{ type: 30, offset: 16, body }] };
+    expect(formatKdebug(m)).toBe(
+      'sadb_msg{ version=2 type=19 errno=0 satype=0\n  len=3 reserved=0 seq=0 pid=1\nsadb_ext{ len=1 type=30 }\nkdebug_sadb: invalid ext_type 30 was passed.\n',
+    );
+  });
+});

@@ -20,6 +20,8 @@ export class FakeKernel {
   sps: PfKeyMessage[] = [];
   private nextSpid = 1;
   now = 1_700_000_000;
+  /** Answer X_PROMISC with EOPNOTSUPP, as a backend without promiscuous mode would. */
+  refusePromisc = false;
 
   open(pid: number): FakeSocket {
     const s = new FakeSocket(this, pid);
@@ -113,10 +115,13 @@ export class FakeKernel {
         this.sps = [];
         return this.all(m);
       case SadbMsgType.X_PROMISC:
+        if (this.refusePromisc) return this.error(from, m, Errno.EOPNOTSUPP);
         from.promisc = (m.satype as number) === 1;
         return this.all(m);
       case SadbMsgType.X_MIGRATE:
         return this.all(m);
+      case SadbMsgType.REGISTER:
+        return reply({ ...m, ext: {} });
       default:
         return this.error(from, m, Errno.EOPNOTSUPP);
     }

@@ -9,7 +9,7 @@ import { main } from '../../src/cli/setkey';
 import { BUILTIN_PROTOCOLS } from '../../src/config/setkey/protocols';
 import { TestNetns } from '../xfrm/netns';
 
-async function setkey(ns: TestNetns, argv: string[], files: Record<string, string> = {}) {
+async function setkey(ns: TestNetns, argv: string[], files: Record<string, string> = {}, stop?: AbortSignal) {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(argv, {
@@ -20,6 +20,7 @@ async function setkey(ns: TestNetns, argv: string[], files: Record<string, strin
     env: {},
     timeZone: 'UTC',
     protocols: BUILTIN_PROTOCOLS,
+    ...(stop ? { stop } : {}),
   });
   return { code, out: out.join(''), err: err.join('') };
 }
@@ -60,5 +61,49 @@ describe('setkey --kernel xfrm in a network namespace', () => {
     expect((await setkey(ns, ['-FP'])).code).toBe(0);
     expect(ns.ip('xfrm', 'policy').trim()).toBe('');
     expect((await setkey(ns, ['-DP'])).out).toBe('No SPD entries.\n');
+  });
+
+  it('an SA the kernel cannot install is refused with the reason (issue 8: no esp4/esp6 modules here)', async () => {
+    const r = await setkey(ns, ['-f', 'p'], { p: 'add 10.0.0.1 10.0.0.2 esp 0x1000 -m tunnel -E aes-cbc 0x00112233445566778899aabbccddeeff -A hmac-sha256 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff;' });
+    if (ns.ip('xfrm', 'state').includes('spi 0x00001000')) {
+      expect(r.code).toBe(0); // a kernel with ESP support installs it
+      return;
+    }
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('The result of line 1: Protocol not supported.');
+    expect(r.err).toMatch(/no ESP support \(esp4\/esp6 modules missing\)/);
+  });
+
+  it('setkey -x shows the ACQUIRE the real kernel raises for a packet matching an ipsec policy', async () => {
+    expect((await setkey(ns, ['-f', 'p'], { p: 'spdadd 10.0.0.1 10.0.0.2 udp -P out ipsec esp/transport//require;' })).code).toBe(0);
+    const stop = new AbortController();
+    const monitor = setkey(ns, ['-x'], {}, stop.signal);
+    await new Promise((r) => setTimeout(r, 300));
+    ns.sendUdp('10.0.0.2', 9999);
+    await new Promise((r) => setTimeout(r, 300));
+    stop.abort();
+    const r = await monitor;
+    expect(r.code).toBe(0);
+    // The XFRM backend accepts X_PROMISC as "every kernel event of every SA type" (docs/xfrm.md);
+    // either way the kernel's own ACQUIRE must reach the monitor.
+    const acquire = r.out.split('\n\n').find((x) => x.includes('sadb_msg{ version=2 type=6 '));
+    expect(acquire).toBeDefined();
+    expect(acquire).toContain('satype=3\n');
+    expect(acquire).toContain(' 0a000002  }');
+    expect((await setkey(ns, ['-FP'])).code).toBe(0);
+  });
+
+  it('migrate moves the tunnel endpoints of a policy in the real kernel (XFRM_MSG_MIGRATE)', async () => {
+    const load = 'spdadd 10.1.0.0/24 10.2.0.0/24 any -P out ipsec esp/tunnel/192.0.2.10-192.0.2.20/require;';
+    expect((await setkey(ns, ['-f', 'p'], { p: load })).code).toBe(0);
+    const mig =
+      'migrate 10.1.0.0/24 10.2.0.0/24 any -P out esp/tunnel/192.0.2.10-192.0.2.20/require esp/tunnel/198.51.100.10-192.0.2.20/require -k 198.51.100.10-192.0.2.20;';
+    const r = await setkey(ns, ['-f', 'm'], { m: mig });
+    expect(r).toEqual({ code: 0, out: '', err: '' });
+    const ip = ns.ip('xfrm', 'policy');
+    expect(ip).toContain('tmpl src 198.51.100.10 dst 192.0.2.20');
+    expect(ip).not.toContain('src 192.0.2.10');
+    expect((await setkey(ns, ['-DP'])).out).toContain('\tesp/tunnel/198.51.100.10-192.0.2.20/require\n');
+    expect((await setkey(ns, ['-FP'])).code).toBe(0);
   });
 });

@@ -217,3 +217,34 @@ describe('TCP MSS clamping on tunnel SAs', () => {
     expect(d.ok && d.value.packet.readUInt16BE(42)).toBe(1300);
   });
 });
+
+describe('transport mode and fragments (RFC 4301 §7)', () => {
+  test('a transport-mode SA refuses a fragment; a tunnel-mode SA carries it', () => {
+    const f = fragmentIpv4(big4(3000), 1000);
+    if (!f.ok) throw new Error('frag');
+    const t = new EspSa(espSa({ mode: 'transport', src: addr('10.0.0.1'), dst: addr('10.0.1.1'), encr: ENCR.aesGcm128, encrKey: Buffer.alloc(20) }), nodeProvider);
+    const r = t.output(f.value[1]);
+    expect(r.ok || r.reason).toBe('unsupported');
+    const ah = new AhSa({ ...espSa({ mode: 'transport', encr: ENCR.null, encrKey: Buffer.alloc(0) }), proto: 'ah', integ: INTEG.sha1, integKey: Buffer.alloc(20) }, nodeProvider);
+    const a = ah.output(f.value[0]);
+    expect(a.ok || a.reason).toBe('unsupported');
+    const tun = new EspSa(espSa({ encr: ENCR.aesGcm128, encrKey: Buffer.alloc(20) }), nodeProvider);
+    expect(tun.output(f.value[1]).ok).toBe(true);
+  });
+});
+
+describe('IPv6 outer post-fragmentation (RFC 8200 §4.5 at the source)', () => {
+  test('fragments carry a Fragment header, are refused unreassembled, and reassemble to a packet ESP accepts', () => {
+    const sa = espSa({ src: addr('2001:db8::a'), dst: addr('2001:db8::b'), encr: ENCR.aesGcm128, encrKey: Buffer.alloc(20, 4) });
+    const sent = protectForPath(new EspSa(sa, nodeProvider), big6(2500), 1280, 'post');
+    if (!sent.ok) throw new Error(sent.detail);
+    expect(sent.value.length).toBe(3);
+    const rx = new EspSa(sa, nodeProvider);
+    const direct = rx.input(sent.value[0]);
+    expect(direct.ok || direct.reason).toBe('unsupported');
+    const r = new Reassembler();
+    const whole = reassembleAll(r, sent.value);
+    const d = rx.input(whole[0]);
+    expect(d.ok && d.value.packet.toString('hex')).toBe(big6(2500).toString('hex'));
+  });
+});

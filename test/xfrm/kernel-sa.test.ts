@@ -247,8 +247,8 @@ describe('kernel lifetimes → EXPIRE / X_SPDEXPIRE', () => {
     const m = spdadd(addr('10.20.0.1'), addr('10.20.0.2'), IpsecDir.OUTBOUND, [transportReq()]);
     m.ext.lifetimeSoft = { allocations: 0, bytes: 0n, addtime: 1n, usetime: 0n };
     m.ext.lifetimeHard = { allocations: 0, bytes: 0n, addtime: 2n, usetime: 0n };
-    const soft = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (x) => x.type === SadbMsgType.X_SPDEXPIRE && !!x.ext.lifetimeSoft, 5000);
-    const hard = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (x) => x.type === SadbMsgType.X_SPDEXPIRE && !!x.ext.lifetimeHard, 6000);
+    const soft = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (x) => x.type === SadbMsgType.X_SPDEXPIRE && !!x.ext.lifetimeSoft, 20000);
+    const hard = waitFor<PfKeyMessage>((l) => sock.onMessage(l), (x) => x.type === SadbMsgType.X_SPDEXPIRE && !!x.ext.lifetimeHard, 21000);
     const r = await sock.request(m);
     expect(r.ext.lifetimeHard?.addtime).toBe(2n);
     const s = await soft;

@@ -111,7 +111,7 @@ class Compiler {
   }
 
   secCtx(c: SecCtxSpec) {
-    return { alg: c.alg, doi: c.doi, ctx: Buffer.concat([Buffer.from(c.text, 'latin1'), Buffer.alloc(1)]) };
+    return { alg: c.alg, doi: c.doi, ctx: Buffer.concat([Buffer.from(c.text, 'utf8'), Buffer.alloc(1)]) };
   }
 
   async sa(c: SaCommand): Promise<SetkeyStep> {

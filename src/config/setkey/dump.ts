@@ -5,6 +5,7 @@
  *  - formatKdebug: libipsec key_debug.c kdebug_sadb (setkey -x / -v)
  * Times come from an injected clock and time zone so output is reproducible.
  */
+import { encodeMessage } from '../../pfkey/codec';
 import { IPPROTO, IpsecPolicyType, SadbSaType } from '../../pfkey/constants';
 import type { PfKeyMessage, SadbAddress, SadbLifetime, SadbXSecCtx, SockAddr } from '../../pfkey/types';
 import { parseIp } from '../../util/ip';
@@ -80,7 +81,7 @@ function lifetimeBytes(l: SadbLifetime | undefined, label: string): string {
 
 function secCtxLines(c: SadbXSecCtx): string {
   const nul = c.ctx.indexOf(0);
-  const text = c.ctx.subarray(0, nul < 0 ? c.ctx.length : nul).toString('latin1');
+  const text = c.ctx.subarray(0, nul < 0 ? c.ctx.length : nul).toString('utf8');
   return (
     `\tsecurity context doi: ${c.doi}\n` +
     `\tsecurity context algorithm: ${c.alg}\n` +
@@ -337,17 +338,42 @@ function kdebugExtensions(m: PfKeyMessage): KdebugExt[] {
   return out;
 }
 
-/** kdebug_sadb(): the multi-line debug form of any PF_KEY message. */
+/**
+ * The (type, sadb_ext_len) of each extension in wire order, from the codec's
+ * encoding of the message; null when the message cannot be encoded.
+ */
+function wireExtensions(m: PfKeyMessage): { type: number; len64: number }[] | null {
+  let bytes: Buffer;
+  try {
+    bytes = encodeMessage(m);
+  } catch {
+    return null;
+  }
+  const out: { type: number; len64: number }[] = [];
+  for (let off = 16; off + 4 <= bytes.length; ) {
+    const len64 = bytes.readUInt16LE(off);
+    if (len64 === 0) break;
+    out.push({ type: bytes.readUInt16LE(off + 2), len64 });
+    off += len64 * 8;
+  }
+  return out;
+}
+
+/** kdebug_sadb(): the multi-line debug form of any PF_KEY message, extensions in wire order. */
 export function formatKdebug(m: PfKeyMessage): string {
-  const exts = kdebugExtensions(m);
-  const len = 2 + exts.reduce((n, x) => n + x.len64, 0) + (m.unknown ?? []).reduce((n, u) => n + u.body.length / 8, 0);
+  const mine = kdebugExtensions(m);
+  const wire = wireExtensions(m);
+  const invalid = (type: number) => `kdebug_sadb: invalid ext_type ${type} was passed.\n`;
+  // unknown extensions (kept by the decoder) are encoded back after the known ones
+  let exts = [...mine, ...(m.unknown ?? []).map((u) => ({ type: u.type, len64: u.body.length / 8, body: invalid(u.type) }))];
+  if (wire) {
+    const byType = new Map(mine.map((x) => [x.type, x]));
+    exts = wire.map((w) => ({ type: w.type, len64: w.len64, body: byType.get(w.type)?.body ?? invalid(w.type) }));
+  }
+  const len = 2 + exts.reduce((n, x) => n + x.len64, 0);
   let out = `sadb_msg{ version=2 type=${m.type} errno=${m.errno} satype=${m.satype}\n`;
   out += `  len=${len} reserved=${m.reserved ?? 0} seq=${m.seq >>> 0} pid=${m.pid >>> 0}\n`;
   for (const x of exts) out += `sadb_ext{ len=${x.len64} type=${x.type} }\n${x.body}`;
-  for (const u of m.unknown ?? []) {
-    out += `sadb_ext{ len=${u.body.length / 8} type=${u.type} }\n`;
-    out += `kdebug_sadb: invalid ext_type ${u.type} was passed.\n`;
-  }
   return out;
 }
 

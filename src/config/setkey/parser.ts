@@ -317,7 +317,7 @@ class Parser {
   /** KEY: "string" or 0xHEX (parse.y key_string; an odd digit count gets a leading 0 nibble). */
   key(algName: string): Buffer {
     const t = this.lex.next();
-    if (t.kind === 'QUOTED') return Buffer.from(t.text, 'latin1');
+    if (t.kind === 'QUOTED') return Buffer.from(t.text, 'utf8'); // the script's bytes, as setkey reads them
     if (t.kind === 'WORD' && /^0[xX][0-9A-Fa-f]+$/.test(t.text)) {
       const hex = t.text.slice(2);
       return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex');

@@ -5,7 +5,22 @@
  * kernel backend is behind the PfKeySocket is unknown to the engine.
  */
 import { isIP } from 'node:net';
-import { IPSEC_ULPROTO_ANY, IpsecMode, NatTType, SadbMsgType, SadbSaState, SadbSaType, SadbAalg, IPSEC_REPLAYWSIZE } from '../../pfkey/constants';
+import {
+  IPPROTO,
+  IPSEC_REPLAYWSIZE,
+  IPSEC_ULPROTO_ANY,
+  IpsecDir,
+  IpsecLevel,
+  IpsecMode,
+  IpsecPolicyType,
+  NatTType,
+  SadbAalg,
+  SadbMsgType,
+  SadbSaState,
+  SadbSaType,
+} from '../../pfkey/constants';
+import { formatIp } from '../../util/ip';
+import type { TrafficSelectorWire } from './payloads';
 import type { SadbAddress, SadbLifetime, SockAddr } from '../../pfkey/types';
 import type { Endpoint } from '../common/natt';
 import type { IkeCryptoPort } from './crypto-port';
@@ -112,4 +127,84 @@ export function spiBuffer(spi: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(spi >>> 0);
   return b;
+}
+
+// ---------------------------------------------------------------------------
+// racoon's generate_policy for IKEv2 responders: in/out/fwd policies from the
+// narrowed traffic selectors (X_SPDUPDATE), removed with the CHILD_SA (X_SPDDELETE).
+
+/** The minimal list of prefixes covering [start, end] (both the same length). */
+export function rangeToPrefixes(start: Buffer, end: Buffer): { addr: Buffer; prefixlen: number }[] {
+  const bits = start.length * 8;
+  const toBig = (b: Buffer) => BigInt('0x' + b.toString('hex'));
+  const toBuf = (v: bigint) => Buffer.from(v.toString(16).padStart(start.length * 2, '0'), 'hex');
+  let lo = toBig(start);
+  const hi = toBig(end);
+  const out: { addr: Buffer; prefixlen: number }[] = [];
+  while (lo <= hi && out.length < 64) {
+    let size = 0;
+    while (size < bits) {
+      const next = size + 1;
+      const mask = (1n << BigInt(next)) - 1n;
+      if ((lo & mask) !== 0n || lo + mask > hi) break;
+      size = next;
+    }
+    out.push({ addr: toBuf(lo), prefixlen: bits - size });
+    lo += 1n << BigInt(size);
+  }
+  return out;
+}
+
+
+function selectorAddresses(ts: TrafficSelectorWire): SadbAddress[] | null {
+  const anyPort = ts.startPort === 0 && ts.endPort === 65535;
+  if (!anyPort && ts.startPort !== ts.endPort) return null; // a port range has no PF_KEY form
+  const port = anyPort ? 0 : ts.startPort;
+  const family = ts.startAddress.length === 16 ? 10 : 2;
+  return rangeToPrefixes(ts.startAddress, ts.endAddress).map((p) => ({
+    proto: ts.ipProtocolId === 0 ? IPSEC_ULPROTO_ANY : ts.ipProtocolId,
+    prefixlen: p.prefixlen,
+    addr: { family, address: formatIp(p.addr), port },
+  }));
+}
+
+/**
+ * X_SPDUPDATE (or X_SPDDELETE) messages for the out, in and fwd policies of a
+ * CHILD_SA: every pair of local/remote selector prefixes, requiring ESP with
+ * the CHILD_SA's reqid (level unique) and, in tunnel mode, the IKE endpoints.
+ */
+export function policyRequests(sa: IkeSa, child: ChildSa, op: 'update' | 'delete'): PfKeyRequest[] {
+  const out: PfKeyRequest[] = [];
+  const tunnel = child.mode === 'tunnel';
+  for (const lts of child.localTs)
+    for (const rts of child.remoteTs) {
+      const ls = selectorAddresses(lts);
+      const rs = selectorAddresses(rts);
+      if (!ls || !rs) continue;
+      for (const l of ls)
+        for (const r of rs) {
+          if (l.addr.family !== r.addr.family) continue;
+          for (const dir of [IpsecDir.OUTBOUND, IpsecDir.INBOUND, IpsecDir.FWD]) {
+            const outbound = dir === IpsecDir.OUTBOUND;
+            const request = {
+              proto: IPPROTO.ESP,
+              mode: ipsecMode(child.mode),
+              level: IpsecLevel.UNIQUE,
+              reqid: child.reqid,
+              ...(tunnel ? { src: sockaddr(outbound ? sa.local : sa.remote, false), dst: sockaddr(outbound ? sa.remote : sa.local, false) } : {}),
+            };
+            out.push({
+              type: op === 'update' ? SadbMsgType.X_SPDUPDATE : SadbMsgType.X_SPDDELETE,
+              satype: SadbSaType.UNSPEC,
+              errno: 0,
+              ext: {
+                addressSrc: outbound ? l : r,
+                addressDst: outbound ? r : l,
+                policy: { type: IpsecPolicyType.IPSEC, dir, id: 0, priority: 0, requests: [request] },
+              },
+            });
+          }
+        }
+    }
+  return out;
 }

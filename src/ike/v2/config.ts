@@ -81,11 +81,18 @@ export interface Ikev2PeerConfig {
   fragmentation: boolean;
   /** fragment IKE_AUTH (and later) messages larger than this many octets (RFC 7383 §2.5.1) */
   fragmentSize?: number;
+  /** RFC 3948 §2.3 NAT-keepalive interval while we are behind a NAT (default 20 s, 0 = off) */
+  natKeepaliveSeconds?: number;
   /** pretend to be behind a NAT so that ESP is UDP-encapsulated (strongSwan `encap = yes`) */
   forceEncap?: boolean;
   /** send INITIAL_CONTACT in IKE_AUTH when no other IKE SA with this peer exists (RFC 7296 §2.4) */
   initialContact?: boolean;
   ikeLifetime?: LifetimeConfig;
+  /**
+   * racoon `generate_policy on`: as responder, install in/out/fwd policies for
+   * the narrowed traffic selectors and remove them with the CHILD_SA
+   */
+  generatePolicy?: boolean;
 }
 
 export interface ConfigProblem {

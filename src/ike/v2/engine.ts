@@ -12,7 +12,7 @@
  */
 import { SadbMsgType } from '../../pfkey/constants';
 import type { PfKeyMessage } from '../../pfkey/types';
-import { Endpoint, classifyUdpPayload, floatPorts, frameIkeMessage } from '../common/natt';
+import { Endpoint, NAT_KEEPALIVE, classifyUdpPayload, floatPorts, frameIkeMessage } from '../common/natt';
 import { DEFAULT_RETRANSMIT, RetransmitPolicy, retransmitDelay } from '../common/retransmit';
 import {
   ExchangeType,
@@ -107,6 +107,14 @@ export interface IkeSaInfo {
 }
 
 const FRAGMENT_SIZE_DEFAULT = 1280;
+/** RFC 3948 §2.3 / strongSwan keep_alive default */
+const NAT_KEEPALIVE_DEFAULT_S = 20;
+
+function keepaliveMs(sa: IkeSa): number {
+  if (sa.state !== 'established' || !(sa.natHere || sa.peer.forceEncap)) return Infinity;
+  const s = sa.peer.natKeepaliveSeconds ?? NAT_KEEPALIVE_DEFAULT_S;
+  return s > 0 ? sa.lastSentAt + s * 1000 : Infinity;
+}
 
 export class Ikev2Engine implements Services {
   readonly crypto: IkeCryptoPort;
@@ -160,6 +168,7 @@ export class Ikev2Engine implements Services {
       if (sa.role === 'responder' && sa.state === 'connecting') t = Math.min(t, sa.halfOpenDeadline);
       const dpd = sa.peer.dpdDelaySeconds;
       if (sa.state === 'established' && dpd > 0 && !sa.active && sa.queued.length === 0) t = Math.min(t, sa.lastInboundAt + dpd * 1000);
+      t = Math.min(t, keepaliveMs(sa));
       const life = sa.peer.ikeLifetime;
       if (life && sa.establishedAt >= 0 && sa.state !== 'dead') {
         if (sa.state === 'established' && !sa.rekeyQueued) t = Math.min(t, sa.establishedAt + life.softSeconds * 1000);
@@ -202,7 +211,7 @@ export class Ikev2Engine implements Services {
       return existing.serial;
     }
     if (existing) return existing.serial;
-    const sa = new IkeSa(this.serial++, 'initiator', this.newIkeSpi(), { ...peer.local }, { ...peer.remote }, peer, [peer], now);
+    const sa = new IkeSa(this.serial++, 'initiator', this.newIkeSpi(), { address: peer.local.address, port: peer.local.port }, { address: peer.remote.address, port: peer.remote.port }, peer, [peer], now);
     this.sas.set(sa.spiI, sa);
     this.log('info', `initiating IKE_SA ${peer.name} to ${peer.remote.address}`, sa);
     sa.queued.push({ exchangeType: ExchangeType.IKE_SA_INIT, tasks: [new IkeInitTask()] });
@@ -285,6 +294,10 @@ export class Ikev2Engine implements Services {
       if (sa.role === 'responder' && sa.state === 'connecting' && now >= sa.halfOpenDeadline) {
         this.destroyIkeSa(sa, 'half-open IKE_SA timed out');
         continue;
+      }
+      if (now >= keepaliveMs(sa)) {
+        sa.lastSentAt = now;
+        this.actions.push({ kind: 'datagram', from: { ...sa.local }, to: { ...sa.remote }, data: Buffer.from(NAT_KEEPALIVE) });
       }
       const life = sa.peer.ikeLifetime;
       if (life && sa.state === 'established' && !sa.rekeyQueued && now >= sa.establishedAt + life.softSeconds * 1000) {
@@ -489,6 +502,7 @@ export class Ikev2Engine implements Services {
     }
     sa.active = null;
     sa.nextMidOut = messageId + 1;
+    if (exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') sa.compact();
     if (exchangeType === ExchangeType.IKE_SA_INIT && sa.udpEncap) {
       const f = floatPorts(sa.local, sa.remote);
       sa.local = f.local;
@@ -624,6 +638,7 @@ export class Ikev2Engine implements Services {
     sa.halfOpenDeadline = this.clock + this.halfOpenTimeoutMs;
     this.sas.set(sa.spiR, sa);
     this.halfOpenByInit.set(key, sa);
+    sa.initKey = key;
     this.log('info', `${from.address}[${from.port}] is initiating an IKE_SA`, sa);
     const task = new IkeInitTask(verdict.chosen);
     sa.passive = { exchangeType: ExchangeType.IKE_SA_INIT, tasks: [task], messageId: 0 };
@@ -691,6 +706,11 @@ export class Ikev2Engine implements Services {
     sa.passive = null;
     const packets = this.sendResponse(sa, p.exchangeType, p.messageId, out);
     if (p.exchangeType === ExchangeType.IKE_SA_INIT) sa.initResponse = packets[0];
+    if (p.exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') sa.compact();
+    if (sa.state === 'established' && sa.initKey) {
+      this.halfOpenByInit.delete(sa.initKey);
+      sa.initKey = null;
+    }
     if (results.includes('failed') || results.includes('destroy')) this.destroyIkeSa(sa, results.includes('destroy') ? 'deleted by the peer' : `${exchangeName(p.exchangeType)} failed`);
   }
 
@@ -738,6 +758,7 @@ export class Ikev2Engine implements Services {
   }
 
   private send(sa: IkeSa, packets: Buffer[]): void {
+    sa.lastSentAt = this.clock;
     for (const p of packets) this.actions.push({ kind: 'datagram', from: { ...sa.local }, to: { ...sa.remote }, data: frameIkeMessage(p, sa.local.port, sa.remote.port) });
   }
 
@@ -805,7 +826,7 @@ export class Ikev2Engine implements Services {
     sa.queued = [];
     sa.state = 'dead';
     this.sas.delete(sa.localSpi);
-    for (const [k, v] of this.halfOpenByInit) if (v === sa) this.halfOpenByInit.delete(k);
+    if (sa.initKey) this.halfOpenByInit.delete(sa.initKey);
     this.log('info', `IKE_SA ${sa.peer.name}[${sa.serial}] deleted: ${reason}`, sa);
   }
 

@@ -11,6 +11,18 @@ import type { ChosenTransforms } from './proposal';
 import type { SkProtector } from './sk';
 import type { Task } from './tasks/task';
 
+/**
+ * A copy of `b` in its own backing store. Long-lived state (keys, nonces, IDs)
+ * would otherwise pin the 8 KiB pool slab of Buffer.from() for as long as the SA lives.
+ */
+export function own(b: Buffer): Buffer {
+  const c = Buffer.allocUnsafeSlow(b.length);
+  b.copy(c);
+  return c;
+}
+
+export const EMPTY = Buffer.alloc(0);
+
 export type IkeSaState = 'connecting' | 'established' | 'rekeyed' | 'deleting' | 'dead';
 
 export interface ChildSa {
@@ -22,12 +34,12 @@ export interface ChildSa {
   chosen: ChosenTransforms;
   localTs: TrafficSelectorWire[];
   remoteTs: TrafficSelectorWire[];
+  /** the KEYMAT slices; emptied once the kernel has them (only SK_d derives new keys) */
   keys: { encrIn: Buffer; integIn: Buffer; encrOut: Buffer; integOut: Buffer };
   state: 'installed' | 'rekeying' | 'rekeyed' | 'deleting' | 'deleted';
   installedAt: number;
-  /** the SA/KE/Nonce material of the exchange that created it (for rekey collisions) */
-  nonceI?: Buffer;
-  nonceR?: Buffer;
+  /** racoon generate_policy: we installed its in/out/fwd policies */
+  policiesInstalled?: boolean;
   /** set when the peer rekeyed this CHILD_SA while we were rekeying it too (RFC 7296 §2.8.1) */
   peerRekey?: { nonces: Buffer[]; created: ChildSa };
 }
@@ -102,6 +114,10 @@ export class IkeSa {
   establishedAt = -1;
   halfOpenDeadline = 0;
   rekeyQueued = false;
+  /** responder: the key of this SA in the half-open table while it is half-open */
+  initKey: string | null = null;
+  /** when we last sent anything to the peer (NAT keepalives, RFC 3948 §2.3) */
+  lastSentAt = 0;
 
   constructor(
     readonly serial: number,
@@ -116,6 +132,22 @@ export class IkeSa {
     this.peer = peer;
     this.candidates = candidates;
     this.lastInboundAt = now;
+  }
+
+  /**
+   * After IKE_AUTH only SK_d (and the SK protection) is needed again: drop the
+   * nonces, the DH state, SK_pi/SK_pr and the IKE_SA_INIT copies (memory per SA).
+   */
+  compact(): void {
+    this.dh = null;
+    this.ni = EMPTY;
+    this.nr = EMPTY;
+    this.initRequest = EMPTY;
+    this.initResponse = EMPTY;
+    this.candidates = [this.peer];
+    this.peerIdData = own(this.peerIdData);
+    if (this.keys) this.keys = { skeyseed: EMPTY, skD: own(this.keys.skD), skAi: EMPTY, skAr: EMPTY, skEi: EMPTY, skEr: EMPTY, skPi: EMPTY, skPr: EMPTY };
+    if (this.chosen) this.chosen = { ...this.chosen, spi: EMPTY };
   }
 
   get isInitiator(): boolean {

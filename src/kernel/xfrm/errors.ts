@@ -6,22 +6,13 @@
  */
 import { Errno, SadbMsgType, SadbSaType } from '../../pfkey/constants';
 import type { PfKeyMessage } from '../../pfkey/types';
+import { attachExplanation, explainReply } from '../../pfkey/explain';
+
+export { attachExplanation, explainReply };
 import { errnoName } from '../../util/netlink';
 import { XfrmMsgType } from './constants';
 import type { XfrmAttrs } from './structs';
 import { xfrmTypeName } from './translate';
-
-const explanations = new WeakMap<PfKeyMessage, string>();
-
-/** The explanation attached to an error reply produced by the xfrm backend, if any. */
-export function explainReply(reply: PfKeyMessage): string | undefined {
-  return explanations.get(reply);
-}
-
-export function attachExplanation(reply: PfKeyMessage, text: string): PfKeyMessage {
-  explanations.set(reply, text);
-  return reply;
-}
 
 /** A PF_KEY request the kernel (or the translation) refused. */
 export class XfrmKernelError extends Error {

@@ -8,6 +8,7 @@
  *     key_notify_policy_expire, pfkey_send_migrate, pfkey_send_new_mapping.
  * Pure functions: no socket here.
  */
+import { protoToSatype as protoToSatypeOrNull, satypeToProto } from '../../pfkey/satype';
 import {
   AF_INET,
   AF_INET6,
@@ -94,30 +95,9 @@ const ok = <T>(value: T): Translated<T> => ({ ok: true, value });
 
 /* ---- small maps ---------------------------------------------------------- */
 
-export function satypeToProto(satype: SadbSaType): number | undefined {
-  switch (satype) {
-    case SadbSaType.AH:
-      return IPPROTO.AH;
-    case SadbSaType.ESP:
-      return IPPROTO.ESP;
-    case SadbSaType.X_IPCOMP:
-      return IPPROTO.COMP;
-    default:
-      return undefined;
-  }
-}
-
+/** The satype of an XFRM protocol; UNSPEC for anything but AH/ESP/IPComp. */
 export function protoToSatype(proto: number): SadbSaType {
-  switch (proto) {
-    case IPPROTO.AH:
-      return SadbSaType.AH;
-    case IPPROTO.ESP:
-      return SadbSaType.ESP;
-    case IPPROTO.COMP:
-      return SadbSaType.X_IPCOMP;
-    default:
-      return SadbSaType.UNSPEC;
-  }
+  return protoToSatypeOrNull(proto) ?? SadbSaType.UNSPEC;
 }
 
 /** IPSEC_MODE_* (ipsec.h) → XFRM_MODE_*; ANY is transport as in af_key's pfkey_mode_to_xfrm. */
@@ -560,7 +540,7 @@ function algorithmAttrs(msg: PfKeyMessage, proto: number): Translated<XfrmAttrs>
 export function saAddToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsgType.NEWSA | XfrmMsgType.UPDSA>> {
   const { sa, addressSrc, addressDst, sa2 } = msg.ext;
   const proto = satypeToProto(msg.satype);
-  if (proto === undefined) return fail(Errno.EINVAL, `satype ${msg.satype} is not AH, ESP or IPCOMP`);
+  if (proto === null) return fail(Errno.EINVAL, `satype ${msg.satype} is not AH, ESP or IPCOMP`);
   if (!sa || !addressSrc || !addressDst) return fail(Errno.EINVAL, 'ADD/UPDATE needs SA, ADDRESS_SRC and ADDRESS_DST');
   if (sa.spi === 0) return fail(Errno.EINVAL, 'SPI 0 is reserved (RFC 4303 §2.1)');
   if (addressSrc.addr.family !== addressDst.addr.family) return fail(Errno.EINVAL, 'ADDRESS_SRC and ADDRESS_DST have different address families');
@@ -608,7 +588,7 @@ export function saAddToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsg
 /** SADB_DELETE / SADB_GET → XFRM_MSG_DELSA / GETSA (looked up by daddr, spi, proto). */
 export function saIdToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsgType.DELSA | XfrmMsgType.GETSA>> {
   const proto = satypeToProto(msg.satype);
-  if (proto === undefined) return fail(Errno.EINVAL, `satype ${msg.satype} is not AH, ESP or IPCOMP`);
+  if (proto === null) return fail(Errno.EINVAL, `satype ${msg.satype} is not AH, ESP or IPCOMP`);
   const { sa, addressDst, addressSrc } = msg.ext;
   if (!sa || !addressDst) return fail(Errno.EINVAL, 'DELETE/GET needs SA and ADDRESS_DST');
   const attrs: XfrmAttrs = addressSrc ? { srcaddr: xfrmAddr(addressSrc.addr) } : {};
@@ -622,7 +602,7 @@ export function saIdToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsgT
 /** SADB_GETSPI → XFRM_MSG_ALLOCSPI (af_key pfkey_getspi: range 0x100..0x0fffffff by default). */
 export function getSpiToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsgType.ALLOCSPI>> {
   const proto = satypeToProto(msg.satype);
-  if (proto === undefined) return fail(Errno.EINVAL, `satype ${msg.satype} is not AH, ESP or IPCOMP`);
+  if (proto === null) return fail(Errno.EINVAL, `satype ${msg.satype} is not AH, ESP or IPCOMP`);
   const { addressSrc, addressDst, sa2, spirange } = msg.ext;
   if (!addressSrc || !addressDst) return fail(Errno.EINVAL, 'GETSPI needs ADDRESS_SRC and ADDRESS_DST');
   if (addressSrc.addr.family !== addressDst.addr.family) return fail(Errno.EINVAL, 'ADDRESS_SRC and ADDRESS_DST have different address families');
@@ -726,7 +706,7 @@ export function saToPfKey(
 export function satypeToFlushProto(satype: SadbSaType): Translated<number> {
   if (satype === SadbSaType.UNSPEC) return ok(IPSEC_PROTO_ANY);
   const p = satypeToProto(satype);
-  return p === undefined ? fail(Errno.EINVAL, `satype ${satype} is not AH, ESP or IPCOMP`) : ok(p);
+  return p === null ? fail(Errno.EINVAL, `satype ${satype} is not AH, ESP or IPCOMP`) : ok(p);
 }
 
 /* ---- kernel events ------------------------------------------------------- */

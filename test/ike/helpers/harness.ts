@@ -22,6 +22,11 @@ export interface KernelSa {
 
 export class FakeKernel {
   sas = new Map<string, KernelSa>();
+  policies = new Map<string, PfKeyMessage>();
+  private policyKey(m: PfKeyMessage): string {
+    const a = (x: typeof m.ext.addressSrc) => `${x?.addr.address}/${x?.prefixlen}:${x?.addr.port}:${x?.proto}`;
+    return `${a(m.ext.addressSrc)}>${a(m.ext.addressDst)} dir ${m.ext.policy?.dir}`;
+  }
   log: PfKeyMessage[] = [];
   private nextSpi: number;
   failGetspi = false;
@@ -59,6 +64,14 @@ export class FakeKernel {
       case SadbMsgType.DELETE: {
         const k = this.key(m.ext.sa!.spi, dst);
         if (!this.sas.delete(k)) return reply(Errno.ESRCH);
+        return reply(0);
+      }
+      case SadbMsgType.X_SPDUPDATE: {
+        this.policies.set(this.policyKey(m), m);
+        return reply(0);
+      }
+      case SadbMsgType.X_SPDDELETE: {
+        if (!this.policies.delete(this.policyKey(m))) return reply(Errno.ENOENT);
         return reply(0);
       }
       default:

@@ -1,4 +1,5 @@
 import { SadbMsgType, NatTType, IpsecMode, SadbEalg, SadbAalg } from '../../../src/pfkey/constants';
+import { rangeToPrefixes } from '../../../src/ike/v2/child-sa';
 import type { PfKeyMessage } from '../../../src/pfkey/types';
 import { ExchangeType, NotifyType, PayloadType } from '../../../src/ike/v2/constants';
 import { parseHeader, parseMessage } from '../../../src/ike/v2/payloads';
@@ -172,6 +173,12 @@ describe('IKEv2 engine: two engines, virtual clock (RFC 7296 §1.2)', () => {
     expect(updA.ext.natTSport).toEqual({ port: 4500 });
     expect(addB.ext.natTDport).toEqual({ port: 4500 });
     expect(B.engine.ikeSas()[0].udpEncap).toBe(true);
+    // RFC 3948 §2.3: the side that believes it is behind a NAT sends 0xFF keepalives to 4500
+    const before = net.sent.length;
+    net.advance(21_000);
+    const ka = net.sent.slice(before).filter((w) => w.data.length === 1);
+    expect(ka).toEqual([{ from: { address: '10.99.0.1', port: 4500 }, to: { address: '10.99.0.2', port: 4500 }, data: Buffer.from([0xff]) }, expect.objectContaining({ from: { address: '10.99.0.2', port: 4500 } })]);
+    expect(B.engine.ikeSas()[0].state).toBe('established');
   });
 
   it('transport mode via USE_TRANSPORT_MODE (§1.3.1)', () => {
@@ -354,5 +361,59 @@ describe('IKEv2 IKE_SA rekey (RFC 7296 §1.3.2, §2.18)', () => {
     expect(A.engine.ikeSas()).toHaveLength(1);
     expect(A.engine.ikeSas()[0].spiI).not.toBe(spi);
     expect(B.engine.ikeSas()[0].state).toBe('established');
+  });
+});
+
+describe('racoon generate_policy for IKEv2 responders', () => {
+  it('range → prefixes is minimal and exact', () => {
+
+    const ip = (s: string) => Buffer.from(s.split('.').map(Number));
+    const show = (r: { addr: Buffer; prefixlen: number }[]) => r.map((p) => `${[...p.addr].join('.')}/${p.prefixlen}`);
+    expect(show(rangeToPrefixes(ip('10.2.0.0'), ip('10.2.0.255')))).toEqual(['10.2.0.0/24']);
+    expect(show(rangeToPrefixes(ip('10.0.0.1'), ip('10.0.0.6')))).toEqual(['10.0.0.1/32', '10.0.0.2/31', '10.0.0.4/31', '10.0.0.6/32']);
+    expect(show(rangeToPrefixes(ip('0.0.0.0'), ip('255.255.255.255')))).toEqual(['0.0.0.0/0']);
+  });
+
+  it('installs out/in/fwd policies for the narrowed selectors and removes them with the CHILD_SA; a rekey keeps them', () => {
+    const net = new VirtualNet();
+    const { a, b } = pskPair();
+    b.generatePolicy = true;
+    const A = net.add('A', '10.99.0.1', [a]);
+    const B = net.add('B', '10.99.0.2', [b]);
+    A.engine.initiate('v2psk', 0);
+    net.pump();
+    const pol = [...B.kernel.policies.values()];
+    expect(pol.map((m) => m.ext.policy!.dir).sort()).toEqual([1, 2, 3]);
+    const out = pol.find((m) => m.ext.policy!.dir === 2)!;
+    expect(out.ext.addressSrc).toMatchObject({ prefixlen: 24, addr: { address: '10.2.0.0' } });
+    expect(out.ext.addressDst).toMatchObject({ prefixlen: 24, addr: { address: '10.1.0.0' } });
+    expect(out.ext.policy!.requests[0]).toMatchObject({ mode: IpsecMode.TUNNEL, reqid: 1, src: { address: '10.99.0.2' }, dst: { address: '10.99.0.1' } });
+    expect(A.kernel.policies.size).toBe(0);
+    A.engine.rekeyChildSa(A.engine.ikeSas()[0].children[0].inboundSpi, 10);
+    net.pump();
+    expect(B.kernel.policies.size).toBe(3);
+    A.engine.deleteChildSa(A.engine.ikeSas()[0].children[0].inboundSpi, 20);
+    net.pump();
+    expect(B.kernel.policies.size).toBe(0);
+    expect(B.logs.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});
+
+describe('INITIAL_CONTACT (RFC 7296 §2.4)', () => {
+  it('a restarted initiator makes the responder drop the stale IKE_SA and its CHILD_SAs', () => {
+    const { net, A, B } = setup();
+    A.engine.initiate('v2psk', 0);
+    net.pump();
+    const stale = B.engine.ikeSas()[0];
+    // A "restarts": a fresh engine with the same config and address
+    const { a } = pskPair();
+    net.nodes = net.nodes.filter((n) => n !== A);
+    const A2 = net.add('A-restarted', '10.99.0.1', [a], {}, 0xa1000000);
+    A2.engine.initiate('v2psk', 1000);
+    net.pump();
+    expect(B.engine.ikeSas()).toHaveLength(1);
+    expect(B.engine.ikeSas()[0].spiI).not.toBe(stale.spiI);
+    expect(B.kernel.mature()).toHaveLength(2);
+    expect(B.logs.some((l) => l.msg.includes('INITIAL_CONTACT'))).toBe(true);
   });
 });

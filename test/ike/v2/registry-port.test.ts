@@ -4,7 +4,7 @@
  * engine on each must work, which pins both to the same RFC 7296 / RFC 5282 / RFC 7634 bytes.
  */
 import { ExchangeType, NotifyType } from '../../../src/ike/v2/constants';
-import { registryCryptoPort } from '../../../src/ike/v2/crypto-registry-port';
+import { registryCryptoPort, deterministicRegistryCryptoPort } from '../../../src/ike/v2/crypto-registry-port';
 import { notify, parseMessage } from '../../../src/ike/v2/payloads';
 import { SkProtector } from '../../../src/ike/v2/sk';
 import { SadbMsgType } from '../../../src/pfkey/constants';
@@ -57,7 +57,7 @@ describe('IkeCryptoPort over src/crypto', () => {
   ] as [string, Parameters<typeof pskPair>[0]][])('a full IKE_SA (%s) between an engine on src/crypto and one on node:crypto', (_n, opts) => {
     const net = new VirtualNet();
     const { a, b } = pskPair(opts);
-    const A = net.add('A', '10.99.0.1', [a], { crypto: registryCryptoPort });
+    const A = net.add('A', '10.99.0.1', [a], { crypto: deterministicRegistryCryptoPort });
     const B = net.add('B', '10.99.0.2', [b]);
     A.engine.initiate('v2psk', 0);
     net.pump();

@@ -11,12 +11,12 @@ import { ExchangeType, NotifyType, PayloadType, ProtocolId, isErrorNotify } from
 import { ChildDeleteTask } from './informational';
 import type { ChildConfig } from '../config';
 import type { DhLike } from '../crypto-port';
-import type { ChildSa, IkeSa } from '../ike-sa';
+import { EMPTY, type ChildSa, type IkeSa } from '../ike-sa';
 import { deriveChildSaKeys } from '../keymat';
 import { Payload, TrafficSelectorWire, findNotify, findPayload, notify } from '../payloads';
 import { ChosenTransforms, answerProposal, checkAnswer, childProposals, selectChildProposal } from '../proposal';
 import { describeTs, narrow, tsSubset, tsToWire } from '../ts';
-import { deleteRequest, getSpiRequest, installRequest, spiBuffer } from '../child-sa';
+import { deleteRequest, getSpiRequest, installRequest, policyRequests, spiBuffer } from '../child-sa';
 import { NONCE_BYTES } from './ike-init';
 import type { Services, Task, TaskResult } from './task';
 
@@ -344,8 +344,6 @@ export class ChildCreateTask implements Task {
         : { encrOut: km.encrR, integOut: km.integR, encrIn: km.encrI, integIn: km.integI },
       state: 'installed',
       installedAt: svc.now(),
-      nonceI: ni,
-      nonceR: nr,
     };
     const jitter = Math.floor((svc.random.bytes(1)[0] / 256) * Math.max(0, (cfg.lifetime.hardSeconds - cfg.lifetime.softSeconds) / 2));
     const upd = installRequest(sa, child, 'in', svc.crypto, 0);
@@ -353,6 +351,17 @@ export class ChildCreateTask implements Task {
     if (!upd || !add) return false;
     svc.pfkeySend(sa, upd);
     svc.pfkeySend(sa, add);
+    // the kernel holds the keys now; new ones come from SK_d (RFC 7296 §2.17)
+    child.keys = { encrIn: EMPTY, integIn: EMPTY, encrOut: EMPTY, integOut: EMPTY };
+    child.chosen = { ...chosen, spi: EMPTY };
+    if (!weInitiated && sa.peer.generatePolicy && !this.opts.rekeyOf) {
+      for (const m of policyRequests(sa, child, 'update')) svc.pfkeySend(sa, m);
+      child.policiesInstalled = true;
+    } else if (this.opts.rekeyOf?.policiesInstalled) {
+      // the policies belong to the reqid, which the new CHILD_SA keeps
+      child.policiesInstalled = true;
+      this.opts.rekeyOf.policiesInstalled = false;
+    }
     sa.children.push(child);
     this.created = child;
     svc.log('info', `CHILD_SA ${cfg.name} established`, sa, {

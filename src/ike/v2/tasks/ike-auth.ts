@@ -28,6 +28,9 @@ function authValue(sa: IkeSa, psk: Buffer, forInitiator: boolean, idType: number
 
 function establish(svc: Services, sa: IkeSa): void {
   sa.state = 'established';
+  // RealMessage1/2 are only needed for AUTH (§2.15)
+  sa.initRequest = Buffer.alloc(0);
+  sa.initResponse = Buffer.alloc(0);
   sa.establishedAt = svc.now();
   svc.log('info', `IKE_SA ${sa.peer.name} established`, sa, { remoteId: describeIdentity(sa.peerIdType, sa.peerIdData) });
 }

@@ -62,6 +62,7 @@ export function establishKeys(svc: Services, sa: IkeSa, chosen: ChosenTransforms
   const keys = deriveIkeSaKeys(prf, sa.ni, sa.nr, shared, sa.spiI, sa.spiR, { integKeyBytes: integ?.keyBytes ?? 0, encrKeyBytes });
   sa.prfSuite = prf;
   sa.keys = keys;
+  sa.dh = null;
   sa.chosen = chosen;
   const i = new SkProtector(encr, integ, keys.skEi, keys.skAi);
   const r = new SkProtector(encr, integ, keys.skEr, keys.skAr);
@@ -171,11 +172,12 @@ export class IkeInitTask implements Task {
   buildResponse(svc: Services, sa: IkeSa, out: Payload[]): TaskResult {
     const chosen = this.chosen!;
     const suite = svc.crypto.dh(sa.dhGroup)!;
-    sa.dh = suite.create(svc.random.bytes(suite.privateKeyBytes));
+    const dh = suite.create(svc.random.bytes(suite.privateKeyBytes));
+    sa.dh = dh;
     sa.nr = svc.random.bytes(NONCE_BYTES);
     let shared: Buffer;
     try {
-      shared = sa.dh.computeShared(this.peerKe);
+      shared = dh.computeShared(this.peerKe);
     } catch (e) {
       svc.log('error', `invalid KE payload: ${(e as Error).message}`, sa);
       out.push(notify(NotifyType.INVALID_SYNTAX));
@@ -187,7 +189,7 @@ export class IkeInitTask implements Task {
     }
     out.push(
       { type: PayloadType.SA, proposals: [answerProposal(chosen, Buffer.alloc(0))] },
-      { type: PayloadType.KE, dhGroup: sa.dhGroup, keyData: sa.dh.publicValue },
+      { type: PayloadType.KE, dhGroup: sa.dhGroup, keyData: dh.publicValue },
       { type: PayloadType.NONCE, nonce: sa.nr },
       ...natdPayloads(svc, sa, sa.spiR),
     );

@@ -5,7 +5,7 @@
 import { PayloadType, ProtocolId } from '../constants';
 import type { ChildSa, IkeSa } from '../ike-sa';
 import { Payload, allPayloads } from '../payloads';
-import { deleteChildRequests, spiBuffer } from '../child-sa';
+import { deleteChildRequests, policyRequests, spiBuffer } from '../child-sa';
 import type { Services, Task, TaskResult } from './task';
 
 export class IkeDeleteTask implements Task {
@@ -28,6 +28,10 @@ export class IkeDeleteTask implements Task {
 /** Remove a CHILD_SA's SAs from the kernel and forget it. */
 export function removeChild(svc: Services, sa: IkeSa, child: ChildSa, reason: string): void {
   for (const m of deleteChildRequests(sa, child)) svc.pfkeySend(sa, m);
+  if (child.policiesInstalled) {
+    for (const m of policyRequests(sa, child, 'delete')) svc.pfkeySend(sa, m);
+    child.policiesInstalled = false;
+  }
   child.state = 'deleted';
   sa.children = sa.children.filter((c) => c !== child);
   svc.log('info', `CHILD_SA ${child.config.name} deleted: ${reason}`, sa, { childSpi: child.inboundSpi });
