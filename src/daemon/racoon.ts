@@ -20,6 +20,7 @@ import { encodeMessage } from '../pfkey/codec';
 import type { PfKeySocket } from '../pfkey/socket';
 import type { PfKeyMessage } from '../pfkey/types';
 import { openPfKey, embeddedKernel } from '../kernel';
+import { startDataPlane, type RunningDataPlane } from '../kernel/dataplane/index';
 import { startAdminSocket, AdminErrno, type AdminHandler } from './admin/server';
 import { AdminProto, EvtType, type EvtAsync } from './admin/wire';
 import { IkeSockets, ISAKMP_PORT, NATT_PORT, interfaceAddresses, type Datagram, type ListenSpec } from './ike-sockets';
@@ -78,6 +79,8 @@ export class RacoonDaemon {
   private pfkey!: PfKeySocket;
   private readonly sockets: IkeSockets;
   private admin: { close(): Promise<void> } | null = null;
+  /** The userspace kernel's data plane, when this process embeds the kernel (docs/dataplane.md). */
+  private dataplane: RunningDataPlane | null = null;
   private readonly engines: KeyingEngine[] = [];
   private readonly eventListeners = new Set<(e: EvtAsync) => void>();
   private pidFile: string | null = null;
@@ -117,7 +120,9 @@ export class RacoonDaemon {
       config: () => this.cfg,
       emit: (e) => this.emit(e),
     };
-    const bound = await this.sockets.listen(this.listenSpecs());
+    const specs = this.listenSpecs();
+    const bound = await this.sockets.listen(specs);
+    await this.startDataPlane(specs);
     for (const make of this.engineFactories) this.engines.push(make(ctx));
     this.sockets.onDatagram((d) => this.onDatagram(d));
     for (const b of bound) this.log.info({ address: b.address, port: b.port }, `${b.address}[${b.port}] used for IKE`);
@@ -169,6 +174,7 @@ export class RacoonDaemon {
       }
     }
     await this.admin?.close();
+    await this.dataplane?.close();
     await this.sockets.close();
     await this.pfkey?.close();
     await embeddedKernel()?.stop();
@@ -209,8 +215,45 @@ export class RacoonDaemon {
     for (const e of this.engines) e.onPfKey(m);
   }
 
+  /**
+   * With the embedded userspace kernel, its data plane carries ESP-in-UDP on
+   * our NAT-T sockets (RFC 3948), and --host / --tun give it a cleartext side.
+   */
+  private async startDataPlane(specs: ListenSpec[]): Promise<void> {
+    const k = embeddedKernel();
+    if (this.opts.kernel !== 'userspace' || !k) {
+      if (this.opts.hosts.length > 0 || this.opts.tun) this.log.warn({ kernel: this.opts.kernel }, '--host/--tun need the embedded userspace kernel; ignored');
+      return;
+    }
+    const nattPort = specs.find((s) => s.natt)?.port ?? this.opts.nattPort ?? NATT_PORT;
+    this.dataplane = await startDataPlane(
+      k.kernel,
+      {
+        hosts: this.opts.hosts,
+        ...(this.opts.tun ? { tun: this.opts.tun } : {}),
+        peerPort: nattPort,
+        ...(k.server ? { controlPath: `${k.server.socketPath}.dp` } : {}),
+      },
+      this.log,
+    );
+    this.dataplane.plane.setUdpFallbackSport(nattPort);
+    this.dataplane.setTransport({
+      sendUdp: (payload, dst, dport, src) => {
+        const family = dst.includes(':') ? 6 : 4;
+        const locals = this.sockets.locals().filter((l) => l.family === family && specs.some((s) => s.natt && s.port === l.port));
+        const from = locals.find((l) => l.address === src) ?? locals[0];
+        if (!from) return;
+        this.sockets.sendRaw(from, { address: dst, port: dport, family }, payload);
+      },
+    });
+  }
+
   private onDatagram(d: Datagram): void {
-    if (d.kind !== 'ike') return; // ESP-in-UDP and keepalives belong to the data plane
+    if (d.kind === 'esp') {
+      this.dataplane?.plane.receiveEspInUdp(d.data, d.remote, d.local);
+      return;
+    }
+    if (d.kind !== 'ike') return; // keepalives only keep NAT mappings alive
     for (const e of this.engines) if (e.onDatagram(d)) return;
     this.log.debug({ peer: `${d.remote.address}[${d.remote.port}]` }, 'no engine took the IKE message');
   }

@@ -1,0 +1,179 @@
+/**
+ * The TUN device on the cleartext side (`--tun NAME`): the host's own IP
+ * stack sends packets for the remote side of every tunnel policy into
+ * tanuki's data plane, and gets the decrypted packets back.
+ *
+ * Linux Documentation/networking/tuntap.rst: open /dev/net/tun, ioctl
+ * TUNSETIFF with struct ifreq { char ifr_name[IFNAMSIZ]; short ifr_flags; }
+ * and IFF_TUN | IFF_NO_PI, then every read() is one IP packet and every
+ * write() injects one. libc's ioctl is called through koffi. The fd is
+ * non-blocking and drained from the event loop (a blocking read would hold a
+ * libuv thread and could not be interrupted at close).
+ *
+ * Routes: for each OUTBOUND IPSEC policy with a tunnel-mode template, the
+ * policy's destination prefix is routed into the device (`ip route replace
+ * PREFIX dev NAME`), and the route is removed with the policy.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants as fsc, openSync, readSync, writeSync } from 'node:fs';
+import koffi from 'koffi';
+import type { Logger } from 'pino';
+import { IpsecDir, IpsecMode, IpsecPolicyType } from '../../pfkey/constants';
+import type { SecurityPolicy } from '../../spd/spd';
+import type { UserspaceKernel } from '../userspace/kernel';
+import type { CleartextPort, DataPlane } from './dataplane';
+
+/** linux/if_tun.h */
+const TUNSETIFF = 0x400454ca;
+const IFF_TUN = 0x0001;
+const IFF_NO_PI = 0x1000;
+/** linux/if.h IFNAMSIZ; sizeof(struct ifreq) on 64-bit Linux. */
+const IFNAMSIZ = 16;
+const IFREQ_BYTES = 40;
+const MAX_PACKET = 65535;
+/** Poll interval while the device is idle (ms). */
+const IDLE_POLL_MS = 2;
+
+export class TunUnavailableError extends Error {
+  override readonly name = 'TunUnavailableError';
+}
+
+type IoctlFn = (fd: number, request: number, arg: Buffer) => number;
+let ioctlFn: IoctlFn | null = null;
+function ioctl(): IoctlFn {
+  if (!ioctlFn) ioctlFn = koffi.load('libc.so.6').func('int ioctl(int, unsigned long, void *)') as IoctlFn;
+  return ioctlFn;
+}
+
+/** The destination prefix of an outbound tunnel policy, as `ip route` text; null if the policy needs no route. */
+export function tunnelRoute(p: SecurityPolicy): string | null {
+  if (p.dir !== IpsecDir.OUTBOUND || p.type !== IpsecPolicyType.IPSEC) return null;
+  if (!p.templates.some((t) => t.mode === IpsecMode.TUNNEL)) return null;
+  const dst = p.ext.addressDst;
+  if (!dst) return null;
+  return `${dst.addr.address}/${dst.prefixlen}`;
+}
+
+export class TunPort implements CleartextPort {
+  readonly name: string;
+  private closed = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly routes = new Map<number, string>();
+  private readonly detach: () => void;
+  private readonly unsubscribe: () => void;
+  readonly counters = { read: 0, written: 0, writeErrors: 0 };
+
+  private constructor(
+    readonly ifname: string,
+    private readonly fd: number,
+    private readonly plane: DataPlane,
+    private readonly log: Logger,
+    kernel: UserspaceKernel,
+  ) {
+    this.name = `tun ${ifname}`;
+    this.detach = plane.attach(this);
+    this.unsubscribe = kernel.onPolicy((e) => (e.kind === 'add' ? this.addRoute(e.policy) : this.removeRoute(e.policy)));
+    for (const p of kernel.spd.list()) this.addRoute(p);
+    this.poll();
+  }
+
+  /** Create (or attach to) the TUN device NAME, bring it up, and route existing tunnel policies into it. */
+  static open(ifname: string, plane: DataPlane, kernel: UserspaceKernel, log: Logger): TunPort {
+    if (ifname.length === 0 || ifname.length >= IFNAMSIZ || !/^[A-Za-z0-9_.-]+$/.test(ifname)) throw new TunUnavailableError(`--tun ${ifname}: not a valid interface name (1..15 of [A-Za-z0-9_.-])`);
+    let fd: number;
+    try {
+      fd = openSync('/dev/net/tun', fsc.O_RDWR | fsc.O_NONBLOCK);
+    } catch (err) {
+      throw new TunUnavailableError(`--tun ${ifname}: cannot open /dev/net/tun: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const ifr = Buffer.alloc(IFREQ_BYTES);
+    ifr.write(ifname, 0, 'ascii');
+    ifr.writeInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ);
+    const rc = ioctl()(fd, TUNSETIFF, ifr);
+    if (rc < 0) {
+      const errno = koffi.errno();
+      closeSync(fd);
+      throw new TunUnavailableError(`--tun ${ifname}: ioctl(TUNSETIFF) failed, errno ${errno}${errno === 1 ? ' (EPERM: needs CAP_NET_ADMIN)' : ''}`);
+    }
+    try {
+      execFileSync('ip', ['link', 'set', 'dev', ifname, 'up'], { stdio: 'pipe' });
+    } catch (err) {
+      closeSync(fd);
+      throw new TunUnavailableError(`--tun ${ifname}: ip link set up failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    log.info({ tun: ifname }, 'TUN device up');
+    return new TunPort(ifname, fd, plane, log, kernel);
+  }
+
+  /** The TUN device is the route to everything the in-process hosts do not own. */
+  accepts(): boolean {
+    return !this.closed;
+  }
+
+  deliver(pkt: Buffer): void {
+    if (this.closed) return;
+    try {
+      writeSync(this.fd, pkt);
+      this.counters.written++;
+    } catch (err) {
+      this.counters.writeErrors++;
+      this.log.debug({ tun: this.ifname, err: err instanceof Error ? err.message : String(err) }, 'TUN write failed');
+    }
+  }
+
+  private poll(): void {
+    if (this.closed) return;
+    const buf = Buffer.allocUnsafe(MAX_PACKET);
+    let n = 0;
+    for (;;) {
+      let len: number;
+      try {
+        len = readSync(this.fd, buf, 0, MAX_PACKET, null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') this.log.warn({ tun: this.ifname, code }, 'TUN read failed');
+        break;
+      }
+      if (len <= 0) break;
+      n++;
+      this.counters.read++;
+      this.plane.sendCleartext(Buffer.from(buf.subarray(0, len)), this);
+      if (n >= 256) break; // let the event loop breathe
+    }
+    this.timer = setTimeout(() => this.poll(), n > 0 ? 0 : IDLE_POLL_MS);
+    this.timer.unref();
+  }
+
+  private addRoute(p: SecurityPolicy): void {
+    const prefix = tunnelRoute(p);
+    if (!prefix || this.closed) return;
+    try {
+      execFileSync('ip', ['route', 'replace', prefix, 'dev', this.ifname], { stdio: 'pipe' });
+      this.routes.set(p.id, prefix);
+      this.log.info({ tun: this.ifname, route: prefix, spid: p.id }, 'route into TUN');
+    } catch (err) {
+      this.log.warn({ tun: this.ifname, route: prefix, err: err instanceof Error ? err.message : String(err) }, 'cannot route into TUN');
+    }
+  }
+
+  private removeRoute(p: SecurityPolicy): void {
+    const prefix = this.routes.get(p.id);
+    if (!prefix) return;
+    this.routes.delete(p.id);
+    if ([...this.routes.values()].includes(prefix)) return;
+    try {
+      execFileSync('ip', ['route', 'del', prefix, 'dev', this.ifname], { stdio: 'pipe' });
+    } catch {
+      // the route may be gone with the device already
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.unsubscribe();
+    this.detach();
+    closeSync(this.fd); // a non-persistent TUN device disappears with its last fd, and its routes with it
+  }
+}
