@@ -1,10 +1,13 @@
 /**
  * `npm run demo`: two racoon daemons on loopback (127.0.0.1 "left" and
- * 127.0.0.2 "right"), each with its own embedded userspace kernel, negotiate
- * IKEv2 and install a tunnel between 10.1.0.0/24 and 10.2.0.0/24. The story is
- * printed step by step: the policies, the negotiation (from the daemons' logs),
- * `setkey -D` on both sides with the same SPIs crossed over, a CHILD_SA rekey
- * when the short sainfo lifetime runs out, and a clean shutdown.
+ * 127.0.0.2 "right"), each with its own embedded userspace kernel and an
+ * in-process host (10.1.0.1 / 10.2.0.1). A ping from one host matches the
+ * policy, the kernel raises ACQUIRE, IKEv2 installs a tunnel between
+ * 10.1.0.0/24 and 10.2.0.0/24 and the pings are answered through it. The story
+ * is printed step by step: the policies, the negotiation (from the daemons'
+ * logs), `setkey -D` on both sides with the same SPIs crossed over, traffic
+ * and counters, a CHILD_SA rekey when the short sainfo lifetime runs out, and
+ * a clean shutdown.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -114,8 +117,8 @@ export async function main(): Promise<number> {
     writeFileSync(join(s.dir, 'racoon.conf'), racoonConf(s));
     writeFileSync(join(s.dir, 'psk.txt'), `${s.name === 'left' ? 'right' : 'left'}.demo.example\tdemo-pre-shared-key\n`);
     chmodSync(join(s.dir, 'psk.txt'), 0o600);
-    s.proc = spawn(process.execPath, [BIN('racoon'), '-F', '-f', join(s.dir, 'racoon.conf'), '-l', join(s.dir, 'racoon.log'), '--socket', join(s.dir, 'pfkey.sock'), '--pid-file', join(s.dir, 'racoon.pid')], { stdio: 'ignore' });
-    process.stdout.write(`${s.name}: racoon -F -f ${join(s.dir, 'racoon.conf')}  (IKE on ${s.addr}[${PORT}], kernel ${join(s.dir, 'pfkey.sock')})\n`);
+    s.proc = spawn(process.execPath, [BIN('racoon'), '-F', '-f', join(s.dir, 'racoon.conf'), '-l', join(s.dir, 'racoon.log'), '--socket', join(s.dir, 'pfkey.sock'), '--pid-file', join(s.dir, 'racoon.pid'), '--host', s.host], { stdio: 'ignore' });
+    process.stdout.write(`${s.name}: racoon -F -f ${join(s.dir, 'racoon.conf')} --host ${s.host}  (IKE on ${s.addr}[${PORT}], kernel ${join(s.dir, 'pfkey.sock')})\n`);
   }
   if (!(await waitFor(() => sides.every((s) => existsSync(join(s.dir, 'racoon.sock'))), 15000))) {
     process.stderr.write('the daemons did not start; see their logs in ' + sides.map((s) => s.dir).join(', ') + '\n');
@@ -130,8 +133,8 @@ export async function main(): Promise<number> {
     process.stdout.write(`-- ${s.name}: setkey -DP\n${run('setkey', ['--socket', join(s.dir, 'pfkey.sock'), '-DP'])}`);
   }
 
-  say('3. left asks for the tunnel (racoonctl establish-sa), IKEv2 runs');
-  process.stdout.write(run('racoonctl', ['-s', join(left.dir, 'racoon.sock'), 'establish-sa', 'isakmp', 'inet', left.addr, right.addr]));
+  say(`3. The host ${left.host} pings ${right.host}: the packet matches the policy, the kernel raises ACQUIRE, IKEv2 runs`);
+  process.stdout.write(run('tanuki-kernel', ['ping', '--socket', join(left.dir, 'pfkey.sock'), '-c', '3', '-W', '3000', left.host, right.host]));
   const up = await waitFor(() => sides.every((s) => (run('setkey', ['--socket', join(s.dir, 'pfkey.sock'), '-D']).match(/state=mature/g) ?? []).length >= 2), 20000);
   for (const s of sides) for (const line of logLines(s, /IKE_SA|CHILD_SA|ACQUIRE|initiat/)) process.stdout.write(`${s.name}: ${line}\n`);
   if (!up) {
@@ -146,6 +149,9 @@ export async function main(): Promise<number> {
   const [l, r] = dumps.map(spis);
   process.stdout.write(`left SPIs ${l.join(', ')}; right SPIs ${r.join(', ')}: ${l.slice().sort().join() === r.slice().sort().join() ? 'the same pair on both sides' : 'MISMATCH'}\n`);
   process.stdout.write(run('racoonctl', ['-s', join(left.dir, 'racoon.sock'), 'show-sa', 'isakmp']));
+  say(`4b. Traffic through the tunnel: ${right.host} pings back; the SA byte counters move`);
+  process.stdout.write(run('tanuki-kernel', ['ping', '--socket', join(right.dir, 'pfkey.sock'), '-c', '3', '-W', '3000', right.host, left.host]));
+  process.stdout.write(run('setkey', ['--socket', join(right.dir, 'pfkey.sock'), '-D']).split('\n').filter((l) => /^\S|current: \d+\(bytes\)/.test(l)).join('\n') + '\n');
 
   say('5. The CHILD_SA lifetime is 40 s (soft at 80 %): waiting for the rekey');
   const rekeyed = await waitFor(() => logLines(left, /rekey/i).length + logLines(right, /rekey/i).length > 0, 45000);
