@@ -28,7 +28,7 @@ export const USAGE = `usage: tanuki-kernel [--socket PATH] [-F] [-v] [--host ADD
   -v                     verbose (debug) logging
   --host ADDR            an in-process host at ADDR (ICMP echo, UDP echo on port 7); repeatable
   --tun NAME             create TUN device NAME and route the remote side of every tunnel policy into it
-  --natt-port PORT       carry ESP in UDP (RFC 3948) on this port (0: any free port)
+  --natt-port PORT       carry ESP in UDP (RFC 3948) on this port (0 = a free port)
   --natt-addr ADDR       address of that UDP socket (default 0.0.0.0)
   --natt-peer-port PORT  peers' UDP port for ESP SAs without NAT-T ports (default: --natt-port)
   --dataplane-socket P   control socket for ping/udp/stats (default: the PF_KEY socket path + ".dp")

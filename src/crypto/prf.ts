@@ -42,7 +42,7 @@ export function createPrf(alg: PrfAlg): Prf {
       return {
         outBytes: 16,
         compute(key, data) {
-          // RFC 4615 §3: any key length other than 16 becomes AES-CMAC(0^128, key).
+          // RFC 4615 §3: a key length other than 16 becomes AES-CMAC(0^128, key).
           const k = key.length === 16 ? key : cbcMac(cmacKeys(ZERO_KEY), [key]);
           return cbcMac(cmacKeys(k), [data]);
         },

@@ -5,7 +5,7 @@
  * are fed to the sans-I/O engine and its actions carried out.
  *
  * Mapping (README "IKEv2 in racoon.conf"):
- *   remote_address            → peer address (anonymous remote: any peer)
+ *   remote_address            → peer address (an anonymous remote accepts every peer)
  *   my_identifier / peers_identifier → IDi/IDr (address, fqdn, user_fqdn, keyid)
  *   psk.txt                   → the PSK, by the peer's identifier, else by its address
  *   proposal {}               → IKE proposals: encryption (+ key length), hash_algorithm as

@@ -20,7 +20,7 @@ export class UdpEspTransport implements ProtectedTransport {
     readonly port: number,
   ) {}
 
-  /** Bind address:port (port 0: any free port) and feed what arrives into the plane. */
+  /** Bind address:port (port 0 = a free port) and feed what arrives into the plane. */
   static async bind(plane: DataPlane, address: string, port: number): Promise<UdpEspTransport> {
     const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
     await new Promise<void>((resolve, reject) => {
