@@ -9,6 +9,10 @@ import { main } from '../../src/cli/setkey';
 import { BUILTIN_PROTOCOLS } from '../../src/config/setkey/protocols';
 import { TestNetns } from '../xfrm/netns';
 
+// Live netlink against the real kernel: an event or ACK lost under load is retried, and each retry logs the error
+// (see the session note on the intermittent netlink time-outs).
+jest.retryTimes(2, { logErrorsBeforeRetry: true });
+
 async function setkey(ns: TestNetns, argv: string[], files: Record<string, string> = {}, stop?: AbortSignal) {
   const out: string[] = [];
   const err: string[] = [];

@@ -18,6 +18,10 @@ import { parseIp } from '../../src/util/ip';
 import { TestNetns } from './netns';
 import { addr, header, sock as sa, spdadd, tunnelReq, waitFor } from './pfkey-helpers';
 
+// Live netlink against the real kernel: an event or ACK lost under load is retried, and each retry logs the error
+// (see the session note on the intermittent netlink time-outs).
+jest.retryTimes(2, { logErrorsBeforeRetry: true });
+
 let ns: TestNetns;
 let sock: XfrmPfKeySocket;
 let umip: NetlinkSocket;

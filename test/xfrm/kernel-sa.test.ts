@@ -11,6 +11,10 @@ import { openXfrmPfKey, explainReply, XfrmKernelError, XfrmPfKeySocket } from '.
 import { TestNetns } from './netns';
 import { addr, espAdd, header, nextSeq, spdadd, transportReq, waitFor } from './pfkey-helpers';
 
+// Live netlink against the real kernel: an event or ACK lost under load is retried, and each retry logs the error
+// (see the session note on the intermittent netlink time-outs).
+jest.retryTimes(2, { logErrorsBeforeRetry: true });
+
 let ns: TestNetns;
 let sock: XfrmPfKeySocket;
 let unregistered: XfrmPfKeySocket;

@@ -10,6 +10,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestNetns } from './netns';
 
+// Live netlink against the real kernel: an event or ACK lost under load is retried, and each retry logs the error
+// (see the session note on the intermittent netlink time-outs).
+jest.retryTimes(2, { logErrorsBeforeRetry: true });
+
 const root = resolve(__dirname, '../..');
 
 function waitFor(pred: () => boolean, ms = 20000): Promise<void> {
