@@ -19,7 +19,7 @@ import { Ikev1Engine } from '../ike/v1/engine';
 import { AuthMethod, IdType } from '../ike/v1/constants';
 import type { Ikev1Identity, Ikev1PeerConfig, Ph1ProposalConfig, SainfoConfig } from '../ike/v1/config';
 import { encodePh1Dump } from './admin/wire';
-import { SansIoKeying, sockAddr, type Phase1View } from './keying';
+import { peerForEndpoints, SansIoKeying, sockAddr, spiBytes, type Phase1View } from './keying';
 import type { DaemonContext, KeyingEngine } from './racoon';
 import { SpdCache, type CachedPolicy } from './spd-cache';
 
@@ -143,7 +143,7 @@ export class Ikev1Keying extends SansIoKeying {
 
   protected acquire(sp: CachedPolicy): void {
     const ends = SpdCache.peerOf(sp);
-    const peer = this.peers.find((p) => p.remote.address === ends.remote && p.local.address === ends.local) ?? this.peers.find((p) => p.remote.address === ends.remote);
+    const peer = peerForEndpoints(this.peers, ends);
     if (!peer) return; // not an IKEv1 peer
     if (peer.passive) return; // racoon skips passive remotes for ACQUIRE
     const sainfo = peer.sainfos.find((s) => s.name === `spid-${sp.id}`);
@@ -174,8 +174,8 @@ export class Ikev1Keying extends SansIoKeying {
   phase1Rows(): Buffer[] {
     return this.engine.ph1Sas().map((s) =>
       encodePh1Dump({
-        initiatorCookie: cookie(s.cookieI),
-        responderCookie: cookie(s.cookieR),
+        initiatorCookie: spiBytes(s.cookieI),
+        responderCookie: spiBytes(s.cookieR),
         status: s.state === 'ESTABLISHED' ? 9 : 1,
         side: s.role === 'initiator' ? 0 : 1,
         remote: sockAddr(s.remote),
@@ -229,12 +229,6 @@ export class Ikev1Keying extends SansIoKeying {
     this.pump();
     this.stopTimer();
   }
-}
-
-function cookie(v: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(v);
-  return b;
 }
 
 export function ikev1EngineFactory(ctx: DaemonContext): KeyingEngine {

@@ -26,7 +26,7 @@ import type { ChildConfig, ChildProposalConfig, IkeProposalConfig, Ikev2Identity
 import { addressId } from '../config/racoon/ids';
 import { encodePh1Dump } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
-import { prefixRange, sockAddr, SansIoKeying, type Phase1View } from './keying';
+import { peerForEndpoints, prefixRange, sockAddr, spiBytes, SansIoKeying, type Phase1View } from './keying';
 import { MigrateHandler } from './migrate';
 import type { DaemonContext, KeyingEngine } from './racoon';
 
@@ -223,9 +223,7 @@ export class Ikev2Keying extends SansIoKeying {
     // An IKE SA a MIGRATE moved onto these endpoints serves them, whichever local address its peer config names.
     const moved = this.engine.ikeSas().find((s) => s.local.address === ends.local && s.remote.address === ends.remote && (s.state === 'established' || s.state === 'connecting'));
     const peer =
-      (moved && this.peers.find((p) => p.name === moved.peer)) ??
-      this.peers.find((p) => p.remote.address === ends.remote && p.local.address === ends.local) ??
-      this.peers.find((p) => p.remote.address === ends.remote);
+      (moved && this.peers.find((p) => p.name === moved.peer)) ?? peerForEndpoints(this.peers, ends);
     if (!peer) return; // not an IKEv2 peer: the IKEv1 engine (or nobody) answers it
     const child = peer.children.find((c) => c.name === `spid-${sp.id}`);
     if (!child) {
@@ -257,8 +255,8 @@ export class Ikev2Keying extends SansIoKeying {
   phase1Rows(): Buffer[] {
     return this.engine.ikeSas().map((s) =>
       encodePh1Dump({
-        initiatorCookie: bigintBytes(s.spiI),
-        responderCookie: bigintBytes(s.spiR),
+        initiatorCookie: spiBytes(s.spiI),
+        responderCookie: spiBytes(s.spiR),
         status: s.state === 'established' ? 9 : 1,
         side: s.role === 'initiator' ? 0 : 1,
         remote: sockAddr(s.remote),
@@ -300,12 +298,6 @@ export class Ikev2Keying extends SansIoKeying {
 }
 
 /** An ACQUIRE-shaped reference to a cached policy, for negotiations the daemon starts itself (after a MIGRATE). */
-function bigintBytes(v: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(v);
-  return b;
-}
-
 export function ikev2EngineFactory(ctx: DaemonContext): KeyingEngine {
   return new Ikev2Keying(ctx);
 }

@@ -50,6 +50,18 @@ export function sockAddr(e: EngineEndpoint): SockAddr {
   return { family: e.address.includes(':') ? 10 : 2, address: e.address, port: e.port };
 }
 
+/** An 8-byte IKE SPI / ISAKMP cookie in network order, as ph1dump carries it. */
+export function spiBytes(v: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(v);
+  return b;
+}
+
+/** racoon's choice of peer for an SP's IKE endpoints: exact local+remote match first, else by remote address. */
+export function peerForEndpoints<P extends { local: { address: string }; remote: { address: string } }>(peers: readonly P[], ends: { local: string; remote: string }): P | undefined {
+  return peers.find((p) => p.remote.address === ends.remote && p.local.address === ends.local) ?? peers.find((p) => p.remote.address === ends.remote);
+}
+
 /** A selector prefix as an address range. */
 export function prefixRange(a: SadbAddress): { low: string; high: string } {
   const bytes = parseIp(a.addr.address) ?? Buffer.alloc(4);

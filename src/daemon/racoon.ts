@@ -17,6 +17,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { parseRacoonConfig, formatConfigError, type RacoonConfig } from '../config/racoon';
 import { SadbMsgType, SadbSaType } from '../pfkey/constants';
 import { encodeMessage } from '../pfkey/codec';
+import { collectDump } from '../pfkey/dump';
 import type { PfKeySocket } from '../pfkey/socket';
 import type { PfKeyMessage } from '../pfkey/types';
 import { openPfKey, embeddedKernel } from '../kernel';
@@ -265,24 +266,8 @@ export class RacoonDaemon {
 
   private adminHandler(): AdminHandler {
     const dump = async (satype: SadbSaType): Promise<Buffer[]> => {
-      const out: Buffer[] = [];
-      const seq = this.seq++;
-      await new Promise<void>((resolve) => {
-        const off = this.pfkey.onMessage((m) => {
-          if (m.type !== SadbMsgType.DUMP || m.pid !== this.pfkey.pid) return;
-          if (m.errno === 0) out.push(encodeMessage(m));
-          if (m.seq === 0 || m.errno !== 0) {
-            off();
-            resolve();
-          }
-        });
-        this.pfkey.send({ type: SadbMsgType.DUMP, satype, errno: 0, seq, pid: this.pfkey.pid, ext: {} });
-        setTimeout(() => {
-          off();
-          resolve();
-        }, 5000).unref();
-      });
-      return out;
+      const entries = await collectDump(this.pfkey, this.message(SadbMsgType.DUMP, satype));
+      return entries.map((m) => encodeMessage(m));
     };
     const satypes = (proto: number): SadbSaType[] =>
       proto === AdminProto.AH ? [SadbSaType.AH] : proto === AdminProto.ESP ? [SadbSaType.ESP] : [SadbSaType.AH, SadbSaType.ESP];
