@@ -10,7 +10,7 @@
  * exchanges as tasks (tasks/*.ts), retransmits requests with back-off (§2.1)
  * and replays the cached response to a retransmitted request.
  */
-import { SadbMsgType } from '../../pfkey/constants';
+import { SadbMsgType, SadbSaType } from '../../pfkey/constants';
 import type { PfKeyMessage } from '../../pfkey/types';
 import { Endpoint, NAT_KEEPALIVE, classifyUdpPayload, floatPorts, frameIkeMessage } from '../common/natt';
 import { DEFAULT_RETRANSMIT, RetransmitPolicy, retransmitDelay } from '../common/retransmit';
@@ -25,7 +25,8 @@ import {
   formatChildSpi,
   formatIkeSpi,
 } from './constants';
-import type { ChildConfig, Ikev2PeerConfig } from './config';
+import type { ChildConfig, ChildProposalConfig, Ikev2PeerConfig } from './config';
+import { installableChildProposals, type KernelAlgorithms } from './proposal';
 import type { IkeCryptoPort, RandomSource } from './crypto-port';
 import type { PubkeyPort } from './pubkey';
 import { IkeSa, QueuedExchange } from './ike-sa';
@@ -70,6 +71,11 @@ export interface Ikev2EngineOptions {
   halfOpenTimeoutMs?: number;
   /** first SA2 reqid handed out to children without a configured one */
   firstReqid?: number;
+  /**
+   * what the kernel can install (its SADB_REGISTER lists); the engine also learns
+   * them from any REGISTER message it is fed. Unknown = every algorithm is offered.
+   */
+  kernelAlgorithms?: KernelAlgorithms;
 }
 
 export interface Ikev2LogEvent {
@@ -140,6 +146,9 @@ export class Ikev2Engine implements Services {
   private nextReqid: number;
   private readonly reqidByChild = new Map<ChildConfig, number>();
   private readonly cookieSecret: Buffer;
+  private kernelAlgorithms: KernelAlgorithms | null;
+  /** "child name|algorithm" pairs already reported as not installable */
+  private readonly reportedUninstallable = new Set<string>();
 
   constructor(opts: Ikev2EngineOptions) {
     this.peers = opts.peers;
@@ -153,6 +162,7 @@ export class Ikev2Engine implements Services {
     this.halfOpenTimeoutMs = opts.halfOpenTimeoutMs ?? 30000;
     this.nextReqid = opts.firstReqid ?? 1;
     this.cookieSecret = this.random.bytes(32);
+    this.kernelAlgorithms = opts.kernelAlgorithms ?? null;
   }
 
   // =====================================================================
@@ -225,6 +235,16 @@ export class Ikev2Engine implements Services {
     sa.queued.push({ exchangeType: ExchangeType.IKE_AUTH, tasks: authTasks });
     this.startNext(sa);
     return sa.serial;
+  }
+
+  /**
+   * Ask the kernel what it can install: SADB_REGISTER for ESP (RFC 2367 §3.1.2).
+   * The reply's SUPPORTED lists, fed back through receivePfKey, make the engine
+   * offer and accept only installable ESP algorithms.
+   */
+  registerWithKernel(now: number): void {
+    this.clock = now;
+    this.pfkeySend(null, { type: SadbMsgType.REGISTER, satype: SadbSaType.ESP, errno: 0, ext: {} });
   }
 
   /** Delete an IKE SA with an INFORMATIONAL Delete (RFC 7296 §1.4.1). */
@@ -365,6 +385,14 @@ export class Ikev2Engine implements Services {
 
   receivePfKey(msg: PfKeyMessage, now: number): void {
     this.clock = now;
+    if (msg.type === SadbMsgType.REGISTER && msg.errno === 0 && msg.ext.supportedEncrypt) {
+      // RFC 2367 §3.1.2: the REGISTER reply (ours, or broadcast for another registration) lists what the kernel supports
+      this.kernelAlgorithms = { encrypt: msg.ext.supportedEncrypt.algs, auth: msg.ext.supportedAuth?.algs ?? [] };
+      this.reportedUninstallable.clear();
+      this.log('debug', `kernel ESP algorithms: encrypt ${msg.ext.supportedEncrypt.algs.map((a) => a.id).join(',')}; auth ${(msg.ext.supportedAuth?.algs ?? []).map((a) => a.id).join(',')}`, null);
+      this.firedPfKey.delete(msg.seq);
+      return;
+    }
     if (msg.pid === this.pid) {
       const p = this.pendingPfKey.get(msg.seq);
       if (p && p.task.onPfKeyReply) {
@@ -854,6 +882,19 @@ export class Ikev2Engine implements Services {
       this.reqidByChild.set(child, r);
     }
     return r;
+  }
+
+  childProposalsFor(sa: IkeSa, child: ChildConfig): ChildProposalConfig[] {
+    if (!this.kernelAlgorithms) return child.proposals;
+    const { proposals, refused } = installableChildProposals(child.proposals, this.crypto, this.kernelAlgorithms);
+    for (const r of refused) {
+      const key = `${child.name}|${r}`;
+      if (this.reportedUninstallable.has(key)) continue;
+      if (this.reportedUninstallable.size > 1024) this.reportedUninstallable.clear();
+      this.reportedUninstallable.add(key);
+      this.log('warn', `CHILD_SA ${child.name}: ESP algorithm ${r} is not supported by the kernel (not in its SADB_REGISTER list): neither offered nor accepted`, sa);
+    }
+    return proposals;
   }
 
   peerConfigs(): readonly Ikev2PeerConfig[] {
