@@ -350,7 +350,7 @@ export class Ikev2Keying extends SansIoKeying {
         local: sockAddr(s.local),
         version: IKEV2_VERSION_BYTE,
         etype: 34, // IKE_SA_INIT
-        created: Math.floor(Date.now() / 1000),
+        created: this.phase1Created(s.serial),
         ph2cnt: s.children.length,
       }),
     );
