@@ -31,7 +31,7 @@ import { formatCertError, isCertMethod, loadRemoteCertificates, remoteAuthMethod
 import { encodePh1Dump } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
 import { peerForEndpoints, prefixRange, sockAddr, spiBytes, SansIoKeying, type Phase1View } from './keying';
-import { MigrateHandler } from './migrate';
+import { MigrateHandler, ensureIkeSockets, migrateLocalAddress, type MigrateIkeView } from './migrate';
 import type { DaemonContext, KeyingEngine } from './racoon';
 
 /** RFC 7296 §3.3.2: the integrity transform that goes with each PRF for non-AEAD IKE proposals. */
@@ -107,10 +107,12 @@ export class Ikev2Keying extends SansIoKeying {
   private readonly peers: Ikev2PeerConfig[];
   /** Mobile IPv6 MIGRATE (docs/migrate.md): KMADDRESS present = K-bit set. */
   private readonly migrations: MigrateHandler;
+  /** seq of the MIGRATEs we send when the peer moved (their replies are only logged) */
+  private migrateSeq = 0x4d000000;
 
   constructor(ctx: DaemonContext) {
     super(ctx);
-    this.migrations = new MigrateHandler({ kbit: 'kmaddress', log: ctx.log });
+    this.migrations = new MigrateHandler({ kbit: 'kmaddress', log: ctx.log, selfPid: ctx.pfkey.pid });
     this.peers = this.buildPeers(ctx.config());
     this.engine = new Ikev2Engine({
       peers: this.peers,
@@ -157,6 +159,7 @@ export class Ikev2Keying extends SansIoKeying {
           initialContact: r.initialContact,
           ikeLifetime: { softSeconds: Math.floor(hard * 0.8), hardSeconds: hard },
           generatePolicy: r.generatePolicy !== 'off',
+          mobike: r.mobike,
           ...(r.natTraversal === 'force' ? { forceEncap: true } : {}),
         });
       }
@@ -263,16 +266,40 @@ export class Ikev2Keying extends SansIoKeying {
     super.onPfKey(msg);
   }
 
-  /** A MIGRATE broadcast (src/daemon/migrate.ts): move, abandon or restart the IKE SAs of the policy's old path. */
+  /**
+   * A MIGRATE broadcast (src/daemon/migrate.ts): move, abandon or restart the
+   * IKE SAs of the policy's old path. The new local address gets IKE sockets
+   * first (racoon follows its interface addresses the same way).
+   */
   private migrate(msg: PfKeyMessage): void {
-    const out = this.migrations.handle(msg, this.spd, {
-      ikeSas: () => this.engine.ikeSas(),
-      moveIkeSa: (serial, local, remote) => this.engine.moveIkeSa(serial, local, remote),
+    void ensureIkeSockets(this.ctx, migrateLocalAddress(msg)).then(() => {
+      const out = this.migrations.handle(msg, this.spd, this.migrateView());
+      this.migrations.absorb(this.migrateView().ikeSas());
+      if (out.kind === 'migrated') for (const spid of out.restart) this.acquireById(spid);
+      this.pump();
+    });
+  }
+
+  private migrateView(): MigrateIkeView {
+    const config = this.ctx.config();
+    return {
+      ikeSas: () =>
+        this.engine.ikeSas().map((s) => {
+          const kbit = this.remotesV2(config).find((r) => s.peer.startsWith(`${r.name}@`))?.mip6Kbit;
+          return { ...s, ...(kbit ? { kbit } : {}) };
+        }),
+      moveIkeSa: (serial, local, remote) => this.engine.moveIkeSa(serial, local, remote, this.now()),
       abandonIkeSa: (serial, reason) => this.engine.abandonIkeSa(serial, reason),
       dropIkeSa: (serial) => void this.engine.deleteIkeSa(serial, this.now()),
-    });
-    if (out.kind === 'migrated') for (const spid of out.restart) this.acquireById(spid);
-    this.pump();
+    };
+  }
+
+  /** After each engine step: an IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along. */
+  protected override pump(): void {
+    super.pump();
+    if (!this.migrations) return;
+    const moves = this.migrations.followPeerMoves(this.engine.ikeSas(), this.spd, { pid: this.ctx.pfkey.pid, seq: () => this.migrateSeq++ });
+    for (const m of moves) this.ctx.pfkey.send(m);
   }
 
   private acquireById(spid: number): void {
@@ -326,7 +353,7 @@ export class Ikev2Keying extends SansIoKeying {
         local: sockAddr(s.local),
         version: IKEV2_VERSION_BYTE,
         etype: 34, // IKE_SA_INIT
-        created: Math.floor(Date.now() / 1000),
+        created: this.phase1Created(s.serial),
         ph2cnt: s.children.length,
       }),
     );

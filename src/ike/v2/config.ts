@@ -122,6 +122,8 @@ export interface Ikev2PeerConfig {
    * the narrowed traffic selectors and remove them with the CHILD_SA
    */
   generatePolicy?: boolean;
+  /** RFC 4555 MOBIKE (racoon.conf `mobike on`): offer MOBIKE_SUPPORTED in IKE_AUTH */
+  mobike?: boolean;
 }
 
 export interface ConfigProblem {
