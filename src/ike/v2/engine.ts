@@ -48,7 +48,7 @@ import {
 } from './payloads';
 import { ChildCreateTask } from './tasks/child-create';
 import { AuthFailedNoticeTask, IkeAuthTask } from './tasks/ike-auth';
-import { IkeRekeyTask } from './tasks/ike-rekey';
+import { IkeRekeyTask, moveToRekeyed } from './tasks/ike-rekey';
 import { IkeInitTask, evaluateIkeSaInit } from './tasks/ike-init';
 import { ChildDeleteTask, IkeDeleteTask, IkeDpdTask, removeChild } from './tasks/informational';
 import { MobikeSupportTask, MobikeUpdateTask, followsRequestAddresses, mobikeResponder } from './mobike';
@@ -651,14 +651,17 @@ export class Ikev2Engine implements Services {
         if (sa.state !== 'connecting' || sa.role !== 'responder') return null;
         return [new IkeAuthTask(), new MobikeSupportTask(), new ChildCreateTask(null, { inIkeAuth: true })];
       case ExchangeType.CREATE_CHILD_SA: {
+        // RFC 7296 §2.25.2: an IKE SA we have rekeyed (or are deleting) takes no new work
+        if (sa.state === 'rekeyed' || sa.state === 'deleting') return [new TemporaryFailureTask(`the IKE_SA is ${sa.state}`)];
         if (sa.state !== 'established') return null;
         const rekey = findNotify(payloads, NotifyType.REKEY_SA);
         if (rekey) {
           const spi = rekey.spi.length === 4 ? rekey.spi.readUInt32BE(0) : -1;
           const old = sa.children.find((c) => c.outboundSpi === spi);
-          const t = new ChildCreateTask(old?.config ?? null, { inIkeAuth: false, rekeyOf: old });
           if (!old) return [new ChildNotFoundTask()];
-          return [t];
+          // RFC 7296 §2.25.1: a CHILD_SA we have already rekeyed or are deleting
+          if (old.state === 'rekeyed' || old.state === 'deleting') return [new TemporaryFailureTask(`CHILD_SA ${old.config.name} is ${old.state}`)];
+          return [new ChildCreateTask(old.config, { inIkeAuth: false, rekeyOf: old })];
         }
         if (findPayload(payloads, PayloadType.TSi)) return [new ChildCreateTask(null, { inIkeAuth: false })];
         return [new IkeRekeyTask()];
@@ -925,6 +928,13 @@ export class Ikev2Engine implements Services {
     if (sa.state === 'dead') return;
     for (const ex of [sa.active, sa.passive, ...sa.queued]) for (const t of ex?.tasks ?? []) t.abort?.(this, sa);
     for (const [seq, p] of this.pendingPfKey) if (p.sa === sa) this.pendingPfKey.delete(seq);
+    const successor = sa.ikeRekeyCollision?.created;
+    sa.ikeRekeyCollision = null;
+    // RFC 7296 §2.8.2: we answered the peer's rekey of this IKE SA; its new IKE SA keeps the CHILD_SAs
+    if (successor && successor.state === 'established' && sa.children.length > 0) {
+      sa.queued = []; // aborted above
+      moveToRekeyed(this, sa, successor);
+    }
     for (const c of [...sa.children]) removeChild(this, sa, c, 'IKE_SA deleted');
     sa.active = null;
     sa.passive = null;
@@ -965,3 +975,14 @@ class ChildNotFoundTask implements Task {
   }
 }
 
+
+/** RFC 7296 §2.25: the request collides with a rekey or delete we already completed: TEMPORARY_FAILURE, the peer sorts it out. */
+class TemporaryFailureTask implements Task {
+  readonly kind = 'child_rekey' as const;
+  constructor(private readonly why: string) {}
+  buildResponse(svc: Services, sa: IkeSa, out: Payload[]): TaskResult {
+    svc.log('info', `CREATE_CHILD_SA refused with TEMPORARY_FAILURE: ${this.why}`, sa);
+    out.push(notify(NotifyType.TEMPORARY_FAILURE));
+    return 'done';
+  }
+}

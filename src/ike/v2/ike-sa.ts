@@ -116,6 +116,11 @@ export class IkeSa {
   establishedAt = -1;
   halfOpenDeadline = 0;
   rekeyQueued = false;
+  /**
+   * RFC 7296 §2.8.2: we answered the peer's IKE_SA rekey while ours was outstanding —
+   * the nonces of that exchange and the IKE SA it created, for the nonce rule
+   */
+  ikeRekeyCollision: { nonces: Buffer[]; created: IkeSa } | null = null;
   /** responder: the key of this SA in the half-open table while it is half-open */
   initKey: string | null = null;
   /** when we last sent anything to the peer (NAT keepalives, RFC 3948 §2.3) */

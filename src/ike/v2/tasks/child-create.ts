@@ -107,7 +107,9 @@ export class ChildCreateTask implements Task {
   }
 
   abort(svc: Services, sa: IkeSa): void {
-    if (this.opts.rekeyOf && this.opts.rekeyOf.state === 'rekeying' && !this.peerRequested) this.opts.rekeyOf.state = 'installed';
+    if (this.opts.rekeyOf && this.opts.rekeyOf.state === 'rekeying' && !this.peerRequested)
+      // our rekey failed; if we answered the peer's rekey of it (§2.8.1), the peer deletes it
+      this.opts.rekeyOf.state = this.opts.rekeyOf.peerRekey ? 'rekeyed' : 'installed';
     if (this.inboundSpi !== null && !this.created) svc.pfkeySend(sa, deleteRequest(this.inboundSpi, sa.remote, sa.local));
     this.inboundSpi = null;
   }
