@@ -22,6 +22,7 @@ import { encodePh1Dump } from './admin/wire';
 import { peerForEndpoints, SansIoKeying, sockAddr, spiBytes, type Phase1View } from './keying';
 import type { DaemonContext, KeyingEngine } from './racoon';
 import { SpdCache, type CachedPolicy } from './spd-cache';
+import { buildCfgServer, peerExtensions } from './ikev1-cfg';
 
 const IKEV1_VERSION_BYTE = 0x10; // RFC 2408 §3.1: major 1, minor 0
 
@@ -78,7 +79,7 @@ export class Ikev1Keying extends SansIoKeying {
   constructor(ctx: DaemonContext) {
     super(ctx);
     this.peers = this.buildPeers(ctx.config());
-    this.engine = new Ikev1Engine({ peers: this.peers, random: { bytes: (n) => randomBytes(n) }, pid: ctx.pfkey.pid });
+    this.engine = new Ikev1Engine({ peers: this.peers, random: { bytes: (n) => randomBytes(n) }, pid: ctx.pfkey.pid, cfgServer: buildCfgServer(ctx.config(), ctx.log) });
     this.requestSpdDump();
   }
 
@@ -94,6 +95,8 @@ export class Ikev1Keying extends SansIoKeying {
         if (r.remote) this.ctx.log.warn({ remote: r.name }, `couldn't find the pskey for ${r.remote.address}: remote "${r.name}" is not usable`);
         continue;
       }
+      const ext = peerExtensions(config, r, this.ctx.log); // XAUTH / Mode-Config / ike_frag (ikev1-cfg.ts)
+      if (!ext) continue;
       const modes = r.exchangeMode.filter((m): m is 'main' | 'aggressive' => m === 'main' || m === 'aggressive');
       for (const local of this.ikeLocals(r.remote?.family ?? null)) {
         out.push({
@@ -112,6 +115,7 @@ export class Ikev1Keying extends SansIoKeying {
           initialContact: r.initialContact,
           passive: r.passive,
           retry: { counter: config.timer.counter, intervalSeconds: config.timer.interval },
+          ...ext,
         });
       }
     }
@@ -222,6 +226,13 @@ export class Ikev1Keying extends SansIoKeying {
     }
     this.pump();
     return sas.length > 0 ? 0 : 2;
+  }
+
+  /** racoonctl logout-user: delete the ISAKMP-SAs (and IPsec-SAs) of an XAUTH login; ENOENT when none. */
+  async logoutUser(login: string): Promise<number> {
+    const n = this.engine.logoutUser(login, this.now());
+    this.pump();
+    return n > 0 ? 0 : 2;
   }
 
   async shutdown(): Promise<void> {

@@ -46,6 +46,8 @@ export interface KeyingEngine {
   /** Admin requests (establish-sa / delete-sa) for this engine's peers. */
   establish?(remote: { address: string; port: number }, local: { address: string; port: number } | null): Promise<number>;
   deletePeer?(remote: { address: string }): Promise<number>;
+  /** racoonctl logout-user (IKEv1 XAUTH): 0 when a session of `login` was ended, else ENOENT. */
+  logoutUser?(login: string): Promise<number>;
   /** Send Deletes to peers and remove what was installed. */
   shutdown(): Promise<void>;
 }
@@ -306,7 +308,10 @@ export class RacoonDaemon {
         for (const e of this.engines) if (e.deletePeer && (await e.deletePeer({ address: ix.dst.address })) === 0) return 0;
         return AdminErrno.ENOENT;
       },
-      logoutUser: async () => AdminErrno.ENOENT,
+      logoutUser: async (login) => {
+        for (const e of this.engines) if (e.logoutUser && (await e.logoutUser(login)) === 0) return 0;
+        return AdminErrno.ENOENT;
+      },
       getSaCert: async () => ({ errno: AdminErrno.ENOENT }),
       showSchedule: async () => Buffer.alloc(0),
       status: async (_verbose, json) => {
