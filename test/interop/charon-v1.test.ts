@@ -12,7 +12,9 @@
  * lab runs its behaviours (src/interop/ikev1.ts):
  *  - phase-2 rekey by charon (`swanctl --rekey`, RFC 2409 §5.5 with PFS) and by
  *    tanuki on the kernel's soft EXPIRE (racoon: the initiator renegotiates);
- *  - phase-1 rekey by tanuki (racoon `rekey force`: new Main Mode, the IPsec-SAs
+ *    the old SAs must leave tanuki's kernel (charon's Delete with delete_rekeyed,
+ *    or the hard lifetime);
+ *  - phase-1 rekey by tanuki (racoon `rekey force`: new phase 1, the IPsec-SAs
  *    move over, the expired ISAKMP-SA is deleted);
  *  - delete from each side (racoon purge_remote: Delete per IPsec-SA, then of the
  *    ISAKMP-SA; swanctl --terminate): no SA left on either peer;
@@ -30,20 +32,20 @@ const [modp2048, ecp256] = [0, 1];
 
 const labs: { why: string; s: Ikev1Scenario }[] = [
   {
-    why: 'Main Mode PSK, tanuki initiates; AES-128/SHA1/modp2048, Quick Mode PFS modp2048; then charon rekeys the phase 2 and tanuki deletes (purge_remote)',
-    s: ikev1Scenario('tanuki', 'main', IKEV1_IKE[modp2048], IKEV1_ESP[modp2048], 'rekey-ph2-by-charon', 'delete-by-tanuki'),
+    why: 'Main Mode PSK, tanuki initiates; AES-128/SHA1/modp2048, Quick Mode PFS modp2048; then charon rekeys the phase 2 and charon deletes',
+    s: ikev1Scenario('tanuki', 'main', IKEV1_IKE[modp2048], IKEV1_ESP[modp2048], 'rekey-ph2-by-charon', 'delete-by-charon'),
   },
   {
-    why: 'Aggressive Mode PSK, charon initiates; AES-256/SHA2-256/ecp256, Quick Mode PFS ecp256 with HMAC-SHA2-256; then charon deletes',
-    s: ikev1Scenario('charon', 'aggressive', IKEV1_IKE[ecp256], IKEV1_ESP[ecp256], 'delete-by-charon'),
+    why: 'Main Mode PSK, charon initiates; AES-256/SHA2-256/ecp256, Quick Mode PFS ecp256 with HMAC-SHA2-256; then tanuki deletes (purge_remote)',
+    s: ikev1Scenario('charon', 'main', IKEV1_IKE[ecp256], IKEV1_ESP[ecp256], 'delete-by-tanuki'),
   },
   {
-    why: 'Main Mode PSK, tanuki initiates; tanuki rekeys the phase 1 at its 10 s lifetime, then the phase 2 on its 8 s soft EXPIRE',
-    s: ikev1Scenario('tanuki', 'main', IKEV1_IKE[modp2048], IKEV1_ESP[modp2048], 'rekey-ph1-by-tanuki', 'rekey-ph2-by-tanuki'),
+    why: 'Aggressive Mode PSK, tanuki initiates; tanuki rekeys the phase 1 at its 6 s lifetime (rekey force), then the phase 2 on its soft EXPIRE (80 %)',
+    s: ikev1Scenario('tanuki', 'aggressive', IKEV1_IKE[modp2048], IKEV1_ESP[modp2048], 'rekey-ph1-by-tanuki', 'rekey-ph2-by-tanuki'),
   },
   {
-    why: 'Aggressive Mode PSK, tanuki initiates with DPD (dpd_delay 2, dpd_retry 1, dpd_maxfail 3); charon is killed',
-    s: ikev1Scenario('tanuki', 'aggressive', IKEV1_IKE[modp2048], IKEV1_ESP[modp2048], 'dpd-kill-charon'),
+    why: 'Aggressive Mode PSK, charon initiates (AES-256/SHA2-256/ecp256); DPD dpd_delay 1, dpd_retry 1, dpd_maxfail 2; charon is killed',
+    s: ikev1Scenario('charon', 'aggressive', IKEV1_IKE[ecp256], IKEV1_ESP[ecp256], 'dpd-kill-charon'),
   },
 ];
 

@@ -170,6 +170,8 @@ interface Ph1 {
   establishedAt: number;
   /** when the phase-1 lifetime ran out and a new phase 1 was started to replace it (state EXPIRED) */
   expiredAt: number;
+  /** an EXPIRED ISAKMP-SA whose replacement is up is deleted at this time */
+  deleteAt: number;
   lastInboundAt: number;
   ph2s: Map<number, Ph2>;
   /** sainfos waiting for phase 1 */
@@ -195,6 +197,8 @@ export interface Ph1Info {
 const NONCE_BYTES = 16;
 /** racoon's replay window in SADB_UPDATE/ADD (racoon-compat.md §5). */
 const RACOON_REPLAY = 4;
+/** How long an expired ISAKMP-SA outlives its replacement before its Delete is sent (ms). */
+const PH1_REKEY_DELETE_GRACE_MS = 2000;
 /** racoon: soft lifetime = 80 % of hard. */
 const SOFT_LIFETIME_PERCENT = 80;
 
@@ -234,7 +238,7 @@ export class Ikev1Engine {
     let t = Infinity;
     for (const sa of this.ph1s.values()) {
       if (sa.retransmit) t = Math.min(t, sa.retransmit.deadline);
-      if (sa.state === 'EXPIRED') t = Math.min(t, sa.expiredAt + this.halfOpenTimeoutMs);
+      if (sa.state === 'EXPIRED') t = Math.min(t, sa.deleteAt, sa.expiredAt + this.halfOpenTimeoutMs);
       else if (sa.state !== 'ESTABLISHED' && sa.state !== 'DEAD') t = Math.min(t, sa.createdAt + this.halfOpenTimeoutMs);
       for (const p2 of sa.ph2s.values()) if (p2.retransmit) t = Math.min(t, p2.retransmit.deadline);
       if (this.dpdActive(sa)) t = Math.min(t, sa.dpdNextAt);
@@ -421,8 +425,9 @@ export class Ikev1Engine {
   handleTimer(now: number): void {
     for (const sa of [...this.ph1s.values()]) {
       if (sa.state === 'EXPIRED') {
-        // the replacing phase 1 never came up: delete the old one now (racoon isakmp_ph1delete)
-        if (now >= sa.expiredAt + this.halfOpenTimeoutMs) this.deletePh1(sa.serial, now);
+        // replaced (after the grace period), or the replacing phase 1 never came up: delete it (racoon isakmp_ph1delete)
+        if (now >= sa.deleteAt || now >= sa.expiredAt + this.halfOpenTimeoutMs) this.deletePh1(sa.serial, now);
+        else if (this.dpdActive(sa) && now >= sa.dpdNextAt) this.dpdTick(sa, now);
         continue;
       }
       if (sa.state !== 'ESTABLISHED' && sa.state !== 'DEAD' && now >= sa.createdAt + this.halfOpenTimeoutMs) {
@@ -438,7 +443,7 @@ export class Ikev1Engine {
       for (const p2 of [...sa.ph2s.values()])
         if (p2.retransmit && now >= p2.retransmit.deadline && !this.retransmit(sa, p2.retransmit, now)) {
           this.log('error', 'phase2 negotiation failed due to time up waiting for phase2', sa, { messageId: p2.messageId });
-          sa.ph2s.delete(p2.messageId);
+          this.removePh2(sa, p2, true);
         }
       if (sa.state === 'ESTABLISHED' && sa.lifetimeSeconds > 0 && now >= sa.establishedAt + sa.lifetimeSeconds * 1000) {
         this.ph1Expire(sa, now);
@@ -784,12 +789,14 @@ export class Ikev1Engine {
     sa.dpdNextAt = now + sa.peer.dpdDelaySeconds * 1000;
     this.log('info', `ISAKMP-SA established ${sa.local.address}[${sa.local.port}]-${sa.remote.address}[${sa.remote.port}] spi:${formatCookie(sa.cookieI)}:${formatCookie(sa.cookieR)}`, sa);
     // racoon migrate_dying_ph12: the phase 2s of an expired ISAKMP-SA with this peer move to the
-    // new one (their Deletes and EXPIREs are handled there), then the old one is deleted
+    // new one (their Deletes and EXPIREs are handled there), then the old one is deleted — after a
+    // grace period: an Aggressive Mode initiator is up before the responder has seen message 3, and
+    // a peer that gets the Delete first (strongSwan) would drop the IPsec-SAs with the old ISAKMP-SA
     for (const old of [...this.ph1s.values()]) {
       if (old === sa || old.state !== 'EXPIRED' || old.peer !== sa.peer || old.remote.address !== sa.remote.address) continue;
       this.adoptPh2s(old, sa);
-      this.log('info', `phase 1 rekeyed: deleting the expired ISAKMP-SA ${formatCookie(old.cookieI)}:${formatCookie(old.cookieR)}`, sa);
-      this.deletePh1(old.serial, now);
+      old.deleteAt = now + PH1_REKEY_DELETE_GRACE_MS;
+      this.log('info', `phase 1 rekeyed: the expired ISAKMP-SA ${formatCookie(old.cookieI)}:${formatCookie(old.cookieR)} will be deleted`, sa);
     }
     const pending = sa.pendingPh2;
     sa.pendingPh2 = [];
@@ -1168,20 +1175,23 @@ export class Ikev1Engine {
     this.log('info', `IPsec-SA established: ESP ${sa.remote.address}[${sa.remote.port}]->${sa.local.address}[${sa.local.port}] spi=${p2.inboundSpi}(0x${p2.inboundSpi.toString(16)})`, sa, { messageId: p2.messageId });
   }
 
+  /** Forget a phase 2; with `deleteSas`, SADB_DELETE its SAs (only the larval inbound one if it never got keyed). */
   private removePh2(sa: Ph1, p2: Ph2, deleteSas: boolean): void {
+    const keyed = p2.state === 'ESTABLISHED';
     sa.ph2s.delete(p2.messageId);
     p2.state = 'DEAD';
     if (!deleteSas) return;
-    for (const [spi, src, dst] of [
-      [p2.inboundSpi, sa.remote, sa.local],
-      [p2.outboundSpi, sa.local, sa.remote],
-    ] as const)
+    const doomed: [number, Endpoint, Endpoint][] = [[p2.inboundSpi, sa.remote, sa.local]];
+    if (keyed) doomed.push([p2.outboundSpi, sa.local, sa.remote]);
+    for (const [spi, src, dst] of doomed) {
+      if (spi === 0) continue;
       this.pfkeySend({
         type: SadbMsgType.DELETE,
         satype: SadbSaType.ESP,
         errno: 0,
         ext: { sa: { spi, replay: 0, state: SadbSaState.MATURE, auth: 0, encrypt: 0, flags: 0 }, addressSrc: sadbAddress(src), addressDst: sadbAddress(dst) },
       });
+    }
   }
 
   // =====================================================================
@@ -1269,7 +1279,7 @@ export class Ikev1Engine {
   }
 
   private dpdActive(sa: Ph1): boolean {
-    return sa.state === 'ESTABLISHED' && sa.peer.dpdDelaySeconds > 0 && sa.peerDpd;
+    return isUp(sa) && sa.peer.dpdDelaySeconds > 0 && sa.peerDpd;
   }
 
   /** RFC 3706 §5: R-U-THERE with a sequence number; racoon gives up after dpd_maxfail. */
@@ -1278,6 +1288,9 @@ export class Ikev1Engine {
       this.log('error', 'DPD: remote seems to be dead', sa);
       for (const p2 of [...sa.ph2s.values()]) this.removePh2(sa, p2, true);
       this.killPh1(sa, 'DPD');
+      // a phase 1 being negotiated with the dead peer (a rekey under way) goes too
+      for (const o of [...this.ph1s.values()])
+        if (o.peer === sa.peer && o.remote.address === sa.remote.address && !isUp(o)) this.killPh1(o, 'phase1 negotiation abandoned: DPD declared the peer dead');
       return;
     }
     if (sa.dpdOutstanding === 0 && now - sa.lastInboundAt < sa.peer.dpdDelaySeconds * 1000) {
@@ -1406,6 +1419,7 @@ export class Ikev1Engine {
       createdAt: now,
       establishedAt: -1,
       expiredAt: -1,
+      deleteAt: Infinity,
       lastInboundAt: now,
       ph2s: new Map(),
       pendingPh2: [],
@@ -1423,6 +1437,8 @@ export class Ikev1Engine {
     sa.state = 'DEAD';
     sa.retransmit = null;
     this.ph1s.delete(sa.cookieI);
+    // a Quick Mode cut short leaves the larval SA of its GETSPI: delete it (the established ones stay in the kernel)
+    for (const p2 of [...sa.ph2s.values()]) if (p2.state !== 'ESTABLISHED') this.removePh2(sa, p2, true);
     for (const [seq, p] of this.pendingPfKey) if (p.ph1 === sa) this.pendingPfKey.delete(seq);
   }
 
