@@ -114,6 +114,7 @@ export class Ikev1Keying extends SansIoKeying {
           dpdMaxFail: r.dpdMaxfail,
           initialContact: r.initialContact,
           passive: r.passive,
+          ph1Rekey: r.rekey,
           retry: { counter: config.timer.counter, intervalSeconds: config.timer.interval },
           ...ext,
         });
@@ -209,7 +210,7 @@ export class Ikev1Keying extends SansIoKeying {
   async deletePeer(remote: { address: string }): Promise<number> {
     const sas = this.engine.ph1Sas().filter((s) => s.remote.address === remote.address);
     for (const s of sas) {
-      this.engine.deletePh1(s.serial, this.now());
+      this.engine.purgePh1(s.serial, this.now());
       for (const [src, dst] of [[s.local, s.remote], [s.remote, s.local]] as const) {
         this.ctx.pfkey.send({
           type: SadbMsgType.DELETE,
