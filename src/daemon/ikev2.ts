@@ -209,7 +209,9 @@ export class Ikev2Keying extends SansIoKeying {
    * first (racoon follows its interface addresses the same way).
    */
   private migrate(msg: PfKeyMessage): void {
-    void ensureIkeSockets(this.ctx, migrateLocalAddress(msg)).then(() => {
+    void ensureIkeSockets(this.ctx, migrateLocalAddress(msg)).then((bound) => {
+      // peer configurations for the new local address: renegotiation (K clear) starts from there
+      if (bound) this.reconfigure(this.ctx.config());
       const out = this.migrations.handle(msg, this.spd, this.migrateView());
       this.migrations.absorb(this.migrateView().ikeSas());
       if (out.kind === 'migrated') for (const spid of out.restart) this.acquireById(spid);

@@ -328,12 +328,12 @@ export function migrateLocalAddress(msg: PfKeyMessage): string | null {
 }
 
 /**
- * IKE (and NAT-T) sockets on a new local address, with the ports of the
+ * IKE (and NAT-T) sockets on a new local address (true when some were bound), with the ports of the
  * existing ones, unless a socket (or a wildcard one) already covers it. A
  * failure (the address is not configured) is logged; the move goes on.
  */
-export async function ensureIkeSockets(ctx: Pick<DaemonContext, 'sockets' | 'log'>, address: string | null): Promise<void> {
-  if (address === null) return;
+export async function ensureIkeSockets(ctx: Pick<DaemonContext, 'sockets' | 'log'>, address: string | null): Promise<boolean> {
+  if (address === null) return false;
   const family = address.includes(':') ? 6 : 4;
   const locals = ctx.sockets.locals().filter((l) => l.family === family);
   const isakmp = ctx.sockets.locals('isakmp').filter((l) => l.family === family);
@@ -341,11 +341,13 @@ export async function ensureIkeSockets(ctx: Pick<DaemonContext, 'sockets' | 'log
   const ports = new Map<number, boolean>();
   for (const l of locals) ports.set(l.port, !isakmp.some((i) => i.port === l.port && i.address === l.address));
   const specs = [...ports].filter(([port]) => !covered(port)).map(([port, natt]) => ({ address, port, natt }));
-  if (specs.length === 0) return;
+  if (specs.length === 0) return false;
   try {
     await ctx.sockets.listen(specs);
     for (const s of specs) ctx.log.info({ address, port: s.port }, `${address}[${s.port}] used for IKE (MIGRATE)`);
+    return true;
   } catch (err) {
     ctx.log.error({ address, err: (err as Error).message }, 'cannot listen on the address a MIGRATE moved us to');
+    return false;
   }
 }
