@@ -234,6 +234,8 @@ export class RacoonDaemon {
         ...(this.opts.tun ? { tun: this.opts.tun } : {}),
         peerPort: nattPort,
         ...(k.server ? { controlPath: `${k.server.socketPath}.dp` } : {}),
+        // Raw ESP/AH on the addresses racoon listens on (docs/dataplane.md), when permitted.
+        ...(this.opts.raw ? { raw: [...new Set(specs.map((s) => s.address))], rawOptional: true } : {}),
       },
       this.log,
     );
