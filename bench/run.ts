@@ -9,6 +9,7 @@ import * as crypto from './crypto';
 import * as esp from './esp';
 import * as espMulticore from './esp-multicore';
 import * as ikev2 from './ikev2';
+import * as iperf from './iperf';
 import * as kernel from './kernel';
 import * as pfkey from './pfkey';
 import type { BenchModule, BenchResult } from './types';
@@ -21,6 +22,7 @@ export const MODULES: BenchModule[] = [
   { name: 'kernel', run: kernel.run },
   { name: 'pfkey', run: pfkey.run },
   { name: 'ikev2', run: ikev2.run },
+  { name: 'iperf', run: iperf.run },
 ];
 
 function repoRoot(): string {
