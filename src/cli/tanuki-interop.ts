@@ -17,11 +17,12 @@ import { scenarios, selectScenarios } from '../interop/scenario';
 export const DEFAULT_JOBS = 6;
 
 const USAGE = `usage: tanuki-interop list [filter] [--all]
-       tanuki-interop run [filter] [--json] [--results DIR] [--jobs N] [--all]
+       tanuki-interop run [filter] [--json] [--results DIR] [--jobs N] [--retries N] [--all]
        tanuki-interop check
   filter: space-separated words, each a substring of the scenario name or a /regex/
   --all: include the experimental scenarios (not in the CI set; \`list --all\` says why)
   --jobs N: run N scenarios at once, each in its own namespaces (default ${DEFAULT_JOBS})
+  --retries N: run a failed scenario up to N more times; a later pass is reported as flaky (default 0)
   --json: print {"scenarios":[{"name","result","seconds","evidence"}]} on stdout
   --results DIR: results folder (default ./interop-results); each run is kept in DIR/<timestamp>/
 `;
@@ -36,6 +37,7 @@ interface Args {
   results: string;
   jobs: number;
   all: boolean;
+  retries: number;
 }
 
 export function parseArgs(argv: readonly string[]): Args {
@@ -44,11 +46,16 @@ export function parseArgs(argv: readonly string[]): Args {
   let results = join(process.cwd(), 'interop-results');
   let jobs = DEFAULT_JOBS;
   let all = false;
+  let retries = 0;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') json = true;
     else if (a === '--all') all = true;
-    else if (a === '--jobs' || a === '-j') {
+    else if (a === '--retries') {
+      const v = argv[++i];
+      if (!v || !/^[0-3]$/.test(v)) throw new UsageError(`--retries needs 0 to 3, got '${v ?? ''}'`);
+      retries = Number(v);
+    } else if (a === '--jobs' || a === '-j') {
       const v = argv[++i];
       if (!v || !/^[1-9]\d?$/.test(v)) throw new UsageError(`${a} needs a number of scenarios from 1 to 99, got '${v ?? ''}'`);
       jobs = Number(v);
@@ -57,13 +64,13 @@ export function parseArgs(argv: readonly string[]): Args {
       const v = argv[++i];
       if (!v) throw new UsageError('--results needs a directory');
       results = v;
-    } else if (a === '-h' || a === '--help') return { verb: 'help', filter: undefined, json, results, jobs, all };
+    } else if (a === '-h' || a === '--help') return { verb: 'help', filter: undefined, json, results, jobs, all, retries };
     else if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
     else words.push(a);
   }
   const verb = words.shift();
   if (verb !== 'list' && verb !== 'run' && verb !== 'check') throw new UsageError(verb ? `unknown command '${verb}'` : 'no command');
-  return { verb, filter: words.length > 0 ? words.join(' ') : undefined, json, results, jobs, all };
+  return { verb, filter: words.length > 0 ? words.join(' ') : undefined, json, results, jobs, all, retries };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -112,16 +119,24 @@ export async function main(argv: string[]): Promise<number> {
       const n = next++;
       const s = selected[n];
       if (!s) return;
+      const failedAttempts: NonNullable<ScenarioResult['failedAttempts']> = [];
       let r: ScenarioResult;
-      try {
-        r = await runScenario(s, { dir: join(runDir, s.name) });
-      } catch (e) {
-        if (abortReason()) return;
-        r = { name: s.name, result: 'fail', seconds: 0, evidence: { checks: [], error: e instanceof Error ? e.message : String(e) } };
+      for (let attempt = 0; ; attempt++) {
+        const dir = join(runDir, attempt === 0 ? s.name : `${s.name}.retry${attempt}`);
+        try {
+          r = await runScenario(s, { dir });
+        } catch (e) {
+          if (abortReason()) return;
+          r = { name: s.name, result: 'fail', seconds: 0, evidence: { checks: [], error: e instanceof Error ? e.message : String(e) } };
+        }
+        if (r.result === 'pass' || attempt >= args.retries || abortReason()) break;
+        failedAttempts.push({ seconds: r.seconds, ...(r.evidence.error ? { error: r.evidence.error } : {}), failed: r.evidence.checks.filter((x) => !x.startsWith('ok')) });
+        log(`    ${s.name} failed (attempt ${attempt + 1}), retrying\n`);
       }
+      if (failedAttempts.length > 0) r.failedAttempts = failedAttempts;
       results[n] = r;
       done++;
-      log(`[${done}/${selected.length}] ${r.result.toUpperCase()} ${s.name} (${r.seconds.toFixed(1)} s)\n`);
+      log(`[${done}/${selected.length}] ${r.result.toUpperCase()}${r.result === 'pass' && r.failedAttempts ? ' (flaky)' : ''} ${s.name} (${r.seconds.toFixed(1)} s)\n`);
       if (r.result === 'fail') {
         for (const c of [...(r.evidence.error ? [`error: ${r.evidence.error}`] : []), ...r.evidence.checks.filter((x) => !x.startsWith('ok'))]) log(`    ${c}\n`);
       }
@@ -132,8 +147,12 @@ export async function main(argv: string[]): Promise<number> {
   log(`wall clock ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   const files = writeRun(runDir, args.results, rec);
   const passed = rec.scenarios.filter((s) => s.result === 'pass').length;
-  log(`${passed}/${rec.scenarios.length} passed; report ${files.html}\n`);
-  if (args.json) process.stdout.write(`${JSON.stringify({ scenarios: rec.scenarios.map(({ name, result, seconds, evidence }) => ({ name, result, seconds, evidence })) })}\n`);
+  const flaky = rec.scenarios.filter((s) => s.result === 'pass' && s.failedAttempts).map((s) => s.name);
+  log(`${passed}/${rec.scenarios.length} passed${flaky.length ? ` (${flaky.length} only on a retry: ${flaky.join(', ')})` : ''}; report ${files.html}\n`);
+  if (args.json) {
+    const out = rec.scenarios.map(({ name, result, seconds, evidence, failedAttempts }) => ({ name, result, seconds, evidence, ...(failedAttempts ? { failedAttempts } : {}) }));
+    process.stdout.write(`${JSON.stringify({ scenarios: out })}\n`);
+  }
   return passed === rec.scenarios.length && rec.scenarios.length === selected.length ? 0 : 1;
 }
 

@@ -32,6 +32,8 @@ export interface ScenarioResult {
   result: 'pass' | 'fail';
   seconds: number;
   evidence: Evidence;
+  /** Earlier failed attempts of this scenario in the same run (`--retries`): a pass after one is reported as flaky. */
+  failedAttempts?: { seconds: number; error?: string; failed: string[] }[];
 }
 
 export interface RunOptions {
