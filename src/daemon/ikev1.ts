@@ -182,7 +182,7 @@ export class Ikev1Keying extends SansIoKeying {
         local: sockAddr(s.local),
         version: IKEV1_VERSION_BYTE,
         etype: 2, // Identity Protection (Main Mode)
-        created: Math.floor(Date.now() / 1000),
+        created: this.phase1Created(s.serial),
         ph2cnt: s.ph2.length,
       }),
     );

@@ -14,7 +14,7 @@
  */
 import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { parseRacoonConfig, formatConfigError, type RacoonConfig } from '../config/racoon';
+import { RacoonConfigStore, formatConfigError, type RacoonConfig, type ReloadResult } from '../config/racoon';
 import { SadbMsgType, SadbSaType } from '../pfkey/constants';
 import { encodeMessage } from '../pfkey/codec';
 import { collectDump } from '../pfkey/dump';
@@ -67,15 +67,16 @@ export class RacoonConfigError extends Error {
   }
 }
 
-/** Parse racoon.conf or throw RacoonConfigError carrying racoon-style messages. */
-export function loadConfiguration(path: string, log: DaemonLogger): RacoonConfig {
-  const r = parseRacoonConfig(path);
+/** Log a (re)load's warnings; a failed one becomes RacoonConfigError carrying racoon-style messages. */
+function checkLoad(r: ReloadResult, log: DaemonLogger): RacoonConfig {
   for (const w of r.warnings) log.warn({ file: w.file, line: w.line }, formatConfigError(w));
   if (!r.ok) throw new RacoonConfigError(r.errors.map(formatConfigError));
   return r.config;
 }
 
 export class RacoonDaemon {
+  /** The one place the running configuration lives (also what SIGHUP reloads). */
+  private readonly store: RacoonConfigStore;
   private cfg: RacoonConfig;
   private pfkey!: PfKeySocket;
   private readonly sockets: IkeSockets;
@@ -93,7 +94,8 @@ export class RacoonDaemon {
     private readonly log: DaemonLogger,
     private readonly engineFactories: EngineFactory[] = [],
   ) {
-    this.cfg = loadConfiguration(opts.configFile, log);
+    this.store = new RacoonConfigStore(opts.configFile);
+    this.cfg = checkLoad(this.store.reload(), log);
     this.sockets = new IkeSockets((why, remote) => log.debug({ peer: `${remote.address}[${remote.port}]` }, `dropped: ${why}`));
   }
 
@@ -148,14 +150,12 @@ export class RacoonDaemon {
   reload(): number {
     let next: RacoonConfig;
     try {
-      next = loadConfiguration(this.opts.configFile, this.log);
+      next = checkLoad(this.store.reload(), this.log);
     } catch (err) {
-      if (err instanceof RacoonConfigError) {
-        for (const e of err.errors) this.log.error({}, e);
-        this.log.error({ file: this.opts.configFile }, 'failed to reload the configuration; keeping the running one');
-        return AdminErrno.FAILURE;
-      }
-      throw err;
+      if (!(err instanceof RacoonConfigError)) throw err;
+      for (const e of err.errors) this.log.error({}, e);
+      this.log.error({ file: this.opts.configFile }, 'failed to reload the configuration; keeping the running one');
+      return AdminErrno.FAILURE;
     }
     this.cfg = next;
     for (const e of this.engines) e.reconfigure(next);

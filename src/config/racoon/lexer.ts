@@ -221,6 +221,8 @@ const STATE_KEYWORDS: Readonly<Record<LexState, KeywordTable>> = {
     // tanuki IKEv2 extension
     'ike_version',
     'mobike',
+    // tanuki Mobile IPv6 extension (docs/migrate.md)
+    'mip6_kbit',
   ]),
   S_RMTP: kw([
     'lifetime',

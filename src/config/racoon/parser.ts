@@ -193,6 +193,7 @@ interface RemoteBuilder {
   ikeVersion: 1 | 2;
   ikeVersionPos: SourcePos | null;
   mobike: boolean;
+  mip6Kbit: 'on' | 'off' | null;
   pos: SourcePos;
   done: RemoteConf | null;
 }
@@ -241,6 +242,7 @@ function newRemote(pos: SourcePos): RemoteBuilder {
     ikeVersion: 1,
     ikeVersionPos: null,
     mobike: false,
+    mip6Kbit: null,
     pos,
     done: null,
   };
@@ -1175,6 +1177,7 @@ export class RacoonParser {
     'proposal',
     'ike_version',
     'mobike',
+    'mip6_kbit',
     "'}'",
   ];
 
@@ -1420,6 +1423,9 @@ export class RacoonParser {
       case 'mobike':
         rb.mobike = this.sw();
         break;
+      case 'mip6_kbit':
+        rb.mip6Kbit = this.sw() ? 'on' : 'off';
+        break;
       default:
         this.syntaxAt(t, RacoonParser.REMOTE_SPECS);
     }
@@ -1595,6 +1601,7 @@ export class RacoonParser {
       dhGroup: dh,
       ikeVersion: rb.ikeVersion,
       mobike: rb.mobike,
+      ...(rb.mip6Kbit !== null ? { mip6Kbit: rb.mip6Kbit } : {}),
       pos: rb.pos,
     };
     rb.done = conf;

@@ -20,7 +20,6 @@ import { formatIp, parseIp } from '../../util/ip';
 import { Endpoint, IKE_PORT, NAT_T_PORT, classifyUdpPayload, frameIkeMessage } from '../common/natt';
 import { checkLifetime, Ikev1PeerConfig, SainfoConfig, SelectorConfig } from './config';
 import {
-  AuthMethod,
   EncapsulationMode,
   ExchangeType,
   HeaderFlag,
@@ -62,6 +61,10 @@ import {
 import { EspSuite, Ph1Suite, RandomSource, attr, dhGroup, espSuite, makeDh, numberAttr, ph1Cipher, ph1Suite } from './suites';
 import type { DhExchange } from '../../crypto/dh';
 import type { BlockCipher } from '../../crypto/cipher';
+import { SadbSaFlags } from '../../pfkey/constants';
+import { CfgServer, CfgSession, ModeCfgClientInfo } from './modecfg';
+import { FRAGMENT_PAYLOAD, FragmentReassembler, ISAKMP_FRAG_MAXLEN, ReassemblyLimits, fragmentMessage, fragmentationVendorId, isFragmentationVendorId, parseFragment } from './frag';
+import { XAUTH_VENDOR_ID, isPskAuthMethod, sameAuthMethod, xauthRole } from './xauth';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface Ikev1LogEvent {
@@ -93,6 +96,11 @@ export interface Ikev1EngineOptions {
    * racoon never sets it as responder; the default is false.
    */
   responderCommitBit?: boolean;
+  /** XAUTH server user source and Mode-Config server (racoon `mode_cfg {}`), see modecfg.ts */
+  cfgServer?: CfgServer;
+  /** IKE fragmentation: largest unfragmented datagram (racoon ISAKMP_FRAG_MAXLEN 552) and reassembly bounds */
+  ikeFragSize?: number;
+  fragLimits?: ReassemblyLimits;
 }
 
 type Ph1State = 'MM_I1_SENT' | 'MM_R1_SENT' | 'MM_I2_SENT' | 'MM_R2_SENT' | 'MM_I3_SENT' | 'AM_I1_SENT' | 'AM_R1_SENT' | 'ESTABLISHED' | 'DEAD';
@@ -207,6 +215,13 @@ export class Ikev1Engine {
   private serial = 1;
   private nextReqid: number;
   private readonly reqidBySainfo = new Map<SainfoConfig, number>();
+  // XAUTH / Mode-Config / IKE fragmentation (xauth.ts, modecfg.ts, frag.ts)
+  private readonly cfgServer: CfgServer | null;
+  private readonly cfgSessions = new Map<Ph1, CfgSession>();
+  private readonly fragments: FragmentReassembler;
+  private readonly fragPeers = new WeakSet<Ph1>();
+  private readonly ikeFragSize: number;
+  private fragmentId = 1;
 
   constructor(opts: Ikev1EngineOptions) {
     this.peers = opts.peers;
@@ -215,6 +230,9 @@ export class Ikev1Engine {
     this.nextReqid = opts.firstReqid ?? 1;
     this.halfOpenTimeoutMs = opts.halfOpenTimeoutMs ?? 60000;
     this.responderCommitBit = opts.responderCommitBit ?? false;
+    this.cfgServer = opts.cfgServer ?? null;
+    this.fragments = new FragmentReassembler(opts.fragLimits);
+    this.ikeFragSize = opts.ikeFragSize ?? ISAKMP_FRAG_MAXLEN;
   }
 
   // =====================================================================
@@ -234,6 +252,7 @@ export class Ikev1Engine {
       for (const p2 of sa.ph2s.values()) if (p2.retransmit) t = Math.min(t, p2.retransmit.deadline);
       if (this.dpdActive(sa)) t = Math.min(t, sa.dpdNextAt);
       if (sa.state === 'ESTABLISHED' && sa.lifetimeSeconds > 0) t = Math.min(t, sa.establishedAt + sa.lifetimeSeconds * 1000);
+      t = Math.min(t, this.cfgSessions.get(sa)?.nextTimer() ?? Infinity);
     }
     return t === Infinity ? null : t;
   }
@@ -320,6 +339,7 @@ export class Ikev1Engine {
       return;
     }
     const { header, body } = h.value;
+    if (header.nextPayload === FRAGMENT_PAYLOAD) return this.receiveFragment(header, body, from, to, now);
     const packet = msg.subarray(0, header.length);
     let sa = this.ph1s.get(header.cookieI);
     if (sa && sa.cookieR !== 0n && header.cookieR !== 0n && sa.cookieR !== header.cookieR) {
@@ -354,6 +374,7 @@ export class Ikev1Engine {
       if (header.exchangeType === sa.exchange && header.messageId === 0) this.mainMode(sa, header, body, packet, to, now);
       else if (header.exchangeType === ExchangeType.QUICK) this.quickMode(sa, header, body, packet, now);
       else if (header.exchangeType === ExchangeType.INFORMATIONAL) this.informational(sa, header, body, now);
+      else if (header.exchangeType === ExchangeType.TRANSACTION) this.transaction(sa, header, body, packet, now);
       else this.log('warn', `unsupported exchange ${exchangeName(header.exchangeType)}: dropped`, sa);
     } catch (e) {
       // a DH or crypto primitive rejecting peer input: drop the message, keep the daemon
@@ -407,6 +428,7 @@ export class Ikev1Engine {
         continue;
       }
       if (this.dpdActive(sa) && now >= sa.dpdNextAt) this.dpdTick(sa, now);
+      this.cfgSessions.get(sa)?.tick(now);
     }
   }
 
@@ -443,7 +465,7 @@ export class Ikev1Engine {
     sa.lastRecv = Buffer.from(packet);
     const reply: SaPayload = { type: PayloadType.SA, doi: IPSEC_DOI, situation: SIT_IDENTITY_ONLY, proposals: [{ proposalNum: choice.proposalNum, protocolId: ProtocolId.ISAKMP, spi: Buffer.alloc(0), transforms: [choice.transform] }] };
     this.log('info', 'respond new phase 1 negotiation', sa, { exchange: 'Main Mode' });
-    this.sendPh1(sa, [reply, ...this.vendorIds(peer).filter((v) => v.data.equals(VENDOR_ID.DPD) || sa.peerNatt)], false, now);
+    this.sendPh1(sa, [reply, ...this.vendorIds(peer).filter((v) => !isNattVendorId(v.data) || sa.peerNatt)], false, now);
     sa.state = 'MM_R1_SENT';
   }
 
@@ -675,7 +697,7 @@ export class Ikev1Engine {
     const hashR = km.ph1Hash(choice.suite.hash, sa.keys!.skeyid, 'R', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, generatePayload(idir, 0).subarray(4));
     const reply: SaPayload = { type: PayloadType.SA, doi: IPSEC_DOI, situation: SIT_IDENTITY_ONLY, proposals: [{ proposalNum: choice.proposalNum, protocolId: ProtocolId.ISAKMP, spi: Buffer.alloc(0), transforms: [choice.transform] }] };
     this.log('info', 'respond new phase 1 negotiation', sa, { exchange: 'Aggressive Mode' });
-    const vids = this.vendorIds(peer).filter((v) => v.data.equals(VENDOR_ID.DPD) || sa.peerNatt);
+    const vids = this.vendorIds(peer).filter((v) => !isNattVendorId(v.data) || sa.peerNatt);
     this.sendPh1(sa, [reply, { type: PayloadType.KE, keyData: sa.gxr }, { type: PayloadType.NONCE, data: sa.nr }, idir, { type: PayloadType.HASH, data: hashR }, ...vids, ...this.natD(sa)], false, now);
     sa.state = 'AM_R1_SENT';
   }
@@ -751,6 +773,7 @@ export class Ikev1Engine {
     sa.lastPh1Block = sa.iv;
     sa.dpdNextAt = now + sa.peer.dpdDelaySeconds * 1000;
     this.log('info', `ISAKMP-SA established ${sa.local.address}[${sa.local.port}]-${sa.remote.address}[${sa.remote.port}] spi:${formatCookie(sa.cookieI)}:${formatCookie(sa.cookieR)}`, sa);
+    this.cfgStart(sa, now);
   }
 
   private deriveKeys(sa: Ph1, gxy: Buffer): void {
@@ -765,6 +788,10 @@ export class Ikev1Engine {
   // Quick Mode (RFC 2409 §5.5)
 
   private startQuickMode(sa: Ph1, sainfo: SainfoConfig, now: number): void {
+    if (this.cfgSessions.get(sa)?.blocksQuickMode()) {
+      sa.pendingPh2.push(sainfo); // XAUTH / Mode-Config first (racoon: phase 2 waits for the client's configuration)
+      return;
+    }
     const p2 = this.newPh2(sa, this.randomMessageId(sa), 'initiator', sainfo);
     this.log('info', 'initiate new phase 2 negotiation', sa, { sainfo: sainfo.name, messageId: p2.messageId });
     this.requestSpi(sa, p2);
@@ -838,6 +865,7 @@ export class Ikev1Engine {
         attrs.push(numberAttr(Ph2Attr.ENCAPSULATION_MODE, encapMode(s.mode, sa.natDetected)));
         attrs.push(numberAttr(Ph2Attr.AUTHENTICATION_ALGORITHM, a));
         if (e.keyBits !== undefined) attrs.push(numberAttr(Ph2Attr.KEY_LENGTH, e.keyBits));
+        if (s.esn) attrs.push(numberAttr(Ph2Attr.EXTENDED_SEQUENCE_NUMBER, 1)); // RFC 4304 §2
         out.push({ transformNum: out.length + 1, transformId: e.id, attributes: attrs });
       }
     return out;
@@ -924,6 +952,7 @@ export class Ikev1Engine {
     const sai = findPayload(pl, PayloadType.SA);
     const ni = findPayload(pl, PayloadType.NONCE);
     const ids = allPayloads(pl, PayloadType.ID);
+    if (this.cfgSessions.get(sa)?.blocksQuickMode()) return this.log('error', 'Attempt to start phase 2 whereas Xauth failed or is not complete: dropped', sa, { messageId });
     if (!sai || !ni) return this.log('warn', 'Quick Mode message 1 without SA or Nonce', sa);
     if (ids.length !== 0 && ids.length !== 2) return this.log('warn', `Quick Mode with ${ids.length} ID payloads (RFC 2409 §5.5: none or two)`, sa);
     // the initiator's IDci is our remote selector, IDcr our local one
@@ -963,6 +992,7 @@ export class Ikev1Engine {
         const suite = espSuite(t.transformId, t.attributes);
         if (typeof suite === 'string') continue;
         if (!s.encr.some((e) => e.id === t.transformId && (e.keyBits ?? null) === suite.keyBits) || !s.auth.includes(suite.authAlg)) continue;
+        if (suite.esn && !s.esn) continue; // RFC 4304 §2: ESN only when the sainfo allows it
         const mode = attr(t.attributes, Ph2Attr.ENCAPSULATION_MODE);
         if (mode !== encapMode(s.mode, sa.natDetected) && !(sa.natDetected && mode === encapModeDraft(s.mode))) continue;
         const group = attr(t.attributes, Ph2Attr.GROUP_DESCRIPTION);
@@ -1062,7 +1092,7 @@ export class Ikev1Engine {
         satype: SadbSaType.ESP,
         errno: 0,
         ext: {
-          sa: { spi, replay: RACOON_REPLAY, state: SadbSaState.MATURE, auth: c.suite.sadbAalg, encrypt: c.suite.sadbEalg, flags: 0 },
+          sa: { spi, replay: RACOON_REPLAY, state: SadbSaState.MATURE, auth: c.suite.sadbAalg, encrypt: c.suite.sadbEalg, flags: c.suite.esn ? SadbSaFlags.X_ESN : 0 },
           sa2: { mode: p2.mode === 'tunnel' ? IpsecMode.TUNNEL : IpsecMode.TRANSPORT, sequence: 0, reqid: p2.reqid },
           addressSrc: sadbAddress(src),
           addressDst: sadbAddress(dst),
@@ -1201,6 +1231,109 @@ export class Ikev1Engine {
   }
 
   // =====================================================================
+  // XAUTH / Mode-Config (modecfg.ts, xauth.ts) and IKE fragmentation (frag.ts)
+
+  /** racoon `racoonctl logout-user`: delete every ISAKMP-SA (and its IPsec-SAs) of an XAUTH login. */
+  logoutUser(login: string, now: number): number {
+    let n = 0;
+    for (const [sa, cfg] of [...this.cfgSessions]) {
+      if (cfg.roles.xauth !== 'server' || cfg.login !== login) continue;
+      for (const p2 of [...sa.ph2s.values()]) if (p2.state === 'ESTABLISHED') this.deletePh2(sa.serial, p2.inboundSpi, now);
+      if (!this.deletePh1(sa.serial, now)) this.killPh1(sa, `logout of ${login}`);
+      n++;
+    }
+    this.log('info', `logout-user ${login}: ${n} ISAKMP-SA(s) deleted`, null);
+    return n;
+  }
+
+  /** XAUTH / Mode-Config state of an ISAKMP-SA (the login, the pool address, what a client learned). */
+  cfgInfo(serial: number): { xauth: string; login: string | null; assigned: string | null; client: ModeCfgClientInfo } | null {
+    const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
+    const c = sa && this.cfgSessions.get(sa);
+    return c ? { xauth: c.xauthState, login: c.login, assigned: c.assigned, client: c.client } : null;
+  }
+
+  private cfgStart(sa: Ph1, now: number): void {
+    const peer = sa.peer;
+    const roles = { xauth: xauthRole(peer.ph1Proposals.map((p) => p.authMethod)), modeCfgClient: peer.modeCfg === true, login: peer.xauthLogin ?? null, password: peer.xauthPassword ?? null };
+    if (!roles.xauth && !roles.modeCfgClient && !this.cfgServer?.config) return;
+    const self = this;
+    const session = new CfgSession(
+      {
+        serial: sa.serial,
+        peerName: peer.name,
+        get remote() {
+          return sa.remote;
+        },
+        cookieI: sa.cookieI,
+        cookieR: sa.cookieR,
+        retry: peer.retry,
+        newIv: (mid) => km.ph2Iv(sa.suite!.hash, sa.lastPh1Block, mid, sa.suite!.encr.blockBytes),
+        encrypt: (iv, plain) => self.encrypt(sa, iv, plain),
+        decrypt: (iv, body) => self.decrypt(sa, iv, body),
+        hash: (mid, rest) => km.qmHash1(sa.suite!.hash, sa.keys!.skeyidA, mid, rest),
+        newMessageId: () => self.randomMessageId(sa),
+        emit: (packet) => self.emit(sa, packet),
+        log: (level, msg, fields) => self.log(level, msg, sa, fields),
+        ready: (t) => {
+          const pending = sa.pendingPh2;
+          sa.pendingPh2 = [];
+          for (const s of pending) self.startQuickMode(sa, s, t);
+        },
+        fail: (reason, t) => {
+          self.log('error', reason, sa);
+          if (!self.deletePh1(sa.serial, t)) self.killPh1(sa, reason);
+        },
+      },
+      roles,
+      this.cfgServer,
+    );
+    this.cfgSessions.set(sa, session);
+    session.start(now);
+  }
+
+  private cfgStop(sa: Ph1): void {
+    this.cfgSessions.get(sa)?.dispose();
+    this.cfgSessions.delete(sa);
+    this.fragments.forget(sa.cookieI);
+  }
+
+  private transaction(sa: Ph1, header: IsakmpHeader, body: Buffer, packet: Buffer, now: number): void {
+    const cfg = this.cfgSessions.get(sa);
+    if (sa.state !== 'ESTABLISHED' || !cfg) return this.log('warn', 'Transaction exchange without XAUTH / Mode-Config configured: dropped', sa);
+    cfg.receive(header.messageId, header.flags, header.nextPayload, body, packet, now);
+  }
+
+  /** Fragment payload (132): only for a known ISAKMP-SA whose remote has `ike_frag` on (racoon's receiver capability). */
+  private receiveFragment(header: IsakmpHeader, body: Buffer, from: Endpoint, to: Endpoint, now: number): void {
+    const sa = this.ph1s.get(header.cookieI);
+    if (!sa || !sa.peer.ikeFrag || sa.peer.ikeFrag === 'off') {
+      this.log('debug', `fragment from ${from.address}[${from.port}] for ${sa ? 'a remote without ike_frag' : 'an unknown ISAKMP-SA'}: dropped`, sa ?? null);
+      return;
+    }
+    const f = parseFragment(body);
+    if (!f.ok) return this.log('warn', `malformed fragment from ${from.address}[${from.port}]: ${f.message} at offset ${f.offset}`, sa);
+    const r = this.fragments.add(header, f.value, now);
+    if (r.kind === 'dropped') return this.log('warn', `fragment dropped: ${r.reason}`, sa);
+    if (r.kind === 'complete') {
+      this.log('debug', `reassembled a ${r.message.length}-octet message from fragments`, sa);
+      this.receiveDatagram(frameIkeMessage(r.message, to.port, from.port), from, to, now);
+    }
+  }
+
+  /** racoon: phase-1 messages above the fragment size go out in pieces with `ike_frag force`, or `on` once the peer sent the VID. */
+  private nextFragmentId(): number {
+    this.fragmentId = (this.fragmentId % 0xffff) + 1;
+    return this.fragmentId;
+  }
+
+  private mustFragment(sa: Ph1, msg: Buffer): boolean {
+    const mode = sa.peer.ikeFrag ?? 'off';
+    if (mode === 'off' || msg.length <= this.ikeFragSize || msg[18] !== sa.exchange) return false;
+    return mode === 'force' || this.fragPeers.has(sa);
+  }
+
+  // =====================================================================
   // message plumbing
 
   private header(sa: Ph1, exchangeType: number, flags: number, messageId: number): Omit<IsakmpHeader, 'length' | 'nextPayload'> {
@@ -1241,6 +1374,10 @@ export class Ikev1Engine {
   }
 
   private emit(sa: Ph1, msg: Buffer): void {
+    if (this.mustFragment(sa, msg)) {
+      for (const f of fragmentMessage(msg, this.nextFragmentId(), this.ikeFragSize)) this.actions.push({ kind: 'datagram', from: { ...sa.local }, to: { ...sa.remote }, data: frameIkeMessage(f, sa.local.port, sa.remote.port) });
+      return;
+    }
     this.actions.push({ kind: 'datagram', from: { ...sa.local }, to: { ...sa.remote }, data: frameIkeMessage(msg, sa.local.port, sa.remote.port) });
   }
 
@@ -1330,6 +1467,7 @@ export class Ikev1Engine {
     sa.state = 'DEAD';
     sa.retransmit = null;
     this.ph1s.delete(sa.cookieI);
+    this.cfgStop(sa);
     for (const [seq, p] of this.pendingPfKey) if (p.ph1 === sa) this.pendingPfKey.delete(seq);
   }
 
@@ -1362,7 +1500,7 @@ export class Ikev1Engine {
       for (const t of prop.transforms) {
         if (t.transformId !== KEY_IKE) continue;
         const method = attr(t.attributes, Ph1Attr.AUTHENTICATION_METHOD);
-        if (method !== AuthMethod.PRE_SHARED_KEY) {
+        if (!isPskAuthMethod(method)) {
           why = `authentication method ${method} not supported`;
           continue;
         }
@@ -1374,7 +1512,7 @@ export class Ikev1Engine {
         const life = lifetimeOf(t.attributes, Ph1Attr.LIFE_TYPE, Ph1Attr.LIFE_DURATION) ?? 28800;
         for (const ours of peer.ph1Proposals) {
           if (ours.encr !== attr(t.attributes, Ph1Attr.ENCRYPTION_ALGORITHM) || ours.hash !== attr(t.attributes, Ph1Attr.HASH_ALGORITHM)) continue;
-          if (ours.dhGroup !== attr(t.attributes, Ph1Attr.GROUP_DESCRIPTION) || ours.authMethod !== method) continue;
+          if (ours.dhGroup !== attr(t.attributes, Ph1Attr.GROUP_DESCRIPTION) || !sameAuthMethod(ours.authMethod, method!)) continue;
           if ((ours.keyBits ?? null) !== attr(t.attributes, Ph1Attr.KEY_LENGTH)) continue;
           const d = checkLifetime(peer.proposalCheck, life, ours.lifetimeSeconds);
           if (!d.ok) {
@@ -1393,6 +1531,8 @@ export class Ikev1Engine {
     const v: { type: PayloadType.VID; data: Buffer }[] = [];
     if (peer.natTraversal) v.push({ type: PayloadType.VID, data: VENDOR_ID.NATT_RFC3947 }, { type: PayloadType.VID, data: VENDOR_ID.NATT_DRAFT_02N });
     if (peer.dpdDelaySeconds > 0) v.push({ type: PayloadType.VID, data: VENDOR_ID.DPD });
+    if (peer.ikeFrag && peer.ikeFrag !== 'off') v.push({ type: PayloadType.VID, data: fragmentationVendorId(peer.exchangeModes[0] === 'aggressive') });
+    if (xauthRole(peer.ph1Proposals.map((p) => p.authMethod))) v.push({ type: PayloadType.VID, data: XAUTH_VENDOR_ID });
     return v;
   }
 
@@ -1400,6 +1540,7 @@ export class Ikev1Engine {
     for (const p of allPayloads(pl, PayloadType.VID)) {
       if (p.data.equals(VENDOR_ID.NATT_RFC3947)) sa.peerNatt = sa.peer.natTraversal;
       if (p.data.equals(VENDOR_ID.DPD)) sa.peerDpd = true;
+      if (isFragmentationVendorId(p.data)) this.fragPeers.add(sa);
     }
   }
 
@@ -1475,6 +1616,10 @@ export class Ikev1Engine {
 
 // -------------------------------------------------------------------------
 // free helpers
+
+function isNattVendorId(v: Buffer): boolean {
+  return v.equals(VENDOR_ID.NATT_RFC3947) || v.equals(VENDOR_ID.NATT_DRAFT_02N) || v.equals(VENDOR_ID.NATT_DRAFT_02) || v.equals(VENDOR_ID.NATT_DRAFT_03);
+}
 
 function spiBuffer(spi: number): Buffer {
   const b = Buffer.alloc(4);

@@ -50,6 +50,7 @@ import { AuthFailedNoticeTask, IkeAuthTask } from './tasks/ike-auth';
 import { IkeRekeyTask } from './tasks/ike-rekey';
 import { IkeInitTask, evaluateIkeSaInit } from './tasks/ike-init';
 import { ChildDeleteTask, IkeDeleteTask, IkeDpdTask, removeChild } from './tasks/informational';
+import { MobikeSupportTask, MobikeUpdateTask, followsRequestAddresses, mobikeResponder } from './mobike';
 import type { LogFields, LogLevel, PfKeyRequest, Services, Task, TaskResult } from './tasks/task';
 import type { WireError } from './wire';
 
@@ -106,6 +107,8 @@ export interface IkeSaInfo {
   local: Endpoint;
   remote: Endpoint;
   udpEncap: boolean;
+  /** RFC 4555 MOBIKE negotiated in IKE_AUTH */
+  mobike: boolean;
   children: ChildSaInfo[];
 }
 
@@ -194,6 +197,7 @@ export class Ikev2Engine implements Services {
       local: sa.local,
       remote: sa.remote,
       udpEncap: sa.udpEncap,
+      mobike: sa.mobike,
       children: sa.children.map((c) => ({ name: c.config.name, reqid: c.reqid, mode: c.mode, inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi, state: c.state })),
     }));
   }
@@ -220,7 +224,7 @@ export class Ikev2Engine implements Services {
     this.sas.set(sa.spiI, sa);
     this.log('info', `initiating IKE_SA ${peer.name} to ${peer.remote.address}`, sa);
     sa.queued.push({ exchangeType: ExchangeType.IKE_SA_INIT, tasks: [new IkeInitTask()] });
-    const authTasks: Task[] = [new IkeAuthTask()];
+    const authTasks: Task[] = [new IkeAuthTask(), new MobikeSupportTask()];
     if (child) authTasks.push(new ChildCreateTask(child, { inIkeAuth: true }));
     sa.queued.push({ exchangeType: ExchangeType.IKE_AUTH, tasks: authTasks });
     this.startNext(sa);
@@ -246,14 +250,18 @@ export class Ikev2Engine implements Services {
    * its keys, SPIs and CHILD_SAs and from now on talks from `local` to
    * `remote`. Its CHILD_SAs' kernel messages (DELETE, rekey ADD/UPDATE) use
    * the new addresses, which is where the kernel's MIGRATE moved their SAs.
-   * No message is sent; false if there is no such live IKE SA.
+   * With MOBIKE negotiated and us the original initiator, an INFORMATIONAL
+   * UPDATE_SA_ADDRESSES tells the peer (RFC 4555 §3.5); otherwise nothing is
+   * sent. False if there is no such live IKE SA.
    */
-  moveIkeSa(serial: number, local: Endpoint, remote: Endpoint): boolean {
+  moveIkeSa(serial: number, local: Endpoint, remote: Endpoint, now?: number): boolean {
+    if (now !== undefined) this.clock = now;
     const sa = this.bySerial(serial);
     if (!sa || sa.state === 'dead') return false;
     this.log('info', `IKE_SA ${sa.peer.name}[${sa.serial}] moved from ${sa.local.address}[${sa.local.port}]-${sa.remote.address}[${sa.remote.port}] to ${local.address}[${local.port}]-${remote.address}[${remote.port}]`, sa);
     sa.local = { ...local };
     sa.remote = { ...remote };
+    if (sa.mobike && sa.isInitiator && sa.state === 'established') this.queueExchange(sa, ExchangeType.INFORMATIONAL, [new MobikeUpdateTask()]);
     return true;
   }
 
@@ -588,9 +596,14 @@ export class Ikev2Engine implements Services {
     }
     const payloads = opened.payloads;
     sa.lastInboundAt = this.clock;
-    // RFC 7296 §2.23: the responder follows the initiator's (NAT-mapped) address and port
-    sa.remote = { ...from };
-    sa.local = { ...to };
+    // RFC 7296 §2.23 / RFC 4555 §3.5: only IKE_AUTH (port float), a NAT-mapping change or
+    // MOBIKE UPDATE_SA_ADDRESSES (its task) move the IKE SA; a stale request does not.
+    sa.requestPath = { from: { ...from }, to: { ...to } };
+    const follow = followsRequestAddresses(sa, exchangeType, payloads);
+    if (follow !== 'none') sa.remote = { ...from };
+    if (follow === 'both') sa.local = { ...to };
+    if (follow !== 'both' && (sa.remote.address !== from.address || sa.local.address !== to.address))
+      this.log('debug', `request from ${from.address}[${from.port}] to ${to.address}[${to.port}] does not move the IKE_SA (RFC 4555 §3.5, RFC 7296 §2.23)`, sa, { messageId });
     this.log('debug', `received ${exchangeName(exchangeType)} request ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
     const tasks = this.passiveTasks(sa, exchangeType, payloads);
     if (!tasks) {
@@ -608,7 +621,7 @@ export class Ikev2Engine implements Services {
     switch (exchangeType) {
       case ExchangeType.IKE_AUTH:
         if (sa.state !== 'connecting' || sa.role !== 'responder') return null;
-        return [new IkeAuthTask(), new ChildCreateTask(null, { inIkeAuth: true })];
+        return [new IkeAuthTask(), new MobikeSupportTask(), new ChildCreateTask(null, { inIkeAuth: true })];
       case ExchangeType.CREATE_CHILD_SA: {
         if (sa.state !== 'established') return null;
         const rekey = findNotify(payloads, NotifyType.REKEY_SA);
@@ -627,7 +640,8 @@ export class Ikev2Engine implements Services {
         const dels = payloads.filter((p) => p.type === PayloadType.DELETE);
         if (dels.some((d) => d.type === PayloadType.DELETE && d.protocolId === ProtocolId.IKE)) return [new IkeDeleteTask()];
         if (dels.length) return [new ChildDeleteTask()];
-        return [new IkeDpdTask()];
+        const mobike = sa.requestPath ? mobikeResponder(payloads, sa.requestPath) : null;
+        return [mobike ?? new IkeDpdTask()];
       }
       default:
         return null;

@@ -120,6 +120,10 @@ export class IkeSa {
   initKey: string | null = null;
   /** when we last sent anything to the peer (NAT keepalives, RFC 3948 §2.3) */
   lastSentAt = 0;
+  /** RFC 4555: both sides sent MOBIKE_SUPPORTED in IKE_AUTH */
+  mobike = false;
+  /** the addresses of the request being answered (MOBIKE UPDATE_SA_ADDRESSES takes them) */
+  requestPath: { from: Endpoint; to: Endpoint } | null = null;
 
   constructor(
     readonly serial: number,

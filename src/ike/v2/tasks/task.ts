@@ -9,7 +9,7 @@ import type { PubkeyPort } from '../pubkey';
 import type { IkeSa } from '../ike-sa';
 import type { InnerPayload, Payload } from '../payloads';
 
-export type TaskKind = 'ike_init' | 'ike_auth' | 'child_create' | 'child_rekey' | 'ike_rekey' | 'ike_delete' | 'child_delete' | 'ike_dpd';
+export type TaskKind = 'ike_init' | 'ike_auth' | 'child_create' | 'child_rekey' | 'ike_rekey' | 'ike_delete' | 'child_delete' | 'ike_dpd' | 'ike_mobike';
 
 /**
  * done   — the task is finished
