@@ -125,7 +125,7 @@ sainfo anonymous {
 }
 
 function ikeSa(lab: Lab): ViciSection | null {
-  const raw = lab.swanctl(['--list-sas', '--raw'], 10000).stdout;
+  const raw = lab.swanctlSync(['--list-sas', '--raw'], 10000).stdout;
   let msgs: ViciSection[];
   try {
     msgs = parseViciRaw(raw);
@@ -164,7 +164,7 @@ describe('tanuki ↔ strongSwan charon: IKEv1 XAUTH PSK + Mode-Config (draft-bea
       lab.startRacoon(join(dir, 'racoon.conf'));
       await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 15000, 'charon vici socket');
       expect(lab.viciReady()).toBe(true);
-      const load = lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+      const load = lab.swanctlSync(['--load-all', '--file', join(dir, 'swanctl.conf')]);
       expect({ status: load.status, out: load.status === 0 ? '' : load.stdout + load.stderr }).toEqual({ status: 0, out: '' });
       await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 15000, 'racoon sockets');
       expect(lab.racoonReady()).toBe(true);
