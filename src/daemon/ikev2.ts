@@ -21,7 +21,7 @@ import { IpsecMode, SadbMsgType } from '../pfkey/constants';
 import type { PfKeyMessage, SadbAddress } from '../pfkey/types';
 import { Ikev2Engine } from '../ike/v2/engine';
 import { registryCryptoPort } from '../ike/v2/crypto-registry-port';
-import { IdType } from '../ike/v2/constants';
+import { EsnId, IdType } from '../ike/v2/constants';
 import type { ChildConfig, ChildProposalConfig, IkeProposalConfig, Ikev2Identity, Ikev2PeerConfig, TrafficSelectorConfig } from '../ike/v2/config';
 import { addressId, dnToDer } from '../config/racoon/ids';
 import { nodePubkeyPort } from '../ike/v2/x509-node-port';
@@ -76,13 +76,21 @@ function ikeProposals(r: RemoteConf): IkeProposalConfig[] {
   });
 }
 
+/**
+ * RFC 7296 §3.3.2 ESN transforms of our ESP proposals: both kernels tanuki
+ * drives install 64-bit sequence numbers (userspace: SADB_X_SAFLAGS_ESN; XFRM:
+ * XFRM_STATE_ESN + XFRMA_REPLAY_ESN_VAL), so ESN is offered first and NO_ESN
+ * accepted — a peer that allows ESN gets it, strongSwan's default (noesn) gets NO_ESN.
+ */
+const ESN_CHOICES = [EsnId.ESN, EsnId.NO_ESN];
+
 function childProposals(s: SaInfo): ChildProposalConfig[] {
   const dh = s.pfsGroup?.ikev2 ? [s.pfsGroup.ikev2] : [];
   const out: ChildProposalConfig[] = [];
   for (const e of s.encryption) {
     const encr = [{ id: e.alg.ikev2 ?? 0, ...(e.keyLength ? { keyBits: e.keyLength } : {}) }];
-    if (e.alg.aead) out.push({ encr, integ: [], dh, esn: [0] });
-    else out.push({ encr, integ: s.authentication.map((a) => a.alg.ikev2 ?? 0).filter((n) => n !== 0), dh, esn: [0] });
+    if (e.alg.aead) out.push({ encr, integ: [], dh, esn: [...ESN_CHOICES] });
+    else out.push({ encr, integ: s.authentication.map((a) => a.alg.ikev2 ?? 0).filter((n) => n !== 0), dh, esn: [...ESN_CHOICES] });
   }
   return out;
 }

@@ -15,6 +15,7 @@ import type { PfKeyMessage } from '../../pfkey/types';
 import { Endpoint, NAT_KEEPALIVE, classifyUdpPayload, floatPorts, frameIkeMessage } from '../common/natt';
 import { DEFAULT_RETRANSMIT, RetransmitPolicy, retransmitDelay } from '../common/retransmit';
 import {
+  EsnId,
   ExchangeType,
   HeaderFlag,
   IKE_HEADER_BYTES,
@@ -77,6 +78,12 @@ export interface Ikev2EngineOptions {
    * them from any REGISTER message it is fed. Unknown = every algorithm is offered.
    */
   kernelAlgorithms?: KernelAlgorithms;
+  /**
+   * why the kernel behind the PF_KEY socket cannot install Extended Sequence
+   * Numbers (RFC 4303 §2.2.1), if it cannot; the ESN transform is then neither
+   * offered nor accepted. null/absent: ESN SAs can be installed (SADB_X_SAFLAGS_ESN).
+   */
+  esnUnsupported?: string | null;
 }
 
 export interface Ikev2LogEvent {
@@ -150,6 +157,7 @@ export class Ikev2Engine implements Services {
   private readonly reqidByChild = new Map<ChildConfig, number>();
   private readonly cookieSecret: Buffer;
   private kernelAlgorithms: KernelAlgorithms | null;
+  private readonly esnUnsupported: string | null;
   /** "child name|algorithm" pairs already reported as not installable */
   private readonly reportedUninstallable = new Set<string>();
 
@@ -166,6 +174,7 @@ export class Ikev2Engine implements Services {
     this.nextReqid = opts.firstReqid ?? 1;
     this.cookieSecret = this.random.bytes(32);
     this.kernelAlgorithms = opts.kernelAlgorithms ?? null;
+    this.esnUnsupported = opts.esnUnsupported ?? null;
   }
 
   // =====================================================================
@@ -902,16 +911,25 @@ export class Ikev2Engine implements Services {
   }
 
   childProposalsFor(sa: IkeSa, child: ChildConfig): ChildProposalConfig[] {
-    if (!this.kernelAlgorithms) return child.proposals;
-    const { proposals, refused } = installableChildProposals(child.proposals, this.crypto, this.kernelAlgorithms);
-    for (const r of refused) {
-      const key = `${child.name}|${r}`;
-      if (this.reportedUninstallable.has(key)) continue;
-      if (this.reportedUninstallable.size > 1024) this.reportedUninstallable.clear();
-      this.reportedUninstallable.add(key);
-      this.log('warn', `CHILD_SA ${child.name}: ESP algorithm ${r} is not supported by the kernel (not in its SADB_REGISTER list): neither offered nor accepted`, sa);
+    let list = child.proposals;
+    if (this.esnUnsupported !== null && list.some((p) => p.esn.includes(EsnId.ESN))) {
+      // RFC 7296 §3.3.2: offer (and accept) only NO_ESN; a proposal allowing nothing else goes
+      list = list.filter((p) => p.esn.length === 0 || p.esn.includes(EsnId.NO_ESN)).map((p) => ({ ...p, esn: [EsnId.NO_ESN] }));
+      this.reportOnce(sa, child, 'ESN', `CHILD_SA ${child.name}: Extended Sequence Numbers are neither offered nor accepted: ${this.esnUnsupported}`);
     }
+    if (!this.kernelAlgorithms) return list;
+    const { proposals, refused } = installableChildProposals(list, this.crypto, this.kernelAlgorithms);
+    for (const r of refused)
+      this.reportOnce(sa, child, r, `CHILD_SA ${child.name}: ESP algorithm ${r} is not supported by the kernel (not in its SADB_REGISTER list): neither offered nor accepted`);
     return proposals;
+  }
+
+  private reportOnce(sa: IkeSa, child: ChildConfig, what: string, msg: string): void {
+    const key = `${child.name}|${what}`;
+    if (this.reportedUninstallable.has(key)) return;
+    if (this.reportedUninstallable.size > 1024) this.reportedUninstallable.clear();
+    this.reportedUninstallable.add(key);
+    this.log('warn', msg, sa);
   }
 
   peerConfigs(): readonly Ikev2PeerConfig[] {
