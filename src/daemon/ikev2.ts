@@ -28,7 +28,7 @@ import { nodePubkeyPort } from '../ike/v2/x509-node-port';
 import { certificateSubject } from '../ike/v2/der';
 import type { AuthConfig } from '../ike/v2/config';
 import { formatCertError, isCertMethod, loadRemoteCertificates, remoteAuthMethod, type RemoteCertificates } from './certs';
-import { encodePh1Dump } from './admin/wire';
+import { EvtType, encodePh1Dump } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
 import { peerForEndpoints, prefixRange, sockAddr, spiBytes, SansIoKeying, type Phase1View } from './keying';
 import { MigrateHandler, ensureIkeSockets, migrateLocalAddress, type MigrateIkeView } from './migrate';
@@ -162,7 +162,10 @@ export class Ikev2Keying extends SansIoKeying {
           auth: auth.config,
           ikeProposals: ikeProposals(r),
           children: [],
-          dpdDelaySeconds: r.dpdDelay,
+          // racoon: `dpd off` disables it; dpd_delay 0 (the default) means no liveness checks
+          dpdDelaySeconds: r.dpd ? r.dpdDelay : 0,
+          dpdRetrySeconds: r.dpdRetry,
+          dpdMaxFail: r.dpdMaxfail,
           fragmentation: r.ikeFrag !== 'off',
           initialContact: r.initialContact,
           ikeLifetime: { softSeconds: Math.floor(hard * 0.8), hardSeconds: hard },
@@ -302,8 +305,15 @@ export class Ikev2Keying extends SansIoKeying {
     };
   }
 
-  /** After each engine step: an IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along. */
+  /**
+   * After each engine step: an IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along.
+   * Before it: racoon's EVT_PHASE1_DPD_TIMEOUT (→ the phase1_dead hook) for every peer the engine found
+   * dead (RFC 7296 §2.4), announced before the phase 1 goes down as racoon does.
+   */
   protected override pump(): void {
+    const now = Math.floor(Date.now() / 1000);
+    for (const d of this.engine?.pollDeadPeers() ?? [])
+      this.ctx.emit({ type: EvtType.PHASE1_DPD_TIMEOUT, timestamp: now, ph1src: sockAddr(d.local), ph1dst: sockAddr(d.remote), ph2msgid: 0 });
     super.pump();
     if (!this.migrations) return;
     const moves = this.migrations.followPeerMoves(this.engine.ikeSas(), this.spd, { pid: this.ctx.pfkey.pid, seq: () => this.migrateSeq++ });
