@@ -611,7 +611,7 @@ export class Ikev2Engine implements Services {
     }
     sa.active = null;
     sa.nextMidOut = messageId + 1;
-    if (exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') sa.compact();
+    if (sa.state === 'established') sa.compact(); // memory layout of an established SA (ike-sa.ts)
     if (exchangeType === ExchangeType.IKE_SA_INIT && sa.udpEncap) {
       const f = floatPorts(sa.local, sa.remote);
       sa.local = f.local;
@@ -849,7 +849,7 @@ export class Ikev2Engine implements Services {
     sa.passive = null;
     const packets = this.sendResponse(sa, p.exchangeType, p.messageId, out);
     if (p.exchangeType === ExchangeType.IKE_SA_INIT) sa.initResponse = packets[0];
-    if (p.exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') sa.compact();
+    if (sa.state === 'established') sa.compact(); // memory layout of an established SA (ike-sa.ts)
     if (sa.state === 'established' && sa.initKey) {
       this.halfOpenByInit.delete(sa.initKey);
       sa.initKey = null;
@@ -1003,6 +1003,7 @@ export class Ikev2Engine implements Services {
   }
 
   adoptIkeSa(sa: IkeSa): void {
+    if (sa.state === 'established') sa.compact(); // a rekeyed IKE SA (ike-rekey.ts) is complete when adopted
     this.sas.set(sa.localSpi, sa);
   }
 
