@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import * as crypto from './crypto';
 import * as esp from './esp';
 import * as ikev2 from './ikev2';
+import * as ikev2Udp from './ikev2-udp';
 import * as kernel from './kernel';
 import * as pfkey from './pfkey';
 import type { BenchModule, BenchResult } from './types';
@@ -19,6 +20,7 @@ export const MODULES: BenchModule[] = [
   { name: 'kernel', run: kernel.run },
   { name: 'pfkey', run: pfkey.run },
   { name: 'ikev2', run: ikev2.run },
+  { name: 'ikev2-udp', run: ikev2Udp.run },
 ];
 
 function repoRoot(): string {

@@ -104,6 +104,7 @@ export class Ikev2Keying extends SansIoKeying {
       crypto: registryCryptoPort,
       random: { bytes: (n) => randomBytes(n) },
       pid: ctx.pfkey.pid,
+      debugLogs: () => ctx.log.isLevelEnabled('debug'),
     });
     this.requestSpdDump();
   }

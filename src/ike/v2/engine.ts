@@ -70,6 +70,12 @@ export interface Ikev2EngineOptions {
   halfOpenTimeoutMs?: number;
   /** first SA2 reqid handed out to children without a configured one */
   firstReqid?: number;
+  /**
+   * Whether debug events are wanted at all (asked per event; default: yes). The
+   * per-message ones describe every payload, which costs more than it is worth
+   * when the daemon's log level would drop them anyway.
+   */
+  debugLogs?: () => boolean;
 }
 
 export interface Ikev2LogEvent {
@@ -140,6 +146,7 @@ export class Ikev2Engine implements Services {
   private nextReqid: number;
   private readonly reqidByChild = new Map<ChildConfig, number>();
   private readonly cookieSecret: Buffer;
+  private readonly debugLogs: () => boolean;
 
   constructor(opts: Ikev2EngineOptions) {
     this.peers = opts.peers;
@@ -153,6 +160,7 @@ export class Ikev2Engine implements Services {
     this.halfOpenTimeoutMs = opts.halfOpenTimeoutMs ?? 30000;
     this.nextReqid = opts.firstReqid ?? 1;
     this.cookieSecret = this.random.bytes(32);
+    this.debugLogs = opts.debugLogs ?? (() => true);
   }
 
   // =====================================================================
@@ -527,7 +535,7 @@ export class Ikev2Engine implements Services {
       payloads = opened.payloads;
     }
     sa.lastInboundAt = this.clock;
-    this.log('debug', `received ${exchangeName(exchangeType)} response ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
+    if (this.debugLogs()) this.log('debug', `received ${exchangeName(exchangeType)} response ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
     const results: TaskResult[] = a.tasks.map((t) => (t.processResponse ? t.processResponse(this, sa, payloads) : 'done'));
     if (results.includes('failed')) {
       if (exchangeType === ExchangeType.IKE_SA_INIT || exchangeType === ExchangeType.IKE_AUTH) this.log('error', 'phase1 negotiation failed', sa);
@@ -591,7 +599,7 @@ export class Ikev2Engine implements Services {
     // RFC 7296 §2.23: the responder follows the initiator's (NAT-mapped) address and port
     sa.remote = { ...from };
     sa.local = { ...to };
-    this.log('debug', `received ${exchangeName(exchangeType)} request ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
+    if (this.debugLogs()) this.log('debug', `received ${exchangeName(exchangeType)} request ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
     const tasks = this.passiveTasks(sa, exchangeType, payloads);
     if (!tasks) {
       this.sendResponse(sa, exchangeType, messageId, [notify(NotifyType.INVALID_SYNTAX)]);
@@ -744,7 +752,7 @@ export class Ikev2Engine implements Services {
     if (a.exchangeType === ExchangeType.IKE_SA_INIT) sa.initRequest = packets[0];
     a.packets = packets;
     a.deadline = this.clock + retransmitDelay(this.retransmitPolicy, 0);
-    this.log('debug', `sending ${exchangeName(a.exchangeType)} request ${a.messageId} [ ${describePayloads(out)} ]`, sa, { messageId: a.messageId, exchange: exchangeName(a.exchangeType) });
+    if (this.debugLogs()) this.log('debug', `sending ${exchangeName(a.exchangeType)} request ${a.messageId} [ ${describePayloads(out)} ]`, sa, { messageId: a.messageId, exchange: exchangeName(a.exchangeType) });
     this.send(sa, packets);
   }
 
@@ -768,7 +776,7 @@ export class Ikev2Engine implements Services {
     const packets = this.encode(sa, exchangeType, messageId, true, out);
     sa.lastResponse = { messageId, packets };
     sa.expectedMidIn = messageId + 1;
-    this.log('debug', `sending ${exchangeName(exchangeType)} response ${messageId} [ ${describePayloads(out)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
+    if (this.debugLogs()) this.log('debug', `sending ${exchangeName(exchangeType)} response ${messageId} [ ${describePayloads(out)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
     this.send(sa, packets);
     return packets;
   }
@@ -820,6 +828,7 @@ export class Ikev2Engine implements Services {
   }
 
   log(level: LogLevel, msg: string, sa: IkeSa | null, fields: LogFields = {}): void {
+    if (level === 'debug' && !this.debugLogs()) return;
     const event: Ikev2LogEvent = { level, msg };
     if (sa) {
       event.peer = `${sa.remote.address}[${sa.remote.port}]`;
