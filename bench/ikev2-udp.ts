@@ -275,7 +275,7 @@ export async function againstCharon(dir: string): Promise<RoundResult> {
     const charon = lab.startCharon(join(dir, 'strongswan.conf'));
     await waitFor(() => lab.viciReady() || charon.exitCode !== null, 20000, 'charon vici socket');
     if (!lab.viciReady()) throw new Error(`charon exited with status ${charon.exitCode} (see ${dir}/charon.stdout)`);
-    const load = lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+    const load = lab.swanctlSync(['--load-all', '--file', join(dir, 'swanctl.conf')]);
     if (load.status !== 0) throw new Error(`swanctl --load-all: ${(load.stderr || load.stdout).trim()}`);
     await sleep(300);
     const o = { ...loadgenOptions(generator, responder), localTs: NET.responderTs, remoteTs: NET.generatorTs };

@@ -83,6 +83,8 @@ export abstract class SansIoKeying implements KeyingEngine {
   private timer: NodeJS.Timeout | null = null;
   private housekeeping: NodeJS.Timeout | null = null;
   private up = new Map<number, { local: SockAddr; remote: SockAddr }>();
+  /** When the daemon first saw each phase 1 / IKE SA (ph1dump `created`), by engine serial. */
+  private readonly created = new Map<number, number>();
 
   constructor(protected readonly ctx: DaemonContext) {
     this.spd.onChange(() => this.refreshPolicies());
@@ -190,7 +192,11 @@ export abstract class SansIoKeying implements KeyingEngine {
   private trackEvents(): void {
     const now = Math.floor(Date.now() / 1000);
     const current = new Map<number, { local: SockAddr; remote: SockAddr }>();
-    for (const s of this.phase1s()) {
+    const all = this.phase1s();
+    for (const s of all) if (!this.created.has(s.serial)) this.created.set(s.serial, now);
+    const live = new Set(all.map((s) => s.serial)); // a Set: with 10,000 SAs a some() per entry is 10^8 steps
+    for (const serial of this.created.keys()) if (!live.has(serial)) this.created.delete(serial);
+    for (const s of all) {
       if (!s.established) continue;
       const ends = { local: sockAddr(s.local), remote: sockAddr(s.remote) };
       current.set(s.serial, ends);
@@ -200,6 +206,11 @@ export abstract class SansIoKeying implements KeyingEngine {
       if (!current.has(serial)) this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
     this.up = current;
+  }
+
+  /** ph1dump `created` (seconds since the epoch): when the SA first appeared, not when it is dumped. */
+  protected phase1Created(serial: number): number {
+    return this.created.get(serial) ?? Math.floor(Date.now() / 1000);
   }
 
   /**

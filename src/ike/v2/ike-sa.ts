@@ -170,10 +170,19 @@ export class IkeSa {
   establishedAt = -1;
   halfOpenDeadline = 0;
   rekeyQueued = false;
+  /**
+   * RFC 7296 §2.8.2: we answered the peer's IKE_SA rekey while ours was outstanding —
+   * the nonces of that exchange and the IKE SA it created, for the nonce rule
+   */
+  ikeRekeyCollision: { nonces: Buffer[]; created: IkeSa } | null = null;
   /** responder: the key of this SA in the half-open table while it is half-open */
   initKey: string | null = null;
   /** when we last sent anything to the peer (NAT keepalives, RFC 3948 §2.3) */
   lastSentAt = 0;
+  /** RFC 4555: both sides sent MOBIKE_SUPPORTED in IKE_AUTH */
+  mobike = false;
+  /** the addresses of the request being answered (MOBIKE UPDATE_SA_ADDRESSES takes them) */
+  requestPath: { from: Endpoint; to: Endpoint } | null = null;
   /** compact() has moved the keys into the SA's own buffer */
   private packed = false;
 
