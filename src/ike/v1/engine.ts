@@ -1531,7 +1531,7 @@ export class Ikev1Engine {
     const v: { type: PayloadType.VID; data: Buffer }[] = [];
     if (peer.natTraversal) v.push({ type: PayloadType.VID, data: VENDOR_ID.NATT_RFC3947 }, { type: PayloadType.VID, data: VENDOR_ID.NATT_DRAFT_02N });
     if (peer.dpdDelaySeconds > 0) v.push({ type: PayloadType.VID, data: VENDOR_ID.DPD });
-    if (peer.ikeFrag && peer.ikeFrag !== 'off') v.push({ type: PayloadType.VID, data: fragmentationVendorId(peer.exchangeModes[0] === 'aggressive') });
+    if (peer.ikeFrag && peer.ikeFrag !== 'off') v.push({ type: PayloadType.VID, data: fragmentationVendorId() });
     if (xauthRole(peer.ph1Proposals.map((p) => p.authMethod))) v.push({ type: PayloadType.VID, data: XAUTH_VENDOR_ID });
     return v;
   }
