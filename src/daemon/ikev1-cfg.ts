@@ -15,7 +15,8 @@ import { readFileSync } from 'node:fs';
 import type { RacoonConfig, RemoteConf } from '../config/racoon';
 import { lookupXauthPassword } from '../config/psk';
 import { CfgServer, checkModeCfgServer, type ModeCfgServerConfig } from '../ike/v1/modecfg';
-import { parseXauthUsers, unsupportedAuthSource, userFileSource, type XauthUserSource } from '../ike/v1/xauth';
+import { unsupportedAuthSource, userFileSource, type XauthUserSource } from '../ike/v1/xauth';
+import { formatXauthUsersError, parseXauthUsers } from '../config/xauth-users';
 import type { Ikev1PeerExtConfig } from '../ike/v1/config';
 
 export interface CfgLog {
@@ -77,8 +78,7 @@ function userSource(config: RacoonConfig, log: CfgLog): XauthUserSource | null {
   }
   const parsed = parseXauthUsers(text, file);
   if (!parsed.ok) {
-    const e = parsed.error;
-    log.error({ file }, `${e.file}:${e.line}:${e.column}: ${e.message} near "${e.token}"`);
+    log.error({ file }, formatXauthUsersError(parsed.error));
     return null;
   }
   return userFileSource(parsed.users);

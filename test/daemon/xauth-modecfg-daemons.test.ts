@@ -13,7 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { hashXauthPassword } from '../../src/ike/v1/xauth';
+import { hashXauthPassword } from '../../src/config/xauth-users';
 
 const root = resolve(__dirname, '../..');
 const bin = (t: string) => join(root, 'bin', t);

@@ -19,7 +19,7 @@ import { checkPrerequisites, formatMissing } from '../../src/interop/prereq';
 import { Lab, track, waitFor } from '../../src/interop/lab';
 import { NET, STRONGSWAN_LOAD } from '../../src/interop/scenario';
 import { parseViciRaw, tanukiSas, type ViciSection } from '../../src/interop/evidence';
-import { hashXauthPassword } from '../../src/ike/v1/xauth';
+import { hashXauthPassword } from '../../src/config/xauth-users';
 
 const VIP = '10.3.0.1';
 const PSK = 'tanuki-xauth-group-secret';

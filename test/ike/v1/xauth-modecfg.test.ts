@@ -11,7 +11,8 @@ import { AuthMethod, ExchangeType } from '../../../src/ike/v1/constants';
 import type { Ikev1PeerConfig } from '../../../src/ike/v1/config';
 import { Ikev1Engine, Ikev1LogEvent } from '../../../src/ike/v1/engine';
 import { AddressPool, CfgServer, ModeCfgAttr, ModeCfgServerConfig, applyModeCfgAttributes, modeCfgReplyAttributes } from '../../../src/ike/v1/modecfg';
-import { hashXauthPassword, parseXauthUsers, sameAuthMethod, userFileSource, xauthRole } from '../../../src/ike/v1/xauth';
+import { sameAuthMethod, userFileSource, xauthRole } from '../../../src/ike/v1/xauth';
+import { hashXauthPassword, parseXauthUsers } from '../../../src/config/xauth-users';
 import type { Endpoint } from '../../../src/ike/common/natt';
 import { Pair, peerConfig, seededRandom } from './harness';
 
