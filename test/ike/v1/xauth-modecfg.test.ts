@@ -7,7 +7,7 @@
  */
 import { SadbMsgType } from '../../../src/pfkey/constants';
 import type { PfKeyMessage } from '../../../src/pfkey/types';
-import { AuthMethod, ExchangeType } from '../../../src/ike/v1/constants';
+import { AuthMethod, ExchangeType, IdType } from '../../../src/ike/v1/constants';
 import type { Ikev1PeerConfig } from '../../../src/ike/v1/config';
 import { Ikev1Engine, Ikev1LogEvent } from '../../../src/ike/v1/engine';
 import { AddressPool, CfgServer, ModeCfgAttr, ModeCfgServerConfig, applyModeCfgAttributes, modeCfgReplyAttributes } from '../../../src/ike/v1/modecfg';
@@ -93,6 +93,20 @@ describe('XAUTH PSK + Mode-Config (racoon road warrior)', () => {
     expect(tx[1].data.readUInt32BE(20)).toBe(tx[0].data.readUInt32BE(20));
     expect(tx[3].data.readUInt32BE(20)).toBe(tx[2].data.readUInt32BE(20));
     expect(tx[2].data.readUInt32BE(20)).not.toBe(tx[0].data.readUInt32BE(20));
+  });
+
+  it('Aggressive Mode (the Cisco/iOS road-warrior shape, group name as FQDN ID) + XAUTH + Mode-Config, then Quick Mode', () => {
+    const am = { exchangeModes: ['aggressive' as const], local: { address: CLIENT, port: 500, id: { type: IdType.FQDN, value: 'group.example' } } };
+    const server = new CfgServer(serverConfig(), userFileSource(USERS.ok ? USERS.users : []));
+    const p = new Pair(
+      new Ikev1Engine({ peers: [clientPeer('gw', CLIENT, am)], random: seededRandom('ac'), pid: 100 }),
+      new Ikev1Engine({ peers: [serverPeer({ exchangeModes: ['aggressive'] })], random: seededRandom('as'), pid: 200, cfgServer: server }),
+    );
+    p.a.initiate('gw', 0);
+    p.run();
+    expect(p.wire.filter((w) => w.data[18] === ExchangeType.AGGRESSIVE)).toHaveLength(3);
+    expect(p.a.cfgInfo(p.a.ph1Sas()[0].serial)).toMatchObject({ xauth: 'ok', client: { address: '10.99.99.1' } });
+    expect(types(p.kernel.a)).toEqual(['GETSPI', 'UPDATE', 'ADD']);
   });
 
   it('a wrong password: the server sends XAUTH_STATUS=FAIL, no Quick Mode, both ISAKMP-SAs are removed, no address is held', () => {
