@@ -18,7 +18,7 @@ import { IpsecMode, SadbMsgType, SadbSaType } from '../pfkey/constants';
 import { Ikev1Engine } from '../ike/v1/engine';
 import { AuthMethod, IdType } from '../ike/v1/constants';
 import type { Ikev1Identity, Ikev1PeerConfig, Ph1ProposalConfig, SainfoConfig } from '../ike/v1/config';
-import { encodePh1Dump } from './admin/wire';
+import { EvtType, encodePh1Dump } from './admin/wire';
 import { peerForEndpoints, SansIoKeying, sockAddr, spiBytes, type Phase1View } from './keying';
 import type { DaemonContext, KeyingEngine } from './racoon';
 import { SpdCache, type CachedPolicy } from './spd-cache';
@@ -226,6 +226,40 @@ export class Ikev1Keying extends SansIoKeying {
     }
     this.pump();
     return sas.length > 0 ? 0 : 2;
+  }
+
+  /** XAUTH / Mode-Config progress already announced, per ISAKMP-SA serial. */
+  private readonly cfgAnnounced = new Map<number, Set<EvtType>>();
+
+  protected override pump(): void {
+    super.pump();
+    this.cfgEvents();
+  }
+
+  /**
+   * racoon's EVT_PHASE1_XAUTH_SUCCESS and EVT_PHASE1_MODE_CFG for
+   * racoonctl show-event and `vpn-connect` / `establish-sa -w` (which wait for
+   * MODE_CFG), once per ISAKMP-SA. (A failed XAUTH removes the ISAKMP-SA at
+   * once; it shows as PHASE1_DOWN.)
+   */
+  private cfgEvents(): void {
+    const live = new Set<number>();
+    for (const s of this.engine.ph1Sas()) {
+      live.add(s.serial);
+      const c = this.engine.cfgInfo(s.serial);
+      if (!c) continue;
+      const seen = this.cfgAnnounced.get(s.serial) ?? new Set<EvtType>();
+      this.cfgAnnounced.set(s.serial, seen);
+      const due: EvtType[] = [];
+      if (c.xauth === 'ok' && c.xauthRole) due.push(EvtType.PHASE1_XAUTH_SUCCESS);
+      if (c.modeCfg === 'done') due.push(EvtType.PHASE1_MODE_CFG);
+      for (const type of due) {
+        if (seen.has(type)) continue;
+        seen.add(type);
+        this.ctx.emit({ type, timestamp: Math.floor(Date.now() / 1000), ph1src: sockAddr(s.local), ph1dst: sockAddr(s.remote), ph2msgid: 0 });
+      }
+    }
+    for (const serial of this.cfgAnnounced.keys()) if (!live.has(serial)) this.cfgAnnounced.delete(serial);
   }
 
   /** racoonctl logout-user: delete the ISAKMP-SAs (and IPsec-SAs) of an XAUTH login; ENOENT when none. */

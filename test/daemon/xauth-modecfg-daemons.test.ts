@@ -91,10 +91,21 @@ describe('two tanuki daemons: XAUTH PSK + Mode-Config road warrior', () => {
     for (const s of [client, server]) if (s.proc && s.proc.exitCode === null) s.proc.kill('SIGKILL');
   });
 
-  it('the client authenticates as alice and gets 10.200.0.1 (network4) with DNS, split network, domain and banner', async () => {
-    const es = ctl(client, ['establish-sa', 'isakmp', 'inet', client.addr, server.addr]);
-    expect(es.status).toBe(0);
-    await waitFor(() => log(client).includes('mode-cfg: got address'));
+  it('racoonctl vpn-connect returns on PHASE1_MODE_CFG: the client authenticated as alice and got 10.200.0.1 (network4) with DNS, split network, domain and banner', async () => {
+    // racoonctl vpn-connect waits for racoon's EVT_PHASE1_MODE_CFG (0x0107)
+    const vc = await new Promise<{ status: number | null; out: string }>((res) => {
+      const p = spawn(process.execPath, [bin('racoonctl'), '-s', join(client.dir, 'racoon.sock'), 'vpn-connect', server.addr], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const t = setTimeout(() => p.kill('SIGKILL'), 15000);
+      p.on('exit', (status) => {
+        clearTimeout(t);
+        res({ status, out });
+      });
+    });
+    expect(vc).toEqual({ status: 0, out: expect.stringContaining('mode configuration done') });
+    expect(log(client)).toContain('mode-cfg: got address');
     const c = log(client);
     expect(c).toContain('Xauth authentication succeeded for \\"alice\\"');
     expect(c).toContain('mode-cfg: got address 10.200.0.1/255.255.255.0 dns 10.200.0.53');

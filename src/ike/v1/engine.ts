@@ -1247,10 +1247,10 @@ export class Ikev1Engine {
   }
 
   /** XAUTH / Mode-Config state of an ISAKMP-SA (the login, the pool address, what a client learned). */
-  cfgInfo(serial: number): { xauth: string; login: string | null; assigned: string | null; client: ModeCfgClientInfo } | null {
+  cfgInfo(serial: number): { xauthRole: 'client' | 'server' | null; xauth: string; modeCfg: string; login: string | null; assigned: string | null; client: ModeCfgClientInfo } | null {
     const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
     const c = sa && this.cfgSessions.get(sa);
-    return c ? { xauth: c.xauthState, login: c.login, assigned: c.assigned, client: c.client } : null;
+    return c ? { xauthRole: c.roles.xauth, xauth: c.xauthState, modeCfg: c.modeCfgState, login: c.login, assigned: c.assigned, client: c.client } : null;
   }
 
   private cfgStart(sa: Ph1, now: number): void {

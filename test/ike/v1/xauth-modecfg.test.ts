@@ -96,7 +96,7 @@ describe('XAUTH PSK + Mode-Config (racoon road warrior)', () => {
   });
 
   it('Aggressive Mode (the Cisco/iOS road-warrior shape, group name as FQDN ID) + XAUTH + Mode-Config, then Quick Mode', () => {
-    const am = { exchangeModes: ['aggressive' as const], local: { address: CLIENT, port: 500, id: { type: IdType.FQDN, value: 'group.example' } } };
+    const am = { exchangeModes: ['aggressive' as const], local: { address: CLIENT, port: 500, id: { type: IdType.FQDN as const, value: 'group.example' } } };
     const server = new CfgServer(serverConfig(), userFileSource(USERS.ok ? USERS.users : []));
     const p = new Pair(
       new Ikev1Engine({ peers: [clientPeer('gw', CLIENT, am)], random: seededRandom('ac'), pid: 100 }),
