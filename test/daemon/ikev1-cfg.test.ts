@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRacoonConfigText, formatConfigError, type RacoonConfig } from '../../src/config/racoon';
-import { buildCfgServer, peerExtensions, xauthServerProblems } from '../../src/daemon/ikev1-cfg';
+import { buildCfgServer, modeCfgHookEnv, peerExtensions, xauthServerProblems } from '../../src/daemon/ikev1-cfg';
 import { checkConfiguration } from '../../src/config/check';
 import { hashXauthPassword } from '../../src/config/xauth-users';
 
@@ -99,5 +99,40 @@ describe('racoon -t (checkConfiguration) and the XAUTH server', () => {
     expect(checkConfiguration(conf('bad.conf', `path xauth_users "users-bad";\n${body}`)).errors).toEqual([`${join(dir, 'users-bad')}:2:5: expected scrypt$<salt hex>$<64 hex digits> near "scrypt$zz$00"`]);
     expect(checkConfiguration(conf('radius.conf', `mode_cfg { auth_source radius; }\n${body}`)).warnings).toContainEqual(expect.stringMatching(/auth_source radius is not supported by tanuki/));
     expect(checkConfiguration(conf('none.conf', body)).errors[0]).toMatch(/path xauth_users/);
+  });
+});
+
+describe('Mode-Config script variables (racoon isakmp_cfg_setenv)', () => {
+  it('INTERNAL_*, SPLIT_* in mask and CIDR form, DEFAULT_DOMAIN; XAUTH_USER on the server', () => {
+    const env = modeCfgHookEnv(
+      {
+        address: '10.200.0.7',
+        netmask: '255.255.252.0',
+        dns: ['10.0.0.53', '10.0.1.53'],
+        nbns: ['10.0.0.54'],
+        banner: null,
+        defaultDomain: 'corp.test',
+        splitInclude: [{ address: '10.2.0.0', prefixlen: 16 }, { address: '192.168.7.0', prefixlen: 25 }],
+        splitLocalLan: [{ address: '192.168.1.0', prefixlen: 24 }],
+        splitDns: [],
+        savePasswd: false,
+      },
+      'alice',
+    );
+    expect(env).toEqual({
+      INTERNAL_ADDR4: '10.200.0.7',
+      INTERNAL_NETMASK4: '255.255.252.0',
+      INTERNAL_CIDR4: '22',
+      INTERNAL_DNS4: '10.0.0.53',
+      INTERNAL_DNS4_LIST: '10.0.0.53 10.0.1.53',
+      INTERNAL_WINS4: '10.0.0.54',
+      INTERNAL_WINS4_LIST: '10.0.0.54',
+      SPLIT_INCLUDE: '10.2.0.0/255.255.0.0 192.168.7.0/255.255.255.128',
+      SPLIT_INCLUDE_CIDR: '10.2.0.0/16 192.168.7.0/25',
+      SPLIT_LOCAL: '192.168.1.0/255.255.255.0',
+      SPLIT_LOCAL_CIDR: '192.168.1.0/24',
+      DEFAULT_DOMAIN: 'corp.test',
+      XAUTH_USER: 'alice',
+    });
   });
 });

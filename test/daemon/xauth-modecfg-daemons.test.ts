@@ -63,6 +63,7 @@ remote "vpn" {
   peers_identifier fqdn "vpn.test";
   xauth_login "alice";
   mode_cfg on;
+  script "${join(client.dir, 'hook.sh')}" phase1_up;
   lifetime time 1 hour;
   ${proposal('xauth_psk_client')}
 }
@@ -79,6 +80,8 @@ describe('two tanuki daemons: XAUTH PSK + Mode-Config road warrior', () => {
     writeFileSync(join(server.dir, 'xauth-users'), `# login:scrypt$salt$key\nalice:${hashXauthPassword('wonderland', Buffer.from('a1b2c3d4', 'hex'))}\n`);
     writeFileSync(join(server.dir, 'motd'), 'Welcome to the tanuki test VPN\n');
     writeFileSync(join(client.dir, 'racoon.conf'), clientConf);
+    writeFileSync(join(client.dir, 'hook.sh'), `#!/bin/sh\necho "$1 $INTERNAL_ADDR4 $INTERNAL_CIDR4 $INTERNAL_DNS4 $SPLIT_INCLUDE_CIDR $DEFAULT_DOMAIN" >> ${join(client.dir, 'hook.log')}\n`);
+    chmodSync(join(client.dir, 'hook.sh'), 0o755);
     writeFileSync(join(client.dir, 'psk.txt'), 'vpn.test\troad-warrior-group-secret\nalice\twonderland\n');
     for (const s of [client, server]) {
       chmodSync(join(s.dir, 'psk.txt'), 0o600);
@@ -114,6 +117,9 @@ describe('two tanuki daemons: XAUTH PSK + Mode-Config road warrior', () => {
     expect(s).toContain('Xauth: login \\"alice\\" authenticated');
     expect(s).toContain('mode-cfg: sent configuration, address 10.200.0.1 to \\"alice\\"');
     expect(ctl(client, ['show-sa', 'isakmp']).stdout).toContain(`${server.addr}.${port}`);
+    // racoon runs an XAUTH client's phase1_up after Mode-Config, with INTERNAL_* / SPLIT_* / DEFAULT_DOMAIN
+    await waitFor(() => existsSync(join(client.dir, 'hook.log')));
+    expect(readFileSync(join(client.dir, 'hook.log'), 'utf8')).toBe('phase1_up 10.200.0.1 24 10.200.0.53 10.2.0.0/24 corp.test\n');
   });
 
   it('racoonctl logout-user alice on the server deletes the ISAKMP-SA on both ends and frees the address; an unknown login is ENOENT', async () => {
