@@ -126,7 +126,7 @@ const tunnel = (local: string, remote: string) =>
   `spdadd ${local} ${remote} any -P out ipsec esp/tunnel/${NET.tanukiAddr}-${NET.charonAddr}/require;\nspdadd ${remote} ${local} any -P in ipsec esp/tunnel/${NET.charonAddr}-${NET.tanukiAddr}/require;\n`;
 
 function ikeSa(lab: Lab): ViciSection | null {
-  const raw = lab.swanctl(['--list-sas', '--raw'], 10000).stdout;
+  const raw = lab.swanctlSync(['--list-sas', '--raw'], 10000).stdout;
   let msgs: ViciSection[];
   try {
     msgs = parseViciRaw(raw);
@@ -173,14 +173,14 @@ async function runLab(files: { swanctl: string; racoon: (dir: string, sockDir: s
     lab.startRacoon(join(dir, 'racoon.conf'));
     await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 15000, 'charon vici socket');
     expect(lab.viciReady()).toBe(true);
-    const load = lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+    const load = lab.swanctlSync(['--load-all', '--file', join(dir, 'swanctl.conf')]);
     expect({ status: load.status, out: load.status === 0 ? '' : load.stdout + load.stderr }).toEqual({ status: 0, out: '' });
     await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 15000, 'racoon sockets');
     expect(lab.racoonReady()).toBe(true);
     const pol = lab.setkey(['-c'], files.policies);
     expect(pol.stderr).toBe('');
     if (initiator === 'tanuki') expect(lab.racoonctl(['establish-sa', 'isakmp', 'inet', NET.tanukiAddr, NET.charonAddr]).status).toBe(0);
-    else lab.swanctl(['--initiate', '--ike', 'rw', '--child', 'c1', '--timeout', '1'], 5000);
+    else lab.swanctlSync(['--initiate', '--ike', 'rw', '--child', 'c1', '--timeout', '1'], 5000);
     const got: { sa: ViciSection | null } = { sa: null };
     try {
       await waitFor(() => installedChild((got.sa = ikeSa(lab))) !== null, 20000, 'charon CHILD_SA INSTALLED');
