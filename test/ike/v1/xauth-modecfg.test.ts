@@ -191,6 +191,47 @@ describe('XAUTH PSK + Mode-Config (racoon road warrior)', () => {
   });
 });
 
+describe('robustness of the Transaction exchange (issue 5: malformed input is dropped with a log line)', () => {
+  it('20,000 mutated copies of the client\'s Transaction messages leave the server\'s session, pool and SAs intact', () => {
+    const { p, server } = xauthPair();
+    p.a.initiate('gw', 0);
+    p.run();
+    const seeds = p.wire.filter((w) => w.from === 'a' && w.data[18] === ExchangeType.TRANSACTION);
+    expect(seeds).toHaveLength(3);
+    const rnd = seededRandom('mutate');
+    for (let i = 0; i < 20000; i++) {
+      const seed = seeds[i % seeds.length];
+      const m = Buffer.from(seed.data);
+      const r = rnd.bytes(6);
+      switch (r[0] % 4) {
+        case 0: // flip bits in the encrypted body
+          m[28 + (r.readUInt16BE(1) % (m.length - 28))] ^= 1 << (r[3] & 7);
+          break;
+        case 1: // truncate (the header length then lies)
+          p.b.receiveDatagram(m.subarray(0, 28 + (r.readUInt16BE(1) % (m.length - 28))), seed.src, seed.dst, 0);
+          continue;
+        case 2: // another message id / flags / next payload
+          m.writeUInt32BE(r.readUInt32BE(1), 20);
+          m[19] = r[5] & 7;
+          m[16] = r[4];
+          break;
+        default: // random ciphertext of a block multiple
+          rnd.bytes(m.length - 28).copy(m, 28);
+      }
+      p.b.receiveDatagram(m, seed.src, seed.dst, 0);
+    }
+    p.run();
+    const sa = p.b.ph1Sas()[0];
+    expect(sa.state).toBe('ESTABLISHED');
+    expect(p.b.cfgInfo(sa.serial)).toMatchObject({ xauth: 'ok', login: 'alice', assigned: '10.99.99.1' });
+    expect(server.pool!.inUse()).toBe(1);
+    expect(p.logs.b.filter((l) => l.level === 'warn' || l.level === 'error').length).toBeGreaterThan(1000);
+    // still fully working: logout deletes it
+    expect(p.b.logoutUser('alice', p.now)).toBe(1);
+    expect(server.pool!.inUse()).toBe(0);
+  });
+});
+
 describe('address pool across clients (racoon isakmp_cfg_getport)', () => {
   /** a tiny network: datagrams are delivered by destination address */
   function net(engines: Record<string, Ikev1Engine>) {
