@@ -47,6 +47,8 @@ export interface KeyingEngine {
   /** Admin requests (establish-sa / delete-sa) for this engine's peers. */
   establish?(remote: { address: string; port: number }, local: { address: string; port: number } | null): Promise<number>;
   deletePeer?(remote: { address: string }): Promise<number>;
+  /** Extra hook-script variables for an event (racoon's Mode-Config INTERNAL_* / SPLIT_* / DEFAULT_DOMAIN). */
+  hookEnvironment?(e: EvtAsync): Record<string, string>;
   /** racoonctl logout-user (IKEv1 XAUTH): 0 when a session of `login` was ended, else ENOENT. */
   logoutUser?(login: string): Promise<number>;
   /** Send Deletes to peers and remove what was installed. */
@@ -377,7 +379,9 @@ export class RacoonDaemon {
   }
 
   private emit(e: EvtAsync): void {
-    runHook(this.cfg, e, this.log);
+    // engine-specific script variables (IKEv1 Mode-Config: INTERNAL_ADDR4, SPLIT_INCLUDE, ...)
+    const extra = Object.assign({}, ...this.engines.map((x) => x.hookEnvironment?.(e) ?? {})) as Record<string, string>;
+    runHook(this.cfg, e, this.log, extra);
     for (const l of this.eventListeners) l(e);
   }
 
