@@ -323,7 +323,8 @@ export class Ikev1Engine {
     const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
     const p2 = sa && [...sa.ph2s.values()].find((p) => p.inboundSpi === inboundSpi && p.state === 'ESTABLISHED');
     if (!sa || !p2) return false;
-    this.sendInformational(sa, [{ type: PayloadType.D, doi: IPSEC_DOI, protocolId: ProtocolId.IPSEC_ESP, spis: [spiBuffer(p2.inboundSpi)] }], now);
+    // held by a phase 1 still being negotiated (handed over from a deleted one): no protected channel yet
+    if (isUp(sa)) this.sendInformational(sa, [{ type: PayloadType.D, doi: IPSEC_DOI, protocolId: ProtocolId.IPSEC_ESP, spis: [spiBuffer(p2.inboundSpi)] }], now);
     this.removePh2(sa, p2, true);
     return true;
   }
@@ -1266,7 +1267,9 @@ export class Ikev1Engine {
           this.log('info', 'purging ISAKMP-SA on peer delete', sa);
           // a peer that re-authenticated (strongSwan's IKEv1 reauth) deletes the old ISAKMP-SA:
           // its IPsec-SAs belong to the new one from now on
-          const heir = [...this.ph1s.values()].find((o) => o !== sa && o.peer === sa.peer && o.remote.address === sa.remote.address && o.state === 'ESTABLISHED');
+          // (or deletes it while our replacement is still being negotiated: that one takes them)
+          const others = [...this.ph1s.values()].filter((o) => o !== sa && o.peer === sa.peer && o.remote.address === sa.remote.address && o.state !== 'DEAD' && o.state !== 'EXPIRED');
+          const heir = others.find((o) => o.state === 'ESTABLISHED') ?? others[0];
           if (heir) this.adoptPh2s(sa, heir);
           this.killPh1(sa, 'deleted by peer');
           return;
