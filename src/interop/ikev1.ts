@@ -183,8 +183,8 @@ secrets {
  * letting it run out (its IKEv1 default).
  */
 export function ikev1StrongswanConf(s: Ikev1Scenario, dir: string, sockDir: string = dir): string {
-  const extra = [s.exchange === 'aggressive' ? '  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n' : '', '  delete_rekeyed = yes\n'].join('');
-  return strongswanConf(dir, sockDir).replace('charon {\n', `charon {\n${extra}`);
+  // strongswanConf adds the Aggressive Mode PSK switch itself
+  return strongswanConf({ behaviour: 'establish', ikeVersion: 1, v1Mode: s.exchange }, dir, sockDir).replace('charon {\n', 'charon {\n  delete_rekeyed = yes\n');
 }
 
 export function ikev1RacoonConf(s: Ikev1Scenario, dir: string, sockDir: string = dir): string {
@@ -284,7 +284,7 @@ export interface Ikev1Snapshot {
 }
 
 export function ikev1Snapshot(lab: Lab): Ikev1Snapshot {
-  const raw = lab.swanctl(['--list-sas', '--raw'], 10000);
+  const raw = lab.swanctlSync(['--list-sas', '--raw'], 10000);
   let ikes: CharonIkeSa[] = [];
   try {
     ikes = charonSas(raw.stdout).filter((x) => x.name === 'interop');
@@ -380,7 +380,7 @@ async function behave(behaviour: Ikev1Behaviour, lab: Lab, first: Ikev1Snapshot)
     case 'rekey-ph2-by-tanuki':
     case 'rekey-ph2-by-charon': {
       if (behaviour === 'rekey-ph2-by-charon') {
-        const r = lab.swanctl(['--rekey', '--child', 'c1'], 10000);
+        const r = lab.swanctlSync(['--rekey', '--child', 'c1'], 10000);
         check(r.status === 0, `swanctl --rekey --child c1 exit status ${r.status}`);
       }
       // the new CHILD_SA is INSTALLED with new SPIs, held by tanuki's kernel; the old SPIs are gone from both
@@ -419,7 +419,7 @@ async function behave(behaviour: Ikev1Behaviour, lab: Lab, first: Ikev1Snapshot)
         const ds = lab.racoonctl(['delete-sa', 'isakmp', 'inet', NET.tanukiAddr, NET.charonAddr]);
         check(ds.status === 0, `racoonctl delete-sa isakmp exit status ${ds.status}`);
       } else {
-        const t = lab.swanctl(['--terminate', '--ike', 'interop', '--timeout', '5'], 10000);
+        const t = lab.swanctlSync(['--terminate', '--ike', 'interop', '--timeout', '5'], 10000);
         check(t.status === 0, `swanctl --terminate --ike interop exit status ${t.status}`);
       }
       await poll((x) => x.ikes.length === 0 && x.tanuki.length === 0 && !/[0-9a-f]{16}:[0-9a-f]{16}/.test(x.showSa()), 10000, 'SAs gone');
@@ -488,7 +488,7 @@ export async function runIkev1Scenario(s: Ikev1Scenario, opts: { dir: string; ti
     lab.startRacoon(join(dir, 'racoon.conf'));
     await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 20000, 'charon vici socket');
     if (!lab.viciReady()) throw new LabError('charon', `exited with status ${lab.charon?.exitCode}`);
-    const load = lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+    const load = lab.swanctlSync(['--load-all', '--file', join(dir, 'swanctl.conf')]);
     if (load.status !== 0) throw new LabError('swanctl --load-all', (load.stderr || load.stdout).trim());
     await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 20000, 'racoon sockets');
     if (!lab.racoonReady()) throw new LabError('racoon', `exited with status ${lab.racoon?.exitCode}`);
@@ -499,7 +499,7 @@ export async function runIkev1Scenario(s: Ikev1Scenario, opts: { dir: string; ti
       const es = lab.racoonctl(['establish-sa', 'isakmp', 'inet', NET.tanukiAddr, NET.charonAddr]);
       if (es.status !== 0) throw new LabError('racoonctl establish-sa', (es.stderr || es.stdout).trim());
     } else {
-      const init = lab.swanctl(['--initiate', '--ike', 'interop', '--child', 'c1', '--timeout', '1'], 5000);
+      const init = lab.swanctlSync(['--initiate', '--ike', 'interop', '--child', 'c1', '--timeout', '1'], 5000);
       writeFileSync(join(dir, 'swanctl-initiate.txt'), init.stdout + init.stderr);
     }
     let snap = ikev1Snapshot(lab);

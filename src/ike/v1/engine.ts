@@ -69,6 +69,7 @@ import { XAUTH_VENDOR_ID, isPskAuthMethod, sameAuthMethod, xauthRole } from './x
 import { CERT_X509_SIGNATURE, rsaSignHash, rsaVerifyHash } from './sig';
 import { nodePubkeyPort } from '../v2/x509-node-port';
 import { certificateSubject, formatName } from '../v2/der';
+import { applyPh1Move, type Ph1Move } from './migrate';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface Ikev1LogEvent {
@@ -335,6 +336,32 @@ export class Ikev1Engine {
     return true;
   }
 
+  /**
+   * Mobile IPv6 MIGRATE (src/ike/v1/migrate.ts decides; docs/migrate.md): move a
+   * phase 1 to new addresses (K set), abandon it silently (K clear) or drop a
+   * phase 1 still negotiating. False if there is no such phase 1.
+   */
+  migratePh1(serial: number, move: Ph1Move, now: number): boolean {
+    const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
+    if (!sa) return false;
+    return applyPh1Move(sa, move, {
+      forget: (reason) => this.killPh1(sa, reason),
+      restartPh2: (p2) => {
+        this.dropPh2State(sa, p2);
+        this.startQuickMode(sa, p2.sainfo, now);
+      },
+      dropPh2: (p2) => this.dropPh2State(sa, p2),
+      log: (msg) => this.log('info', msg, sa),
+    });
+  }
+
+  private dropPh2State(sa: Ph1, p2: Ph2): void {
+    sa.ph2s.delete(p2.messageId);
+    p2.state = 'DEAD';
+    p2.retransmit = null;
+    for (const [seq, p] of this.pendingPfKey) if (p.ph2 === p2) this.pendingPfKey.delete(seq);
+  }
+
   /** Delete a phase 1 (informational Delete with the cookies, RFC 2408 §3.15). */
   deletePh1(serial: number, now: number): boolean {
     const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
@@ -397,13 +424,15 @@ export class Ikev1Engine {
       }
       return;
     }
-    // RFC 3947 §4: the peer floated (or a NAT rebinding); follow it once phase 1 authenticated it
+    // RFC 3947 §4: the peer floated to 4500, or (behind a NAT) got a new mapping: follow it once
+    // phase 1 authenticated it. Without NAT a datagram from or to another address moves nothing:
+    // after a MIGRATE (src/ike/v1/migrate.ts) a stale one must not pull the ISAKMP-SA back.
     if (sa.role === 'responder' || isUp(sa)) {
       if (from.port !== sa.remote.port || from.address !== sa.remote.address) {
-        if (isUp(sa) || to.port === NAT_T_PORT) {
+        if (to.port === NAT_T_PORT && sa.local.port !== NAT_T_PORT) {
           sa.remote = { ...from };
           sa.local = { ...to };
-        }
+        } else if (isUp(sa) && sa.natDetected) sa.remote = { ...from };
       }
     }
     sa.lastInboundAt = now;
