@@ -76,6 +76,8 @@ export abstract class SansIoKeying implements KeyingEngine {
   protected abstract readonly engine: SansIoEngine;
   protected readonly spd = new SpdCache();
   private timer: NodeJS.Timeout | null = null;
+  /** This engine's row in the daemon's schedule (show-schedule). */
+  private scheduled: number | null = null;
   private up = new Map<number, { local: SockAddr; remote: SockAddr }>();
   /** When the daemon first saw each phase 1 / IKE SA (ph1dump `created`), by engine serial. */
   private readonly created = new Map<number, number>();
@@ -194,10 +196,13 @@ export abstract class SansIoKeying implements KeyingEngine {
   private arm(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.unschedule();
     const at = this.engine.getTimer();
     if (at === null) return;
+    this.scheduled = this.ctx.schedule?.add(`${this.name} next timer`, at) ?? null;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.unschedule();
       this.engine.handleTimer(this.now());
       this.pump();
     }, Math.max(0, at - this.now()));
@@ -207,6 +212,23 @@ export abstract class SansIoKeying implements KeyingEngine {
   protected stopTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.unschedule();
+  }
+
+  private unschedule(): void {
+    if (this.scheduled !== null) this.ctx.schedule?.remove(this.scheduled);
+    this.scheduled = null;
+  }
+
+  /** ADMIN_GET_SA_CERT: the phase 1 / IKE SA between these addresses and the peer certificate it used. */
+  peerCertificate(local: string, remote: string): { cert: Buffer | null } | undefined {
+    const s = this.phase1s().find((p) => p.local.address === local && p.remote.address === remote);
+    return s ? { cert: this.phase1Certificate(s.serial) } : undefined;
+  }
+
+  /** The DER certificate the peer of this phase 1 authenticated with; engines that keep it override this. */
+  protected phase1Certificate(_serial: number): Buffer | null {
+    return null;
   }
 
   /** The local addresses racoon listens on for IKE (not the NAT-T sockets), of a family. */

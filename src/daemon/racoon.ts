@@ -23,10 +23,11 @@ import type { PfKeyMessage } from '../pfkey/types';
 import { openPfKey, embeddedKernel } from '../kernel';
 import { startDataPlane, type RunningDataPlane } from '../kernel/dataplane/index';
 import { startAdminSocket, AdminErrno, type AdminHandler } from './admin/server';
-import { AdminProto, EvtType, type EvtAsync } from './admin/wire';
+import { AdminProto, EvtType, LOGINLEN, encodeSchedDump, type EvtAsync } from './admin/wire';
 import { IkeSockets, ISAKMP_PORT, NATT_PORT, interfaceAddresses, type Datagram, type ListenSpec } from './ike-sockets';
 import { appendBackup, formatBackupLine, restoreMessages } from './backupsa';
 import { runHook } from './hooks';
+import { DaemonSchedule, XauthSessions } from './sessions';
 import type { DaemonLogger } from './log';
 import type { RacoonOptions } from './options';
 
@@ -49,12 +50,22 @@ export interface KeyingEngine {
   deletePeer?(remote: { address: string }): Promise<number>;
   /** Send Deletes to peers and remove what was installed. */
   shutdown(): Promise<void>;
+  /**
+   * ADMIN_GET_SA_CERT: the phase 1 between these addresses, and the peer's
+   * certificate it authenticated with (DER), or null when it used none.
+   * undefined: no such phase 1 in this engine.
+   */
+  peerCertificate?(local: string, remote: string): { cert: Buffer | null } | undefined;
 }
 
 export interface DaemonContext {
   readonly log: DaemonLogger;
   readonly pfkey: PfKeySocket;
   readonly sockets: IkeSockets;
+  /** Timers the engines arm, for `racoonctl show-schedule`. */
+  readonly schedule?: DaemonSchedule;
+  /** XAUTH-authenticated phase 1s by login, for `racoonctl logout-user` (the IKEv1 engine registers them). */
+  readonly xauth?: XauthSessions;
   config(): RacoonConfig;
   emit(e: EvtAsync): void;
 }
@@ -101,6 +112,8 @@ export class RacoonDaemon {
   private stopping = false;
   /** UPDATE/ADD requests the engines sent, until the kernel answers (for `path backupsa`). */
   private readonly backupPending = new Map<string, PfKeyMessage>();
+  readonly schedule = new DaemonSchedule();
+  readonly xauth = new XauthSessions();
 
   constructor(
     private readonly opts: RacoonOptions,
@@ -140,6 +153,8 @@ export class RacoonDaemon {
       log: this.log,
       pfkey: this.tapped(this.pfkey),
       sockets: this.sockets,
+      schedule: this.schedule,
+      xauth: this.xauth,
       config: () => this.cfg,
       emit: (e) => this.emit(e),
     };
@@ -417,9 +432,30 @@ export class RacoonDaemon {
         for (const e of this.engines) if (e.deletePeer && (await e.deletePeer({ address: ix.dst.address })) === 0) return 0;
         return AdminErrno.ENOENT;
       },
-      logoutUser: async () => AdminErrno.ENOENT,
-      getSaCert: async () => ({ errno: AdminErrno.ENOENT }),
-      showSchedule: async () => Buffer.alloc(0),
+      // racoon's purgeph1bylogin: the reply is success whether or not the login had sessions.
+      logoutUser: async (login) => {
+        if (Buffer.byteLength(login) > LOGINLEN) {
+          this.log.error({ login }, 'malformed message (login too long)');
+          return AdminErrno.OK;
+        }
+        const n = await this.xauth.logout(login);
+        this.log.info({ login, sessions: n }, `deleted ${n} SA for user "${login}"`);
+        return AdminErrno.OK;
+      },
+      // racoon: no phase 1 between the addresses → ENOENT; one without a peer certificate → empty reply.
+      getSaCert: async (ix) => {
+        if (!ix.src || !ix.dst) return { errno: AdminErrno.EINVAL };
+        for (const e of this.engines) {
+          const r = e.peerCertificate?.(ix.src.address, ix.dst.address);
+          if (r) return { errno: AdminErrno.OK, ...(r.cert ? { payload: r.cert } : {}) };
+        }
+        return { errno: AdminErrno.ENOENT };
+      },
+      // racoon's sched_dump: an empty schedule is an error (ac_errno -1), else one 32-byte row per event.
+      showSchedule: async () => {
+        const rows = this.schedule.dump();
+        return rows.length === 0 ? { errno: AdminErrno.FAILURE } : { errno: AdminErrno.OK, payload: Buffer.concat(rows.map(encodeSchedDump)) };
+      },
       status: async (_verbose, json) => {
         const s = { pid: process.pid, config: this.opts.configFile, kernel: this.opts.kernel, engines: this.engines.map((e) => e.name), ike: this.sockets.locals() };
         return json ? JSON.stringify(s) + '\n' : Object.entries(s).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n') + '\n';

@@ -218,4 +218,18 @@ describe('reload while IKEv1 and IKEv2 negotiations are in flight', () => {
     expect(r).toEqual({ sent: 1, received: 1 });
     expect(sides.every((s) => s.proc!.exitCode === null)).toBe(true);
   }, 30000);
+
+  it('racoonctl show-schedule, get-cert and logout-user answer as racoon does', () => {
+    // the engines' armed timers (retransmissions, lifetimes) are the schedule
+    const sc = racoonctl(left, 'show-schedule');
+    expect(sc.status).toBe(0);
+    expect(sc.stdout).toMatch(/^index    tick     xtime      created\n\d+ /);
+    // a phase 1 authenticated by PSK: found, no certificate (an empty reply); no phase 1: ENOENT
+    const gc = racoonctl(left, 'get-cert', 'isakmp', 'inet', left.v2.addr, left.v2.peer);
+    expect(gc).toMatchObject({ status: 0, stdout: '' });
+    expect(racoonctl(left, 'get-cert', 'isakmp', 'inet', left.v2.addr, '127.0.0.9').status).toBe(1);
+    // no XAUTH session of that login: racoon still answers success and logs the count
+    expect(racoonctl(left, 'logout-user', 'alice').status).toBe(0);
+    expect(readFileSync(join(left.dir, 'racoon.log'), 'utf8')).toContain('deleted 0 SA for user \\"alice\\"');
+  }, 20000);
 });
