@@ -79,6 +79,8 @@ export abstract class SansIoKeying implements KeyingEngine {
   /** This engine's row in the daemon's schedule (show-schedule). */
   private scheduled: number | null = null;
   private up = new Map<number, { local: SockAddr; remote: SockAddr }>();
+  /** A DPD failure was reported in the current pump (phase1_dead / EVT_PHASE1_DPD_TIMEOUT). */
+  private dpdDead = false;
   /** When the daemon first saw each phase 1 / IKE SA (ph1dump `created`), by engine serial. */
   private readonly created = new Map<number, number>();
 
@@ -162,6 +164,8 @@ export abstract class SansIoKeying implements KeyingEngine {
         return;
       case 'log': {
         const { level, msg, ...fields } = a.event;
+        // racoon's "DPD: remote (ISAKMP-SA ...) seems to be dead." — the phase 1 this pump removes died of DPD.
+        if (/seems to be dead/.test(msg)) this.dpdDead = true;
         const lv = level === 'warn' || level === 'error' || level === 'debug' ? level : 'info';
         this.ctx.log[lv]({ ike: this.name, ...fields }, msg);
         return;
@@ -183,8 +187,11 @@ export abstract class SansIoKeying implements KeyingEngine {
       if (!this.up.has(s.serial)) this.ctx.emit({ type: EvtType.PHASE1_UP, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
     for (const [serial, ends] of this.up) {
-      if (!current.has(serial)) this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
+      if (current.has(serial)) continue;
+      if (this.dpdDead) this.ctx.emit({ type: EvtType.PHASE1_DPD_TIMEOUT, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
+      this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
+    this.dpdDead = false;
     this.up = current;
   }
 

@@ -19,7 +19,7 @@ import { SadbMsgType, SadbSaType } from '../pfkey/constants';
 import { encodeMessage } from '../pfkey/codec';
 import { collectDump } from '../pfkey/dump';
 import type { PfKeySocket } from '../pfkey/socket';
-import type { PfKeyMessage } from '../pfkey/types';
+import type { PfKeyMessage, SockAddr } from '../pfkey/types';
 import { openPfKey, embeddedKernel } from '../kernel';
 import { startDataPlane, type RunningDataPlane } from '../kernel/dataplane/index';
 import { startAdminSocket, AdminErrno, type AdminHandler } from './admin/server';
@@ -113,6 +113,8 @@ export class RacoonDaemon {
   /** UPDATE/ADD requests the engines sent, until the kernel answers (for `path backupsa`). */
   private readonly backupPending = new Map<string, PfKeyMessage>();
   readonly schedule = new DaemonSchedule();
+  /** Inbound SAs the engines installed (dst/spi), for PHASE2_DOWN when the kernel deletes or expires them. */
+  private readonly installedInbound = new Map<string, { local: string; remote: string }>();
   readonly xauth = new XauthSessions();
 
   constructor(
@@ -250,6 +252,43 @@ export class RacoonDaemon {
     };
   }
 
+  /**
+   * EVT_PHASE2_UP when the kernel accepts the inbound SA an engine installed
+   * (racoon: pk_recvupdate), EVT_PHASE2_DOWN when such an SA is deleted or
+   * hard-expires. ph1src/ph1dst are the SA's local and remote addresses.
+   */
+  private phase2Events(m: PfKeyMessage): void {
+    const sa = m.ext.sa;
+    const src = m.ext.addressSrc?.addr;
+    const dst = m.ext.addressDst?.addr;
+    if (!src || !dst || m.errno !== 0) return;
+    const now = Math.floor(Date.now() / 1000);
+    const at = (a: string): SockAddr => ({ family: a.includes(':') ? 10 : 2, address: a, port: 0 });
+    if (!sa) {
+      // SADB_DELETE by address pair (racoon's purge_remote; Linux deletes every SA between them)
+      if (m.type !== SadbMsgType.DELETE) return;
+      for (const [key, ends] of this.installedInbound) {
+        if (ends.local !== dst.address || ends.remote !== src.address) continue;
+        this.installedInbound.delete(key);
+        this.emit({ type: EvtType.PHASE2_DOWN, timestamp: now, ph1src: at(ends.local), ph1dst: at(ends.remote), ph2msgid: 0 });
+      }
+      return;
+    }
+    const key = `${dst.address}/${m.satype}/${sa.spi >>> 0}`;
+    if (m.type === SadbMsgType.UPDATE && m.pid === this.pfkey.pid) {
+      this.installedInbound.set(key, { local: dst.address, remote: src.address });
+      this.emit({ type: EvtType.PHASE2_UP, timestamp: now, ph1src: at(dst.address), ph1dst: at(src.address), ph2msgid: 0 });
+      return;
+    }
+    const hardExpire = m.type === SadbMsgType.EXPIRE && m.ext.lifetimeHard !== undefined;
+    if (m.type === SadbMsgType.DELETE || hardExpire) {
+      const ends = this.installedInbound.get(key);
+      if (!ends) return;
+      this.installedInbound.delete(key);
+      this.emit({ type: EvtType.PHASE2_DOWN, timestamp: now, ph1src: at(ends.local), ph1dst: at(ends.remote), ph2msgid: 0 });
+    }
+  }
+
   /** The kernel accepted an UPDATE/ADD we sent: racoon's backupsa_to_file. */
   private backupOnReply(m: PfKeyMessage): void {
     if ((m.type !== SadbMsgType.UPDATE && m.type !== SadbMsgType.ADD) || m.pid !== this.pfkey.pid) return;
@@ -337,6 +376,7 @@ export class RacoonDaemon {
 
   private onPfKey(m: PfKeyMessage): void {
     this.backupOnReply(m);
+    this.phase2Events(m);
     for (const e of this.engines) e.onPfKey(m);
   }
 
