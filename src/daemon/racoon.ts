@@ -48,6 +48,8 @@ export interface KeyingEngine {
   /** Admin requests (establish-sa / delete-sa) for this engine's peers. */
   establish?(remote: { address: string; port: number }, local: { address: string; port: number } | null): Promise<number>;
   deletePeer?(remote: { address: string }): Promise<number>;
+  /** racoonctl logout-user (IKEv1 XAUTH): 0 when a session of `login` was ended, else ENOENT. */
+  logoutUser?(login: string): Promise<number>;
   /** Send Deletes to peers and remove what was installed. */
   shutdown(): Promise<void>;
   /**
@@ -472,13 +474,15 @@ export class RacoonDaemon {
         for (const e of this.engines) if (e.deletePeer && (await e.deletePeer({ address: ix.dst.address })) === 0) return 0;
         return AdminErrno.ENOENT;
       },
-      // racoon's purgeph1bylogin: the reply is success whether or not the login had sessions.
+      // racoon's purgeph1bylogin (admin.c ADMIN_LOGOUT_USER): the reply is success whether or not
+      // the login had sessions; the count is logged.
       logoutUser: async (login) => {
         if (Buffer.byteLength(login) > LOGINLEN) {
           this.log.error({ login }, 'malformed message (login too long)');
           return AdminErrno.OK;
         }
-        const n = await this.xauth.logout(login);
+        let n = await this.xauth.logout(login);
+        for (const e of this.engines) if (e.logoutUser && (await e.logoutUser(login)) === 0) n++;
         this.log.info({ login, sessions: n }, `deleted ${n} SA for user "${login}"`);
         return AdminErrno.OK;
       },
