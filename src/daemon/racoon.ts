@@ -317,9 +317,18 @@ export class RacoonDaemon {
       return AdminErrno.FAILURE;
     }
     this.cfg = next;
-    for (const e of this.engines) e.reconfigure(next);
+    let failed = false;
+    for (const e of this.engines) {
+      try {
+        e.reconfigure(next);
+      } catch (err) {
+        // one engine's failure must not take the daemon (or the other engines' reload) down
+        failed = true;
+        this.log.error({ engine: e.name, err: (err as Error).message }, 'engine failed to take the new configuration');
+      }
+    }
     this.log.info({ file: this.opts.configFile }, 'configuration reloaded');
-    return AdminErrno.OK;
+    return failed ? AdminErrno.FAILURE : AdminErrno.OK;
   }
 
   async stop(): Promise<void> {
