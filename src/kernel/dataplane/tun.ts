@@ -32,6 +32,12 @@ const IFF_NO_PI = 0x1000;
 const IFNAMSIZ = 16;
 const IFREQ_BYTES = 40;
 const MAX_PACKET = 65535;
+/**
+ * MTU of the device (as strongSwan's kernel-libipsec sets on ipsec0): a full-size inner packet
+ * plus ESP-in-UDP overhead (outer IPv4 20 + UDP 8 + ESP 8 + IV 8-16 + trailer 2-17 + ICV 12-16,
+ * RFC 3948 / RFC 4303) still fits a 1500-byte path, so the outer datagram is never fragmented.
+ */
+export const TUN_MTU = 1400;
 /** poll() timeout (ms): the longest a close waits for the pending poll to return. */
 const POLL_TIMEOUT_MS = 100;
 /** Packets per burst handed to the data plane; after a full burst the event loop gets a turn. */
@@ -124,7 +130,7 @@ export class TunPort implements CleartextPort {
       throw new TunUnavailableError(`--tun ${ifname}: ioctl(TUNSETIFF) failed, errno ${errno}${errno === 1 ? ' (EPERM: needs CAP_NET_ADMIN)' : ''}`);
     }
     try {
-      execFileSync('ip', ['link', 'set', 'dev', ifname, 'up'], { stdio: 'pipe' });
+      execFileSync('ip', ['link', 'set', 'dev', ifname, 'mtu', String(TUN_MTU), 'up'], { stdio: 'pipe' });
     } catch (err) {
       closeSync(fd);
       throw new TunUnavailableError(`--tun ${ifname}: ip link set up failed: ${err instanceof Error ? err.message : String(err)}`);
