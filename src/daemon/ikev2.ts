@@ -23,18 +23,28 @@ import { Ikev2Engine } from '../ike/v2/engine';
 import { registryCryptoPort } from '../ike/v2/crypto-registry-port';
 import { IdType } from '../ike/v2/constants';
 import type { ChildConfig, ChildProposalConfig, IkeProposalConfig, Ikev2Identity, Ikev2PeerConfig, TrafficSelectorConfig } from '../ike/v2/config';
-import { addressId } from '../config/racoon/ids';
+import { addressId, dnToDer } from '../config/racoon/ids';
+import { nodePubkeyPort } from '../ike/v2/x509-node-port';
+import { certificateSubject } from '../ike/v2/der';
+import type { AuthConfig } from '../ike/v2/config';
+import { formatCertError, isCertMethod, loadRemoteCertificates, remoteAuthMethod, type RemoteCertificates } from './certs';
 import { encodePh1Dump } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
 import { peerForEndpoints, prefixRange, sockAddr, spiBytes, SansIoKeying, type Phase1View } from './keying';
-import { MigrateHandler } from './migrate';
+import { MigrateHandler, onMigrate, type MigrateIkeView } from './migrate';
 import type { DaemonContext, KeyingEngine } from './racoon';
 
 /** RFC 7296 §3.3.2: the integrity transform that goes with each PRF for non-AEAD IKE proposals. */
 const INTEG_FOR_PRF: Record<number, number> = { 1: 1, 2: 2, 5: 12, 6: 13, 7: 14, 4: 5, 8: 8 };
 const IKEV2_VERSION_BYTE = 0x20; // RFC 7296 §3.1: major 2, minor 0
 
-function identity(id: Identifier, fallbackAddress: string): Ikev2Identity {
+/**
+ * An IKEv2 identity from racoon's my_identifier / peers_identifier. `asn1dn`
+ * without a value is the subject of the certificate (`subject`: ours for
+ * my_identifier, the peers_certfile one for peers_identifier); null when
+ * there is none (for the peer: any identity its certificate names).
+ */
+function identity(id: Identifier, fallbackAddress: string, subject: Buffer | null = null): Ikev2Identity | null {
   switch (id.type) {
     case 'fqdn':
       return { type: IdType.ID_FQDN, value: id.value ?? '' };
@@ -42,8 +52,11 @@ function identity(id: Identifier, fallbackAddress: string): Ikev2Identity {
       return { type: IdType.ID_RFC822_ADDR, value: id.value ?? '' };
     case 'keyid':
       return { type: IdType.ID_KEY_ID, value: Buffer.from(id.value ?? '', 'latin1').toString('hex') };
-    case 'asn1dn':
-      return { type: IdType.ID_DER_ASN1_DN, value: Buffer.from(id.value ?? '', 'latin1').toString('hex') };
+    case 'asn1dn': {
+      const der = id.value !== null && !id.value.startsWith('~') ? dnToDer(id.value) : null;
+      const bytes = der ? Buffer.from(der) : id.value?.startsWith('~') ? Buffer.from(id.value.slice(1), 'hex') : subject;
+      return bytes ? { type: IdType.ID_DER_ASN1_DN, value: bytes.toString('hex') } : null;
+    }
     default: {
       const a = id.value ?? fallbackAddress;
       return { type: a.includes(':') ? IdType.ID_IPV6_ADDR : IdType.ID_IPV4_ADDR, value: a };
@@ -94,17 +107,23 @@ export class Ikev2Keying extends SansIoKeying {
   private readonly peers: Ikev2PeerConfig[];
   /** Mobile IPv6 MIGRATE (docs/migrate.md): KMADDRESS present = K-bit set. */
   private readonly migrations: MigrateHandler;
+  /** seq of the MIGRATEs we send when the peer moved (their replies are only logged) */
+  private migrateSeq = 0x4d000000;
 
   constructor(ctx: DaemonContext) {
     super(ctx);
-    this.migrations = new MigrateHandler({ kbit: 'kmaddress', log: ctx.log });
+    this.migrations = new MigrateHandler({ kbit: 'kmaddress', log: ctx.log, selfPid: ctx.pfkey.pid });
     this.peers = this.buildPeers(ctx.config());
     this.engine = new Ikev2Engine({
       peers: this.peers,
       crypto: registryCryptoPort,
+      pubkey: nodePubkeyPort,
       random: { bytes: (n) => randomBytes(n) },
       pid: ctx.pfkey.pid,
     });
+    // learn what the kernel can install, so that nothing else is offered or accepted
+    this.engine.registerWithKernel(this.now());
+    this.pump();
     this.requestSpdDump();
   }
 
@@ -117,19 +136,22 @@ export class Ikev2Keying extends SansIoKeying {
     for (const r of this.remotesV2(config)) {
       const remoteAddress = r.remote?.address ?? '%any';
       const family = r.remote?.family ?? null;
-      const psk = this.psk(config, r, r.remote?.address ?? null);
-      if (!psk) {
-        this.ctx.log.warn({ remote: r.name }, `couldn't find the pskey for ${remoteAddress}: IKEv2 remote "${r.name}" is not usable`);
-        continue;
-      }
+      const auth = this.authFor(config, r, remoteAddress);
+      if (!auth) continue;
+      const certs = auth.certs;
       const locals = this.ikeLocals(family);
       for (const local of locals) {
         const hard = r.lifetime;
+        const localId = identity(r.myIdentifier, local.address, certs?.subject ?? null);
+        if (!localId) {
+          this.ctx.log.error({ remote: r.name }, `remote "${r.name}": my_identifier asn1dn needs a DN or a certificate`);
+          break;
+        }
         out.push({
           name: `${r.name}@${local.address}`,
-          local: { address: local.address, port: local.port, id: identity(r.myIdentifier, local.address) },
-          remote: { address: remoteAddress, port: r.remote?.port ?? 500, id: r.peersIdentifiers[0] ? identity(r.peersIdentifiers[0], remoteAddress) : null },
-          auth: { method: 'psk', psk },
+          local: { address: local.address, port: local.port, id: localId },
+          remote: { address: remoteAddress, port: r.remote?.port ?? 500, id: r.peersIdentifiers[0] ? identity(r.peersIdentifiers[0], remoteAddress, certs?.peerCertificate ? certificateSubject(certs.peerCertificate) : null) : null },
+          auth: auth.config,
           ikeProposals: ikeProposals(r),
           children: [],
           dpdDelaySeconds: r.dpdDelay,
@@ -137,11 +159,55 @@ export class Ikev2Keying extends SansIoKeying {
           initialContact: r.initialContact,
           ikeLifetime: { softSeconds: Math.floor(hard * 0.8), hardSeconds: hard },
           generatePolicy: r.generatePolicy !== 'off',
+          mobike: r.mobike,
           ...(r.natTraversal === 'force' ? { forceEncap: true } : {}),
         });
       }
     }
     return out;
+  }
+
+  /**
+   * How a remote authenticates: the PSK from psk.txt, or (authentication_method
+   * rsasig / ecdsa_sig) the certificates of src/daemon/certs.ts. null, with the
+   * reason logged, when the remote is not usable.
+   */
+  private authFor(config: RacoonConfig, r: RemoteConf, remoteAddress: string): { config: AuthConfig; certs: RemoteCertificates | null } | null {
+    const method = remoteAuthMethod(r);
+    if (isCertMethod(method)) {
+      const loaded = loadRemoteCertificates(config, r);
+      if (!loaded.ok) {
+        for (const e of loaded.errors) this.ctx.log.error({ remote: r.name, file: e.file ?? undefined }, formatCertError(e));
+        this.ctx.log.error({ remote: r.name }, `IKEv2 remote "${r.name}" is not usable: its certificates could not be loaded`);
+        return null;
+      }
+      const c = loaded.value!;
+      this.ctx.log.info({ remote: r.name, certificate: c.files.certificate, cas: c.cas.length }, `loaded ${c.keyType === 'ec' ? 'ECDSA' : 'RSA'} certificate for IKEv2 remote "${r.name}"`);
+      return {
+        certs: c,
+        config: {
+          method: 'pubkey',
+          privateKeyPem: c.privateKeyPem,
+          certificates: c.certificates,
+          trustedCas: c.cas,
+          hash: c.signatureHash,
+          ...(c.peerCertificate ? { peerCertificate: c.peerCertificate } : {}),
+          verifyCert: c.verifyCert,
+          sendCert: c.sendCert,
+          sendCertReq: c.sendCr,
+        },
+      };
+    }
+    if (method !== 'pre_shared_key') {
+      this.ctx.log.error({ remote: r.name }, `IKEv2 remote "${r.name}": authentication_method ${method} is not supported with ike_version 2 (use pre_shared_key, rsasig or ecdsa_sig)`);
+      return null;
+    }
+    const psk = this.psk(config, r, r.remote?.address ?? null);
+    if (!psk) {
+      this.ctx.log.warn({ remote: r.name }, `couldn't find the pskey for ${remoteAddress}: IKEv2 remote "${r.name}" is not usable`);
+      return null;
+    }
+    return { config: { method: 'psk', psk }, certs: null };
   }
 
   /** CHILD_SA configurations from the SP cache (+ a narrowable any↔any child with generate_policy). */
@@ -200,16 +266,47 @@ export class Ikev2Keying extends SansIoKeying {
     super.onPfKey(msg);
   }
 
-  /** A MIGRATE broadcast (src/daemon/migrate.ts): move, abandon or restart the IKE SAs of the policy's old path. */
+  /**
+   * A MIGRATE broadcast (src/daemon/migrate.ts): move, abandon or restart the
+   * IKE SAs of the policy's old path. The new local address gets IKE sockets
+   * first (racoon follows its interface addresses the same way).
+   */
   private migrate(msg: PfKeyMessage): void {
-    const out = this.migrations.handle(msg, this.spd, {
-      ikeSas: () => this.engine.ikeSas(),
-      moveIkeSa: (serial, local, remote) => this.engine.moveIkeSa(serial, local, remote),
+    void onMigrate(
+      {
+        ctx: this.ctx,
+        handler: this.migrations,
+        spd: this.spd,
+        view: () => this.migrateView(),
+        acquireById: (spid) => this.acquireById(spid),
+        // peer configurations for the new local address: renegotiation (K clear) starts from there
+        reconfigure: () => this.reconfigure(this.ctx.config()),
+        pump: () => this.pump(),
+      },
+      msg,
+    );
+  }
+
+  private migrateView(): MigrateIkeView {
+    const config = this.ctx.config();
+    return {
+      ikeSas: () =>
+        this.engine.ikeSas().map((s) => {
+          const kbit = this.remotesV2(config).find((r) => s.peer.startsWith(`${r.name}@`))?.mip6Kbit;
+          return { ...s, ...(kbit ? { kbit } : {}) };
+        }),
+      moveIkeSa: (serial, local, remote) => this.engine.moveIkeSa(serial, local, remote, this.now()),
       abandonIkeSa: (serial, reason) => this.engine.abandonIkeSa(serial, reason),
       dropIkeSa: (serial) => void this.engine.deleteIkeSa(serial, this.now()),
-    });
-    if (out.kind === 'migrated') for (const spid of out.restart) this.acquireById(spid);
-    this.pump();
+    };
+  }
+
+  /** After each engine step: an IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along. */
+  protected override pump(): void {
+    super.pump();
+    if (!this.migrations) return;
+    const moves = this.migrations.followPeerMoves(this.engine.ikeSas(), this.spd, { pid: this.ctx.pfkey.pid, seq: () => this.migrateSeq++ });
+    for (const m of moves) this.ctx.pfkey.send(m);
   }
 
   private acquireById(spid: number): void {
@@ -263,7 +360,7 @@ export class Ikev2Keying extends SansIoKeying {
         local: sockAddr(s.local),
         version: IKEV2_VERSION_BYTE,
         etype: 34, // IKE_SA_INIT
-        created: Math.floor(Date.now() / 1000),
+        created: this.phase1Created(s.serial),
         ph2cnt: s.children.length,
       }),
     );

@@ -77,6 +77,8 @@ export abstract class SansIoKeying implements KeyingEngine {
   protected readonly spd = new SpdCache();
   private timer: NodeJS.Timeout | null = null;
   private up = new Map<number, { local: SockAddr; remote: SockAddr }>();
+  /** When the daemon first saw each phase 1 / IKE SA (ph1dump `created`), by engine serial. */
+  private readonly created = new Map<number, number>();
 
   constructor(protected readonly ctx: DaemonContext) {
     this.spd.onChange(() => this.refreshPolicies());
@@ -169,7 +171,10 @@ export abstract class SansIoKeying implements KeyingEngine {
   private trackEvents(): void {
     const now = Math.floor(Date.now() / 1000);
     const current = new Map<number, { local: SockAddr; remote: SockAddr }>();
-    for (const s of this.phase1s()) {
+    const all = this.phase1s();
+    for (const s of all) if (!this.created.has(s.serial)) this.created.set(s.serial, now);
+    for (const serial of this.created.keys()) if (!all.some((s) => s.serial === serial)) this.created.delete(serial);
+    for (const s of all) {
       if (!s.established) continue;
       const ends = { local: sockAddr(s.local), remote: sockAddr(s.remote) };
       current.set(s.serial, ends);
@@ -179,6 +184,11 @@ export abstract class SansIoKeying implements KeyingEngine {
       if (!current.has(serial)) this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
     this.up = current;
+  }
+
+  /** ph1dump `created` (seconds since the epoch): when the SA first appeared, not when it is dumped. */
+  protected phase1Created(serial: number): number {
+    return this.created.get(serial) ?? Math.floor(Date.now() / 1000);
   }
 
   private arm(): void {

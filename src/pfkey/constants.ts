@@ -95,6 +95,8 @@ export enum SadbSaFlags {
   X_DECAP_DSCP = 0x4,
   X_NOPMTUDISC = 0x8,
   X_ALIGN4 = 0x10,
+  /** Extended Sequence Numbers (RFC 4303 §2.2.1, RFC 4304); FreeBSD/OpenBSD SADB_X_SAFLAGS_ESN */
+  X_ESN = 0x400,
 }
 
 /** Linux SADB_AALG_* (pfkeyv2.h). */

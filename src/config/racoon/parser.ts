@@ -193,6 +193,7 @@ interface RemoteBuilder {
   ikeVersion: 1 | 2;
   ikeVersionPos: SourcePos | null;
   mobike: boolean;
+  mip6Kbit: 'on' | 'off' | null;
   pos: SourcePos;
   done: RemoteConf | null;
 }
@@ -241,6 +242,7 @@ function newRemote(pos: SourcePos): RemoteBuilder {
     ikeVersion: 1,
     ikeVersionPos: null,
     mobike: false,
+    mip6Kbit: null,
     pos,
     done: null,
   };
@@ -279,6 +281,7 @@ export class RacoonParser {
     script: null,
     backupsa: null,
     pidfile: null,
+    xauthUsers: null,
   };
   private pfkeyBuffer = 0;
   private gssIdEnc: 'latin1' | 'utf-16le' = 'utf-16le';
@@ -564,6 +567,7 @@ export class RacoonParser {
       script: 'script',
       backupsa: 'backupsa',
       pidfile: 'pidfile',
+      xauth_users: 'xauthUsers', // tanuki extension (docs/ikev1.md, XAUTH)
     };
     if (t.kind !== 'KW' || !(t.text in types)) this.syntax(Object.keys(types));
     this.advance();
@@ -1175,6 +1179,7 @@ export class RacoonParser {
     'proposal',
     'ike_version',
     'mobike',
+    'mip6_kbit',
     "'}'",
   ];
 
@@ -1420,6 +1425,9 @@ export class RacoonParser {
       case 'mobike':
         rb.mobike = this.sw();
         break;
+      case 'mip6_kbit':
+        rb.mip6Kbit = this.sw() ? 'on' : 'off';
+        break;
       default:
         this.syntaxAt(t, RacoonParser.REMOTE_SPECS);
     }
@@ -1595,6 +1603,7 @@ export class RacoonParser {
       dhGroup: dh,
       ikeVersion: rb.ikeVersion,
       mobike: rb.mobike,
+      ...(rb.mip6Kbit !== null ? { mip6Kbit: rb.mip6Kbit } : {}),
       pos: rb.pos,
     };
     rb.done = conf;

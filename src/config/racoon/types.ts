@@ -48,6 +48,8 @@ export interface PathInfo {
   readonly script: string | null;
   readonly backupsa: string | null;
   readonly pidfile: string | null;
+  /** tanuki extension `path xauth_users "file";`: the XAUTH server's user file for `auth_source system` */
+  readonly xauthUsers: string | null;
 }
 
 export interface Padding {
@@ -251,6 +253,12 @@ export interface RemoteConf {
   readonly ikeVersion: 1 | 2;
   /** tanuki extension: `mobike on|off;` (default off; IKEv2 only). */
   readonly mobike: boolean;
+  /**
+   * tanuki extension: `mip6_kbit on|off;` — the Mobile IPv6 K-bit (RFC 6275
+   * §6.1.7) for MIGRATEs of this remote's IKE SAs; absent: read it from the
+   * MIGRATE (KMADDRESS present = K set). docs/migrate.md
+   */
+  readonly mip6Kbit?: 'on' | 'off';
   readonly pos: SourcePos;
 }
 

@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net';
 import { AuthMethod, IdType } from './constants';
+import type { IkeFragMode } from './frag';
 
 /** racoon `proposal_check` (racoon.conf(5)): how a responder treats the initiator's lifetime and PFS group. */
 export type ProposalCheck = 'obey' | 'strict' | 'claim' | 'exact';
@@ -44,6 +45,8 @@ export interface SelectorConfig {
 
 /** racoon `sainfo`: the phase-2 policy for one pair of selectors. */
 export interface SainfoConfig {
+  /** RFC 4304: propose / accept Extended Sequence Numbers (Quick Mode attribute 11); default off as racoon */
+  esn?: boolean;
   name: string;
   local: SelectorConfig;
   remote: SelectorConfig;
@@ -60,7 +63,23 @@ export interface SainfoConfig {
   reqid?: number;
 }
 
-export interface Ikev1PeerConfig {
+/**
+ * XAUTH, Mode-Config and IKE fragmentation for one peer (src/ike/v1/xauth.ts,
+ * modecfg.ts, frag.ts). The XAUTH role follows the configured
+ * authentication_method (xauth_psk_client / xauth_psk_server).
+ */
+export interface Ikev1PeerExtConfig {
+  /** racoon `xauth_login "name";` (client) */
+  xauthLogin?: string;
+  /** the client's XAUTH password: psk.txt entry keyed by the login (racoon getpskbyname) */
+  xauthPassword?: Buffer;
+  /** racoon `mode_cfg on;` (client: pull the configuration after XAUTH) */
+  modeCfg?: boolean;
+  /** racoon `ike_frag on|off|force;` (default off) */
+  ikeFrag?: IkeFragMode;
+}
+
+export interface Ikev1PeerConfig extends Ikev1PeerExtConfig {
   name: string;
   local: { address: string; port: number; id: Ikev1Identity };
   /** `address: 'anonymous'` matches any peer (racoon `remote anonymous`), responder only */
@@ -80,6 +99,11 @@ export interface Ikev1PeerConfig {
   dpdMaxFail: number;
   /** racoon `initial_contact on` (the default) */
   initialContact: boolean;
+  /**
+   * racoon `rekey on|off|force`: renegotiate an expired phase 1 while phase 2s remain —
+   * `on` (the default) only when DPD is in use with the peer, `force` always
+   */
+  ph1Rekey?: 'off' | 'on' | 'force';
   /** racoon `passive on`: never initiate */
   passive: boolean;
   /** racoon `retry { counter 5; interval 10 sec; }` */

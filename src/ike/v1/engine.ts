@@ -20,7 +20,6 @@ import { formatIp, parseIp } from '../../util/ip';
 import { Endpoint, IKE_PORT, NAT_T_PORT, classifyUdpPayload, frameIkeMessage } from '../common/natt';
 import { checkLifetime, Ikev1PeerConfig, SainfoConfig, SelectorConfig } from './config';
 import {
-  AuthMethod,
   EncapsulationMode,
   ExchangeType,
   HeaderFlag,
@@ -62,6 +61,11 @@ import {
 import { EspSuite, Ph1Suite, RandomSource, attr, dhGroup, espSuite, makeDh, numberAttr, ph1Cipher, ph1Suite } from './suites';
 import type { DhExchange } from '../../crypto/dh';
 import type { BlockCipher } from '../../crypto/cipher';
+import { SadbSaFlags } from '../../pfkey/constants';
+import { CfgServer, CfgSession, ModeCfgClientInfo } from './modecfg';
+import { FRAGMENT_PAYLOAD, FragmentReassembler, ISAKMP_FRAG_MAXLEN, ReassemblyLimits, fragmentMessage, fragmentationVendorId, isFragmentationVendorId, parseFragment } from './frag';
+import { XAUTH_VENDOR_ID, isPskAuthMethod, sameAuthMethod, xauthRole } from './xauth';
+import { applyPh1Move, type Ph1Move } from './migrate';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface Ikev1LogEvent {
@@ -93,9 +97,14 @@ export interface Ikev1EngineOptions {
    * racoon never sets it as responder; the default is false.
    */
   responderCommitBit?: boolean;
+  /** XAUTH server user source and Mode-Config server (racoon `mode_cfg {}`), see modecfg.ts */
+  cfgServer?: CfgServer;
+  /** IKE fragmentation: largest unfragmented datagram (racoon ISAKMP_FRAG_MAXLEN 552) and reassembly bounds */
+  ikeFragSize?: number;
+  fragLimits?: ReassemblyLimits;
 }
 
-type Ph1State = 'MM_I1_SENT' | 'MM_R1_SENT' | 'MM_I2_SENT' | 'MM_R2_SENT' | 'MM_I3_SENT' | 'AM_I1_SENT' | 'AM_R1_SENT' | 'ESTABLISHED' | 'DEAD';
+type Ph1State = 'MM_I1_SENT' | 'MM_R1_SENT' | 'MM_I2_SENT' | 'MM_R2_SENT' | 'MM_I3_SENT' | 'AM_I1_SENT' | 'AM_R1_SENT' | 'ESTABLISHED' | 'EXPIRED' | 'DEAD';
 type Ph2State = 'GETSPI' | 'QI1_SENT' | 'QR1_SENT' | 'WAIT_CONNECTED' | 'ESTABLISHED' | 'DEAD';
 
 interface Retransmit {
@@ -130,6 +139,8 @@ interface Ph2 {
   retransmit: Retransmit | null;
   lastRecv: Buffer | null;
   lastSent: Buffer | null;
+  /** a soft EXPIRE already started its renegotiation (the kernel sends one per direction) */
+  rekeyStarted: boolean;
 }
 
 interface Ph1 {
@@ -166,6 +177,10 @@ interface Ph1 {
   lastSent: Buffer | null;
   createdAt: number;
   establishedAt: number;
+  /** when the phase-1 lifetime ran out and a new phase 1 was started to replace it (state EXPIRED) */
+  expiredAt: number;
+  /** an EXPIRED ISAKMP-SA whose replacement is up is deleted at this time */
+  deleteAt: number;
   lastInboundAt: number;
   ph2s: Map<number, Ph2>;
   /** sainfos waiting for phase 1 */
@@ -191,6 +206,8 @@ export interface Ph1Info {
 const NONCE_BYTES = 16;
 /** racoon's replay window in SADB_UPDATE/ADD (racoon-compat.md §5). */
 const RACOON_REPLAY = 4;
+/** How long an expired ISAKMP-SA outlives its replacement before its Delete is sent (ms). */
+const PH1_REKEY_DELETE_GRACE_MS = 2000;
 /** racoon: soft lifetime = 80 % of hard. */
 const SOFT_LIFETIME_PERCENT = 80;
 
@@ -207,6 +224,13 @@ export class Ikev1Engine {
   private serial = 1;
   private nextReqid: number;
   private readonly reqidBySainfo = new Map<SainfoConfig, number>();
+  // XAUTH / Mode-Config / IKE fragmentation (xauth.ts, modecfg.ts, frag.ts)
+  private readonly cfgServer: CfgServer | null;
+  private readonly cfgSessions = new Map<Ph1, CfgSession>();
+  private readonly fragments: FragmentReassembler;
+  private readonly fragPeers = new WeakSet<Ph1>();
+  private readonly ikeFragSize: number;
+  private fragmentId = 1;
 
   constructor(opts: Ikev1EngineOptions) {
     this.peers = opts.peers;
@@ -215,6 +239,9 @@ export class Ikev1Engine {
     this.nextReqid = opts.firstReqid ?? 1;
     this.halfOpenTimeoutMs = opts.halfOpenTimeoutMs ?? 60000;
     this.responderCommitBit = opts.responderCommitBit ?? false;
+    this.cfgServer = opts.cfgServer ?? null;
+    this.fragments = new FragmentReassembler(opts.fragLimits);
+    this.ikeFragSize = opts.ikeFragSize ?? ISAKMP_FRAG_MAXLEN;
   }
 
   // =====================================================================
@@ -230,10 +257,12 @@ export class Ikev1Engine {
     let t = Infinity;
     for (const sa of this.ph1s.values()) {
       if (sa.retransmit) t = Math.min(t, sa.retransmit.deadline);
-      if (sa.state !== 'ESTABLISHED' && sa.state !== 'DEAD') t = Math.min(t, sa.createdAt + this.halfOpenTimeoutMs);
+      if (sa.state === 'EXPIRED') t = Math.min(t, sa.deleteAt, sa.expiredAt + this.halfOpenTimeoutMs);
+      else if (sa.state !== 'ESTABLISHED' && sa.state !== 'DEAD') t = Math.min(t, sa.createdAt + this.halfOpenTimeoutMs);
       for (const p2 of sa.ph2s.values()) if (p2.retransmit) t = Math.min(t, p2.retransmit.deadline);
       if (this.dpdActive(sa)) t = Math.min(t, sa.dpdNextAt);
       if (sa.state === 'ESTABLISHED' && sa.lifetimeSeconds > 0) t = Math.min(t, sa.establishedAt + sa.lifetimeSeconds * 1000);
+      t = Math.min(t, this.cfgSessions.get(sa)?.nextTimer() ?? Infinity);
     }
     return t === Infinity ? null : t;
   }
@@ -268,12 +297,17 @@ export class Ikev1Engine {
       return null;
     }
     const sainfos = sainfoName ? peer.sainfos.filter((s) => s.name === sainfoName) : peer.sainfos;
-    const existing = [...this.ph1s.values()].find((s) => s.peer === peer && s.state !== 'DEAD');
+    const existing = [...this.ph1s.values()].find((s) => s.peer === peer && s.state !== 'DEAD' && s.state !== 'EXPIRED');
     if (existing) {
       if (existing.state === 'ESTABLISHED') for (const s of sainfos) this.startQuickMode(existing, s, now);
       else existing.pendingPh2.push(...sainfos);
       return existing.serial;
     }
+    return this.beginPh1(peer, sainfos, now);
+  }
+
+  /** racoon isakmp_ph1begin_i: a new phase 1 with the peer (Main Mode, or Aggressive when listed first). */
+  private beginPh1(peer: Ikev1PeerConfig, sainfos: SainfoConfig[], now: number): number {
     const sa = this.newPh1(peer, 'initiator', this.randomCookie(), 0n, { address: peer.local.address, port: peer.local.port }, { address: peer.remote.address, port: peer.remote.port }, now);
     sa.pendingPh2.push(...sainfos);
     if (peer.exchangeModes[0] === 'aggressive') return this.initiateAggressive(sa, now);
@@ -295,13 +329,55 @@ export class Ikev1Engine {
     return true;
   }
 
+  /**
+   * Mobile IPv6 MIGRATE (src/ike/v1/migrate.ts decides; docs/migrate.md): move a
+   * phase 1 to new addresses (K set), abandon it silently (K clear) or drop a
+   * phase 1 still negotiating. False if there is no such phase 1.
+   */
+  migratePh1(serial: number, move: Ph1Move, now: number): boolean {
+    const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
+    if (!sa) return false;
+    return applyPh1Move(sa, move, {
+      forget: (reason) => this.killPh1(sa, reason),
+      restartPh2: (p2) => {
+        this.dropPh2State(sa, p2);
+        this.startQuickMode(sa, p2.sainfo, now);
+      },
+      dropPh2: (p2) => this.dropPh2State(sa, p2),
+      log: (msg) => this.log('info', msg, sa),
+    });
+  }
+
+  private dropPh2State(sa: Ph1, p2: Ph2): void {
+    sa.ph2s.delete(p2.messageId);
+    p2.state = 'DEAD';
+    p2.retransmit = null;
+    for (const [seq, p] of this.pendingPfKey) if (p.ph2 === p2) this.pendingPfKey.delete(seq);
+  }
+
   /** Delete a phase 1 (informational Delete with the cookies, RFC 2408 §3.15). */
   deletePh1(serial: number, now: number): boolean {
     const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
-    if (!sa || sa.state !== 'ESTABLISHED') return false;
+    if (!sa || !isUp(sa)) return false;
     this.sendInformational(sa, [{ type: PayloadType.D, doi: IPSEC_DOI, protocolId: ProtocolId.ISAKMP, spis: [Buffer.concat([km.cookieBytes(sa.cookieI), km.cookieBytes(sa.cookieR)])] }], now);
     this.killPh1(sa, 'deleted by request');
     return true;
+  }
+
+  /**
+   * racoon purge_remote (racoonctl delete-sa isakmp): a Delete (d2) for each IPsec-SA of the
+   * phase 1 with SADB_DELETE of both directions, then the Delete of the ISAKMP-SA (d1).
+   */
+  purgePh1(serial: number, now: number): boolean {
+    const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
+    if (!sa || !isUp(sa)) return false;
+    for (const p2 of [...sa.ph2s.values()]) {
+      if (p2.state !== 'ESTABLISHED') continue;
+      this.log('info', `purging IPsec-SA spi=${p2.inboundSpi}`, sa, { messageId: p2.messageId });
+      this.sendInformational(sa, [{ type: PayloadType.D, doi: IPSEC_DOI, protocolId: ProtocolId.IPSEC_ESP, spis: [spiBuffer(p2.inboundSpi)] }], now);
+      this.removePh2(sa, p2, true);
+    }
+    return this.deletePh1(serial, now);
   }
 
   // =====================================================================
@@ -320,6 +396,7 @@ export class Ikev1Engine {
       return;
     }
     const { header, body } = h.value;
+    if (header.nextPayload === FRAGMENT_PAYLOAD) return this.receiveFragment(header, body, from, to, now);
     const packet = msg.subarray(0, header.length);
     let sa = this.ph1s.get(header.cookieI);
     if (sa && sa.cookieR !== 0n && header.cookieR !== 0n && sa.cookieR !== header.cookieR) {
@@ -340,13 +417,15 @@ export class Ikev1Engine {
       }
       return;
     }
-    // RFC 3947 §4: the peer floated (or a NAT rebinding); follow it once phase 1 authenticated it
-    if (sa.role === 'responder' || sa.state === 'ESTABLISHED') {
+    // RFC 3947 §4: the peer floated to 4500, or (behind a NAT) got a new mapping: follow it once
+    // phase 1 authenticated it. Without NAT a datagram from or to another address moves nothing:
+    // after a MIGRATE (src/ike/v1/migrate.ts) a stale one must not pull the ISAKMP-SA back.
+    if (sa.role === 'responder' || isUp(sa)) {
       if (from.port !== sa.remote.port || from.address !== sa.remote.address) {
-        if (sa.state === 'ESTABLISHED' || to.port === NAT_T_PORT) {
+        if (to.port === NAT_T_PORT && sa.local.port !== NAT_T_PORT) {
           sa.remote = { ...from };
           sa.local = { ...to };
-        }
+        } else if (isUp(sa) && sa.natDetected) sa.remote = { ...from };
       }
     }
     sa.lastInboundAt = now;
@@ -354,6 +433,7 @@ export class Ikev1Engine {
       if (header.exchangeType === sa.exchange && header.messageId === 0) this.mainMode(sa, header, body, packet, to, now);
       else if (header.exchangeType === ExchangeType.QUICK) this.quickMode(sa, header, body, packet, now);
       else if (header.exchangeType === ExchangeType.INFORMATIONAL) this.informational(sa, header, body, now);
+      else if (header.exchangeType === ExchangeType.TRANSACTION) this.transaction(sa, header, body, packet, now);
       else this.log('warn', `unsupported exchange ${exchangeName(header.exchangeType)}: dropped`, sa);
     } catch (e) {
       // a DH or crypto primitive rejecting peer input: drop the message, keep the daemon
@@ -376,9 +456,17 @@ export class Ikev1Engine {
         for (const p2 of sa.ph2s.values()) {
           if (p2.state !== 'ESTABLISHED' || (p2.inboundSpi !== spi && p2.outboundSpi !== spi)) continue;
           const hard = msg.ext.lifetimeHard !== undefined && msg.ext.lifetimeSoft === undefined;
-          // racoon: an initiator renegotiates on EXPIRE, a responder drops the phase 2
-          if (p2.role === 'initiator' && !hard && sa.state === 'ESTABLISHED') this.startQuickMode(sa, p2.sainfo, now);
-          if (hard) this.removePh2(sa, p2, false);
+          // racoon pk_recvexpire: an initiator renegotiates on the soft EXPIRE (once, though the kernel
+          // sends one per direction), a responder lets the phase 2 run out; hard → forget it
+          if (p2.role === 'initiator' && !hard && !p2.rekeyStarted) {
+            p2.rekeyStarted = true;
+            this.log('info', `IPsec-SA soft lifetime expired: renegotiating phase 2 (spi=${spi})`, sa, { messageId: p2.messageId });
+            this.quickModeFor(sa, p2.sainfo, now);
+          }
+          if (hard) {
+            this.log('info', `IPsec-SA expired: ESP spi=${spi}`, sa, { messageId: p2.messageId });
+            this.removePh2(sa, p2, false);
+          }
           return;
         }
     }
@@ -386,6 +474,12 @@ export class Ikev1Engine {
 
   handleTimer(now: number): void {
     for (const sa of [...this.ph1s.values()]) {
+      if (sa.state === 'EXPIRED') {
+        // replaced (after the grace period), or the replacing phase 1 never came up: delete it (racoon isakmp_ph1delete)
+        if (now >= sa.deleteAt || now >= sa.expiredAt + this.halfOpenTimeoutMs) this.deletePh1(sa.serial, now);
+        else if (this.dpdActive(sa) && now >= sa.dpdNextAt) this.dpdTick(sa, now);
+        continue;
+      }
       if (sa.state !== 'ESTABLISHED' && sa.state !== 'DEAD' && now >= sa.createdAt + this.halfOpenTimeoutMs) {
         this.killPh1(sa, 'phase1 negotiation failed due to time up');
         continue;
@@ -399,14 +493,14 @@ export class Ikev1Engine {
       for (const p2 of [...sa.ph2s.values()])
         if (p2.retransmit && now >= p2.retransmit.deadline && !this.retransmit(sa, p2.retransmit, now)) {
           this.log('error', 'phase2 negotiation failed due to time up waiting for phase2', sa, { messageId: p2.messageId });
-          sa.ph2s.delete(p2.messageId);
+          this.removePh2(sa, p2, true);
         }
       if (sa.state === 'ESTABLISHED' && sa.lifetimeSeconds > 0 && now >= sa.establishedAt + sa.lifetimeSeconds * 1000) {
-        // racoon isakmp_ph1expire: tell the peer, forget the ISAKMP-SA; the IPsec-SAs live on in the kernel
-        this.deletePh1(sa.serial, now);
+        this.ph1Expire(sa, now);
         continue;
       }
       if (this.dpdActive(sa) && now >= sa.dpdNextAt) this.dpdTick(sa, now);
+      this.cfgSessions.get(sa)?.tick(now);
     }
   }
 
@@ -443,7 +537,7 @@ export class Ikev1Engine {
     sa.lastRecv = Buffer.from(packet);
     const reply: SaPayload = { type: PayloadType.SA, doi: IPSEC_DOI, situation: SIT_IDENTITY_ONLY, proposals: [{ proposalNum: choice.proposalNum, protocolId: ProtocolId.ISAKMP, spi: Buffer.alloc(0), transforms: [choice.transform] }] };
     this.log('info', 'respond new phase 1 negotiation', sa, { exchange: 'Main Mode' });
-    this.sendPh1(sa, [reply, ...this.vendorIds(peer).filter((v) => v.data.equals(VENDOR_ID.DPD) || sa.peerNatt)], false, now);
+    this.sendPh1(sa, [reply, ...this.vendorIds(peer).filter((v) => !isNattVendorId(v.data) || sa.peerNatt)], false, now);
     sa.state = 'MM_R1_SENT';
   }
 
@@ -594,9 +688,6 @@ export class Ikev1Engine {
     sa.iv = nextIv;
     sa.retransmit = null;
     this.ph1Established(sa, now);
-    const pending = sa.pendingPh2;
-    sa.pendingPh2 = [];
-    for (const s of pending) this.startQuickMode(sa, s, now);
   }
 
   // =====================================================================
@@ -675,7 +766,7 @@ export class Ikev1Engine {
     const hashR = km.ph1Hash(choice.suite.hash, sa.keys!.skeyid, 'R', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, generatePayload(idir, 0).subarray(4));
     const reply: SaPayload = { type: PayloadType.SA, doi: IPSEC_DOI, situation: SIT_IDENTITY_ONLY, proposals: [{ proposalNum: choice.proposalNum, protocolId: ProtocolId.ISAKMP, spi: Buffer.alloc(0), transforms: [choice.transform] }] };
     this.log('info', 'respond new phase 1 negotiation', sa, { exchange: 'Aggressive Mode' });
-    const vids = this.vendorIds(peer).filter((v) => v.data.equals(VENDOR_ID.DPD) || sa.peerNatt);
+    const vids = this.vendorIds(peer).filter((v) => !isNattVendorId(v.data) || sa.peerNatt);
     this.sendPh1(sa, [reply, { type: PayloadType.KE, keyData: sa.gxr }, { type: PayloadType.NONCE, data: sa.nr }, idir, { type: PayloadType.HASH, data: hashR }, ...vids, ...this.natD(sa)], false, now);
     sa.state = 'AM_R1_SENT';
   }
@@ -721,9 +812,6 @@ export class Ikev1Engine {
     const hashI = km.ph1Hash(suite.hash, sa.keys!.skeyid, 'I', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, sa.idiiBody);
     this.sendPh1(sa, [{ type: PayloadType.HASH, data: hashI }, ...this.natD(sa)], false, now, false);
     this.ph1Established(sa, now);
-    const pending = sa.pendingPh2;
-    sa.pendingPh2 = [];
-    for (const s of pending) this.startQuickMode(sa, s, now);
   }
 
   /** Responder got AM3: verify HASH_I (sent in the clear or encrypted); phase 1 is up. */
@@ -751,6 +839,64 @@ export class Ikev1Engine {
     sa.lastPh1Block = sa.iv;
     sa.dpdNextAt = now + sa.peer.dpdDelaySeconds * 1000;
     this.log('info', `ISAKMP-SA established ${sa.local.address}[${sa.local.port}]-${sa.remote.address}[${sa.remote.port}] spi:${formatCookie(sa.cookieI)}:${formatCookie(sa.cookieR)}`, sa);
+    // racoon migrate_dying_ph12: the phase 2s of an expired ISAKMP-SA with this peer move to the
+    // new one (their Deletes and EXPIREs are handled there), then the old one is deleted — after a
+    // grace period: an Aggressive Mode initiator is up before the responder has seen message 3, and
+    // a peer that gets the Delete first (strongSwan) would drop the IPsec-SAs with the old ISAKMP-SA
+    for (const old of [...this.ph1s.values()]) {
+      if (old === sa || old.state !== 'EXPIRED' || old.peer !== sa.peer || old.remote.address !== sa.remote.address) continue;
+      this.adoptPh2s(old, sa);
+      old.deleteAt = now + PH1_REKEY_DELETE_GRACE_MS;
+      this.log('info', `phase 1 rekeyed: the expired ISAKMP-SA ${formatCookie(old.cookieI)}:${formatCookie(old.cookieR)} will be deleted`, sa);
+    }
+    this.cfgStart(sa, now);
+    const pending = sa.pendingPh2;
+    sa.pendingPh2 = [];
+    for (const s of pending) this.startQuickMode(sa, s, now);
+  }
+
+  private adoptPh2s(from: Ph1, to: Ph1): void {
+    for (const p2 of [...from.ph2s.values()]) {
+      if (p2.state !== 'ESTABLISHED' || to.ph2s.has(p2.messageId)) continue;
+      from.ph2s.delete(p2.messageId);
+      to.ph2s.set(p2.messageId, p2);
+    }
+  }
+
+  /**
+   * racoon isakmp_ph1expire: with phase 2s still alive and `rekey force` (or `rekey on` with DPD
+   * in use), a new phase 1 is negotiated and the expired one deleted once it is up; otherwise the
+   * ISAKMP-SA is deleted (the IPsec-SAs live on in the kernel until their own lifetimes).
+   */
+  private ph1Expire(sa: Ph1, now: number): void {
+    const peer = sa.peer;
+    const live = [...sa.ph2s.values()].some((p) => p.state === 'ESTABLISHED');
+    const mode = peer.ph1Rekey ?? 'on';
+    const rekey = live && (mode === 'force' || (mode === 'on' && this.dpdActive(sa))) && !peer.passive && peer.remote.address !== 'anonymous';
+    if (!rekey) {
+      this.log('info', 'ISAKMP-SA expired', sa);
+      this.deletePh1(sa.serial, now);
+      return;
+    }
+    sa.state = 'EXPIRED';
+    sa.expiredAt = now;
+    this.log('info', 'ISAKMP-SA expired: renegotiating phase 1', sa);
+    const fresh = [...this.ph1s.values()].some((s) => s !== sa && s.peer === peer && s.remote.address === sa.remote.address && s.state !== 'DEAD' && s.state !== 'EXPIRED');
+    if (!fresh) this.beginPh1(peer, [], now);
+  }
+
+  /** A Quick Mode for `sainfo` with the peer of `sa`: on an established phase 1, after one being negotiated, or after a new one. */
+  private quickModeFor(sa: Ph1, sainfo: SainfoConfig, now: number): void {
+    const same = (s: Ph1) => s.peer === sa.peer && s.remote.address === sa.remote.address;
+    const up = sa.state === 'ESTABLISHED' ? sa : [...this.ph1s.values()].find((s) => same(s) && s.state === 'ESTABLISHED');
+    if (up) return this.startQuickMode(up, sainfo, now);
+    const negotiating = [...this.ph1s.values()].find((s) => same(s) && s.state !== 'DEAD' && s.state !== 'EXPIRED');
+    if (negotiating) {
+      negotiating.pendingPh2.push(sainfo);
+      return;
+    }
+    if (sa.peer.passive || sa.peer.remote.address === 'anonymous') return this.log('info', 'no ISAKMP-SA to renegotiate the phase 2 on, and this remote does not initiate', sa);
+    this.beginPh1(sa.peer, [sainfo], now);
   }
 
   private deriveKeys(sa: Ph1, gxy: Buffer): void {
@@ -765,6 +911,10 @@ export class Ikev1Engine {
   // Quick Mode (RFC 2409 §5.5)
 
   private startQuickMode(sa: Ph1, sainfo: SainfoConfig, now: number): void {
+    if (this.cfgSessions.get(sa)?.blocksQuickMode()) {
+      sa.pendingPh2.push(sainfo); // XAUTH / Mode-Config first (racoon: phase 2 waits for the client's configuration)
+      return;
+    }
     const p2 = this.newPh2(sa, this.randomMessageId(sa), 'initiator', sainfo);
     this.log('info', 'initiate new phase 2 negotiation', sa, { sainfo: sainfo.name, messageId: p2.messageId });
     this.requestSpi(sa, p2);
@@ -795,6 +945,7 @@ export class Ikev1Engine {
       retransmit: null,
       lastRecv: null,
       lastSent: null,
+      rekeyStarted: false,
     };
     sa.ph2s.set(messageId, p2);
     return p2;
@@ -838,6 +989,7 @@ export class Ikev1Engine {
         attrs.push(numberAttr(Ph2Attr.ENCAPSULATION_MODE, encapMode(s.mode, sa.natDetected)));
         attrs.push(numberAttr(Ph2Attr.AUTHENTICATION_ALGORITHM, a));
         if (e.keyBits !== undefined) attrs.push(numberAttr(Ph2Attr.KEY_LENGTH, e.keyBits));
+        if (s.esn) attrs.push(numberAttr(Ph2Attr.EXTENDED_SEQUENCE_NUMBER, 1)); // RFC 4304 §2
         out.push({ transformNum: out.length + 1, transformId: e.id, attributes: attrs });
       }
     return out;
@@ -867,7 +1019,7 @@ export class Ikev1Engine {
   }
 
   private quickMode(sa: Ph1, header: IsakmpHeader, body: Buffer, packet: Buffer, now: number): void {
-    if (sa.state !== 'ESTABLISHED') return this.log('warn', 'Quick Mode before phase 1 is established: dropped', sa);
+    if (!isUp(sa)) return this.log('warn', 'Quick Mode before phase 1 is established: dropped', sa);
     if ((header.flags & HeaderFlag.ENCRYPTION) === 0) return this.log('warn', 'Quick Mode message not encrypted: dropped', sa);
     let p2 = sa.ph2s.get(header.messageId);
     if (p2?.lastRecv && packet.equals(p2.lastRecv)) {
@@ -924,6 +1076,7 @@ export class Ikev1Engine {
     const sai = findPayload(pl, PayloadType.SA);
     const ni = findPayload(pl, PayloadType.NONCE);
     const ids = allPayloads(pl, PayloadType.ID);
+    if (this.cfgSessions.get(sa)?.blocksQuickMode()) return this.log('error', 'Attempt to start phase 2 whereas Xauth failed or is not complete: dropped', sa, { messageId });
     if (!sai || !ni) return this.log('warn', 'Quick Mode message 1 without SA or Nonce', sa);
     if (ids.length !== 0 && ids.length !== 2) return this.log('warn', `Quick Mode with ${ids.length} ID payloads (RFC 2409 §5.5: none or two)`, sa);
     // the initiator's IDci is our remote selector, IDcr our local one
@@ -963,6 +1116,7 @@ export class Ikev1Engine {
         const suite = espSuite(t.transformId, t.attributes);
         if (typeof suite === 'string') continue;
         if (!s.encr.some((e) => e.id === t.transformId && (e.keyBits ?? null) === suite.keyBits) || !s.auth.includes(suite.authAlg)) continue;
+        if (suite.esn && !s.esn) continue; // RFC 4304 §2: ESN only when the sainfo allows it
         const mode = attr(t.attributes, Ph2Attr.ENCAPSULATION_MODE);
         if (mode !== encapMode(s.mode, sa.natDetected) && !(sa.natDetected && mode === encapModeDraft(s.mode))) continue;
         const group = attr(t.attributes, Ph2Attr.GROUP_DESCRIPTION);
@@ -1062,7 +1216,7 @@ export class Ikev1Engine {
         satype: SadbSaType.ESP,
         errno: 0,
         ext: {
-          sa: { spi, replay: RACOON_REPLAY, state: SadbSaState.MATURE, auth: c.suite.sadbAalg, encrypt: c.suite.sadbEalg, flags: 0 },
+          sa: { spi, replay: RACOON_REPLAY, state: SadbSaState.MATURE, auth: c.suite.sadbAalg, encrypt: c.suite.sadbEalg, flags: c.suite.esn ? SadbSaFlags.X_ESN : 0 },
           sa2: { mode: p2.mode === 'tunnel' ? IpsecMode.TUNNEL : IpsecMode.TRANSPORT, sequence: 0, reqid: p2.reqid },
           addressSrc: sadbAddress(src),
           addressDst: sadbAddress(dst),
@@ -1080,27 +1234,30 @@ export class Ikev1Engine {
     this.log('info', `IPsec-SA established: ESP ${sa.remote.address}[${sa.remote.port}]->${sa.local.address}[${sa.local.port}] spi=${p2.inboundSpi}(0x${p2.inboundSpi.toString(16)})`, sa, { messageId: p2.messageId });
   }
 
+  /** Forget a phase 2; with `deleteSas`, SADB_DELETE its SAs (only the larval inbound one if it never got keyed). */
   private removePh2(sa: Ph1, p2: Ph2, deleteSas: boolean): void {
+    const keyed = p2.state === 'ESTABLISHED';
     sa.ph2s.delete(p2.messageId);
     p2.state = 'DEAD';
     if (!deleteSas) return;
-    for (const [spi, src, dst] of [
-      [p2.inboundSpi, sa.remote, sa.local],
-      [p2.outboundSpi, sa.local, sa.remote],
-    ] as const)
+    const doomed: [number, Endpoint, Endpoint][] = [[p2.inboundSpi, sa.remote, sa.local]];
+    if (keyed) doomed.push([p2.outboundSpi, sa.local, sa.remote]);
+    for (const [spi, src, dst] of doomed) {
+      if (spi === 0) continue;
       this.pfkeySend({
         type: SadbMsgType.DELETE,
         satype: SadbSaType.ESP,
         errno: 0,
         ext: { sa: { spi, replay: 0, state: SadbSaState.MATURE, auth: 0, encrypt: 0, flags: 0 }, addressSrc: sadbAddress(src), addressDst: sadbAddress(dst) },
       });
+    }
   }
 
   // =====================================================================
   // Informational (RFC 2409 §5.7, RFC 3706)
 
   private sendInformational(sa: Ph1, payloads: Payload[], now: number): void {
-    if (sa.state !== 'ESTABLISHED' || !sa.keys) {
+    if (!isUp(sa) || !sa.keys) {
       // before phase 1 is up, notifications go in the clear (RFC 2408 §4.8)
       const msg = generateMessage(this.header(sa, ExchangeType.INFORMATIONAL, 0, 0), payloadTypeOf(payloads[0]), generatePayloads(payloads));
       this.emit(sa, msg);
@@ -1123,7 +1280,7 @@ export class Ikev1Engine {
       if (pl.ok) this.log('warn', `unprotected notification: ${describePayloads(pl.value)}`, sa);
       return;
     }
-    if (sa.state !== 'ESTABLISHED') return;
+    if (!isUp(sa)) return;
     const iv = km.ph2Iv(sa.suite!.hash, sa.lastPh1Block, header.messageId, sa.suite!.encr.blockBytes);
     const d = this.decrypt(sa, iv, body);
     if (!d) return;
@@ -1136,6 +1293,10 @@ export class Ikev1Engine {
       if (p.type === PayloadType.D) {
         if (p.protocolId === ProtocolId.ISAKMP) {
           this.log('info', 'purging ISAKMP-SA on peer delete', sa);
+          // a peer that re-authenticated (strongSwan's IKEv1 reauth) deletes the old ISAKMP-SA:
+          // its IPsec-SAs belong to the new one from now on
+          const heir = [...this.ph1s.values()].find((o) => o !== sa && o.peer === sa.peer && o.remote.address === sa.remote.address && o.state === 'ESTABLISHED');
+          if (heir) this.adoptPh2s(sa, heir);
           this.killPh1(sa, 'deleted by peer');
           return;
         }
@@ -1177,7 +1338,7 @@ export class Ikev1Engine {
   }
 
   private dpdActive(sa: Ph1): boolean {
-    return sa.state === 'ESTABLISHED' && sa.peer.dpdDelaySeconds > 0 && sa.peerDpd;
+    return isUp(sa) && sa.peer.dpdDelaySeconds > 0 && sa.peerDpd;
   }
 
   /** RFC 3706 §5: R-U-THERE with a sequence number; racoon gives up after dpd_maxfail. */
@@ -1186,6 +1347,9 @@ export class Ikev1Engine {
       this.log('error', 'DPD: remote seems to be dead', sa);
       for (const p2 of [...sa.ph2s.values()]) this.removePh2(sa, p2, true);
       this.killPh1(sa, 'DPD');
+      // a phase 1 being negotiated with the dead peer (a rekey under way) goes too
+      for (const o of [...this.ph1s.values()])
+        if (o.peer === sa.peer && o.remote.address === sa.remote.address && !isUp(o)) this.killPh1(o, 'phase1 negotiation abandoned: DPD declared the peer dead');
       return;
     }
     if (sa.dpdOutstanding === 0 && now - sa.lastInboundAt < sa.peer.dpdDelaySeconds * 1000) {
@@ -1198,6 +1362,109 @@ export class Ikev1Engine {
     this.sendInformational(sa, [this.notify(ProtocolId.ISAKMP, NotifyType.R_U_THERE, Buffer.concat([km.cookieBytes(sa.cookieI), km.cookieBytes(sa.cookieR)]), seq)], now);
     sa.dpdOutstanding++;
     sa.dpdNextAt = now + sa.peer.dpdRetrySeconds * 1000;
+  }
+
+  // =====================================================================
+  // XAUTH / Mode-Config (modecfg.ts, xauth.ts) and IKE fragmentation (frag.ts)
+
+  /** racoon `racoonctl logout-user`: delete every ISAKMP-SA (and its IPsec-SAs) of an XAUTH login. */
+  logoutUser(login: string, now: number): number {
+    let n = 0;
+    for (const [sa, cfg] of [...this.cfgSessions]) {
+      if (cfg.roles.xauth !== 'server' || cfg.login !== login) continue;
+      for (const p2 of [...sa.ph2s.values()]) if (p2.state === 'ESTABLISHED') this.deletePh2(sa.serial, p2.inboundSpi, now);
+      if (!this.deletePh1(sa.serial, now)) this.killPh1(sa, `logout of ${login}`);
+      n++;
+    }
+    this.log('info', `logout-user ${login}: ${n} ISAKMP-SA(s) deleted`, null);
+    return n;
+  }
+
+  /** XAUTH / Mode-Config state of an ISAKMP-SA (the login, the pool address, what a client learned). */
+  cfgInfo(serial: number): { xauth: string; login: string | null; assigned: string | null; client: ModeCfgClientInfo } | null {
+    const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
+    const c = sa && this.cfgSessions.get(sa);
+    return c ? { xauth: c.xauthState, login: c.login, assigned: c.assigned, client: c.client } : null;
+  }
+
+  private cfgStart(sa: Ph1, now: number): void {
+    const peer = sa.peer;
+    const roles = { xauth: xauthRole(peer.ph1Proposals.map((p) => p.authMethod)), modeCfgClient: peer.modeCfg === true, login: peer.xauthLogin ?? null, password: peer.xauthPassword ?? null };
+    if (!roles.xauth && !roles.modeCfgClient && !this.cfgServer?.config) return;
+    const self = this;
+    const session = new CfgSession(
+      {
+        serial: sa.serial,
+        peerName: peer.name,
+        get remote() {
+          return sa.remote;
+        },
+        cookieI: sa.cookieI,
+        cookieR: sa.cookieR,
+        retry: peer.retry,
+        newIv: (mid) => km.ph2Iv(sa.suite!.hash, sa.lastPh1Block, mid, sa.suite!.encr.blockBytes),
+        encrypt: (iv, plain) => self.encrypt(sa, iv, plain),
+        decrypt: (iv, body) => self.decrypt(sa, iv, body),
+        hash: (mid, rest) => km.qmHash1(sa.suite!.hash, sa.keys!.skeyidA, mid, rest),
+        newMessageId: () => self.randomMessageId(sa),
+        emit: (packet) => self.emit(sa, packet),
+        log: (level, msg, fields) => self.log(level, msg, sa, fields),
+        ready: (t) => {
+          const pending = sa.pendingPh2;
+          sa.pendingPh2 = [];
+          for (const s of pending) self.startQuickMode(sa, s, t);
+        },
+        fail: (reason, t) => {
+          self.log('error', reason, sa);
+          if (!self.deletePh1(sa.serial, t)) self.killPh1(sa, reason);
+        },
+      },
+      roles,
+      this.cfgServer,
+    );
+    this.cfgSessions.set(sa, session);
+    session.start(now);
+  }
+
+  private cfgStop(sa: Ph1): void {
+    this.cfgSessions.get(sa)?.dispose();
+    this.cfgSessions.delete(sa);
+    this.fragments.forget(sa.cookieI);
+  }
+
+  private transaction(sa: Ph1, header: IsakmpHeader, body: Buffer, packet: Buffer, now: number): void {
+    const cfg = this.cfgSessions.get(sa);
+    if (sa.state !== 'ESTABLISHED' || !cfg) return this.log('warn', 'Transaction exchange without XAUTH / Mode-Config configured: dropped', sa);
+    cfg.receive(header.messageId, header.flags, header.nextPayload, body, packet, now);
+  }
+
+  /** Fragment payload (132): only for a known ISAKMP-SA whose remote has `ike_frag` on (racoon's receiver capability). */
+  private receiveFragment(header: IsakmpHeader, body: Buffer, from: Endpoint, to: Endpoint, now: number): void {
+    const sa = this.ph1s.get(header.cookieI);
+    if (!sa || !sa.peer.ikeFrag || sa.peer.ikeFrag === 'off') {
+      this.log('debug', `fragment from ${from.address}[${from.port}] for ${sa ? 'a remote without ike_frag' : 'an unknown ISAKMP-SA'}: dropped`, sa ?? null);
+      return;
+    }
+    const f = parseFragment(body);
+    if (!f.ok) return this.log('warn', `malformed fragment from ${from.address}[${from.port}]: ${f.message} at offset ${f.offset}`, sa);
+    const r = this.fragments.add(header, f.value, now);
+    if (r.kind === 'dropped') return this.log('warn', `fragment dropped: ${r.reason}`, sa);
+    if (r.kind === 'complete') {
+      this.log('debug', `reassembled a ${r.message.length}-octet message from fragments`, sa);
+      this.receiveDatagram(frameIkeMessage(r.message, to.port, from.port), from, to, now);
+    }
+  }
+
+  /** racoon: phase-1 messages above the fragment size go out in pieces with `ike_frag force`, or `on` once the peer sent the VID. */
+  private nextFragmentId(): number {
+    this.fragmentId = (this.fragmentId % 0xffff) + 1;
+    return this.fragmentId;
+  }
+
+  private mustFragment(sa: Ph1, msg: Buffer): boolean {
+    const mode = sa.peer.ikeFrag ?? 'off';
+    if (mode === 'off' || msg.length <= this.ikeFragSize || msg[18] !== sa.exchange) return false;
+    return mode === 'force' || this.fragPeers.has(sa);
   }
 
   // =====================================================================
@@ -1241,6 +1508,10 @@ export class Ikev1Engine {
   }
 
   private emit(sa: Ph1, msg: Buffer): void {
+    if (this.mustFragment(sa, msg)) {
+      for (const f of fragmentMessage(msg, this.nextFragmentId(), this.ikeFragSize)) this.actions.push({ kind: 'datagram', from: { ...sa.local }, to: { ...sa.remote }, data: frameIkeMessage(f, sa.local.port, sa.remote.port) });
+      return;
+    }
     this.actions.push({ kind: 'datagram', from: { ...sa.local }, to: { ...sa.remote }, data: frameIkeMessage(msg, sa.local.port, sa.remote.port) });
   }
 
@@ -1313,6 +1584,8 @@ export class Ikev1Engine {
       lastSent: null,
       createdAt: now,
       establishedAt: -1,
+      expiredAt: -1,
+      deleteAt: Infinity,
       lastInboundAt: now,
       ph2s: new Map(),
       pendingPh2: [],
@@ -1325,16 +1598,19 @@ export class Ikev1Engine {
   }
 
   private killPh1(sa: Ph1, reason: string): void {
-    if (sa.state !== 'ESTABLISHED') this.log('error', reason, sa);
+    if (!isUp(sa)) this.log('error', reason, sa);
     else this.log('info', `ISAKMP-SA expired or deleted (${reason})`, sa);
     sa.state = 'DEAD';
     sa.retransmit = null;
     this.ph1s.delete(sa.cookieI);
+    // a Quick Mode cut short leaves the larval SA of its GETSPI: delete it (the established ones stay in the kernel)
+    for (const p2 of [...sa.ph2s.values()]) if (p2.state !== 'ESTABLISHED') this.removePh2(sa, p2, true);
+    this.cfgStop(sa);
     for (const [seq, p] of this.pendingPfKey) if (p.ph1 === sa) this.pendingPfKey.delete(seq);
   }
 
   private hasOtherPh1(sa: Ph1): boolean {
-    return [...this.ph1s.values()].some((o) => o !== sa && o.peer === sa.peer && o.state === 'ESTABLISHED');
+    return [...this.ph1s.values()].some((o) => o !== sa && o.peer === sa.peer && isUp(o));
   }
 
   private ph1Proposal(peer: Ikev1PeerConfig): Proposal {
@@ -1362,7 +1638,7 @@ export class Ikev1Engine {
       for (const t of prop.transforms) {
         if (t.transformId !== KEY_IKE) continue;
         const method = attr(t.attributes, Ph1Attr.AUTHENTICATION_METHOD);
-        if (method !== AuthMethod.PRE_SHARED_KEY) {
+        if (!isPskAuthMethod(method)) {
           why = `authentication method ${method} not supported`;
           continue;
         }
@@ -1374,7 +1650,7 @@ export class Ikev1Engine {
         const life = lifetimeOf(t.attributes, Ph1Attr.LIFE_TYPE, Ph1Attr.LIFE_DURATION) ?? 28800;
         for (const ours of peer.ph1Proposals) {
           if (ours.encr !== attr(t.attributes, Ph1Attr.ENCRYPTION_ALGORITHM) || ours.hash !== attr(t.attributes, Ph1Attr.HASH_ALGORITHM)) continue;
-          if (ours.dhGroup !== attr(t.attributes, Ph1Attr.GROUP_DESCRIPTION) || ours.authMethod !== method) continue;
+          if (ours.dhGroup !== attr(t.attributes, Ph1Attr.GROUP_DESCRIPTION) || !sameAuthMethod(ours.authMethod, method!)) continue;
           if ((ours.keyBits ?? null) !== attr(t.attributes, Ph1Attr.KEY_LENGTH)) continue;
           const d = checkLifetime(peer.proposalCheck, life, ours.lifetimeSeconds);
           if (!d.ok) {
@@ -1393,6 +1669,8 @@ export class Ikev1Engine {
     const v: { type: PayloadType.VID; data: Buffer }[] = [];
     if (peer.natTraversal) v.push({ type: PayloadType.VID, data: VENDOR_ID.NATT_RFC3947 }, { type: PayloadType.VID, data: VENDOR_ID.NATT_DRAFT_02N });
     if (peer.dpdDelaySeconds > 0) v.push({ type: PayloadType.VID, data: VENDOR_ID.DPD });
+    if (peer.ikeFrag && peer.ikeFrag !== 'off') v.push({ type: PayloadType.VID, data: fragmentationVendorId(peer.exchangeModes[0] === 'aggressive') });
+    if (xauthRole(peer.ph1Proposals.map((p) => p.authMethod))) v.push({ type: PayloadType.VID, data: XAUTH_VENDOR_ID });
     return v;
   }
 
@@ -1400,6 +1678,7 @@ export class Ikev1Engine {
     for (const p of allPayloads(pl, PayloadType.VID)) {
       if (p.data.equals(VENDOR_ID.NATT_RFC3947)) sa.peerNatt = sa.peer.natTraversal;
       if (p.data.equals(VENDOR_ID.DPD)) sa.peerDpd = true;
+      if (isFragmentationVendorId(p.data)) this.fragPeers.add(sa);
     }
   }
 
@@ -1475,6 +1754,15 @@ export class Ikev1Engine {
 
 // -------------------------------------------------------------------------
 // free helpers
+
+/** An ISAKMP-SA that protects messages: established, or expired while its replacement is negotiated. */
+function isUp(sa: Ph1): boolean {
+  return sa.state === 'ESTABLISHED' || sa.state === 'EXPIRED';
+}
+
+function isNattVendorId(v: Buffer): boolean {
+  return v.equals(VENDOR_ID.NATT_RFC3947) || v.equals(VENDOR_ID.NATT_DRAFT_02N) || v.equals(VENDOR_ID.NATT_DRAFT_02) || v.equals(VENDOR_ID.NATT_DRAFT_03);
+}
 
 function spiBuffer(spi: number): Buffer {
   const b = Buffer.alloc(4);

@@ -86,6 +86,8 @@ export interface EspSuite {
   sadbAalg: number;
   encrKeyBytes: number;
   authKeyBytes: number;
+  /** RFC 4304 §2: the transform carries Extended Sequence Number = 1 */
+  esn: boolean;
 }
 
 /** An ESP transform (RFC 2407 §4.4.4 id + §4.5 attributes) as the kernel knows it. */
@@ -99,6 +101,8 @@ export function espSuite(transformId: number, attrs: SaAttribute[]): EspSuite | 
   if (a === null) return 'ESP transform without authentication algorithm';
   const integ = findAlgorithm('integ', 'ipsecDoi', a);
   if (!integ || !integ.implemented || integ.sadb === null) return `unsupported authentication algorithm ${a}`;
+  const esn = attr(attrs, Ph2Attr.EXTENDED_SEQUENCE_NUMBER);
+  if (esn !== null && esn !== 1) return `unknown Extended Sequence Number value ${esn} (RFC 4304 §2: 1 = 64-bit)`;
   return {
     transformId,
     keyBits: kl,
@@ -107,5 +111,6 @@ export function espSuite(transformId: number, attrs: SaAttribute[]): EspSuite | 
     sadbAalg: integ.sadb,
     encrKeyBytes: keymatBytes(encr, bits),
     authKeyBytes: integ.keyBytes,
+    esn: esn === 1,
   };
 }

@@ -83,6 +83,17 @@ export type AuthConfig =
       trustedCas: Buffer[];
       /** RFC 7427 hash for our signatures (default sha256) */
       hash?: 'sha256' | 'sha384' | 'sha512';
+      /**
+       * racoon `peers_certfile x509`: the peer's certificate is this one (DER); a CERT the
+       * peer sends is ignored, the AUTH is verified with this key, no chain is needed
+       */
+      peerCertificate?: Buffer;
+      /** racoon `verify_cert off`: do not validate the peer's chain nor its ID against the certificate (default true) */
+      verifyCert?: boolean;
+      /** racoon `send_cert` (default true): send our CERT payloads */
+      sendCert?: boolean;
+      /** racoon `send_cr` (default true): send CERTREQ for our trusted CAs */
+      sendCertReq?: boolean;
     };
 
 export interface Ikev2PeerConfig {
@@ -111,6 +122,8 @@ export interface Ikev2PeerConfig {
    * the narrowed traffic selectors and remove them with the CHILD_SA
    */
   generatePolicy?: boolean;
+  /** RFC 4555 MOBIKE (racoon.conf `mobike on`): offer MOBIKE_SUPPORTED in IKE_AUTH */
+  mobike?: boolean;
 }
 
 export interface ConfigProblem {
@@ -129,7 +142,8 @@ export function validatePeerConfig(c: Ikev2PeerConfig): ConfigProblem[] {
   if (c.auth.method === 'psk' && c.auth.psk.length === 0) p('auth.psk', 'empty pre-shared key');
   if (c.auth.method === 'pubkey') {
     if (c.auth.certificates.length === 0) p('auth.certificates', 'no certificate of our own');
-    if (c.auth.trustedCas.length === 0) p('auth.trustedCas', 'no trusted CA to check the peer against');
+    if (c.auth.trustedCas.length === 0 && !c.auth.peerCertificate && c.auth.verifyCert !== false)
+      p('auth.trustedCas', 'no trusted CA (nor pinned peer certificate) to check the peer against');
   }
   if (c.ikeProposals.length === 0) p('ikeProposals', 'no IKE proposal');
   c.ikeProposals.forEach((ip, i) => {

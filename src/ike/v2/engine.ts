@@ -10,7 +10,7 @@
  * exchanges as tasks (tasks/*.ts), retransmits requests with back-off (§2.1)
  * and replays the cached response to a retransmitted request.
  */
-import { SadbMsgType } from '../../pfkey/constants';
+import { SadbMsgType, SadbSaType } from '../../pfkey/constants';
 import type { PfKeyMessage } from '../../pfkey/types';
 import { Endpoint, NAT_KEEPALIVE, classifyUdpPayload, floatPorts, frameIkeMessage } from '../common/natt';
 import { DEFAULT_RETRANSMIT, RetransmitPolicy, retransmitDelay } from '../common/retransmit';
@@ -25,7 +25,8 @@ import {
   formatChildSpi,
   formatIkeSpi,
 } from './constants';
-import type { ChildConfig, Ikev2PeerConfig } from './config';
+import type { ChildConfig, ChildProposalConfig, Ikev2PeerConfig } from './config';
+import { installableChildProposals, type KernelAlgorithms } from './proposal';
 import type { IkeCryptoPort, RandomSource } from './crypto-port';
 import type { PubkeyPort } from './pubkey';
 import { IkeSa, QueuedExchange } from './ike-sa';
@@ -47,9 +48,10 @@ import {
 } from './payloads';
 import { ChildCreateTask } from './tasks/child-create';
 import { AuthFailedNoticeTask, IkeAuthTask } from './tasks/ike-auth';
-import { IkeRekeyTask } from './tasks/ike-rekey';
+import { IkeRekeyTask, moveToRekeyed } from './tasks/ike-rekey';
 import { IkeInitTask, evaluateIkeSaInit } from './tasks/ike-init';
 import { ChildDeleteTask, IkeDeleteTask, IkeDpdTask, removeChild } from './tasks/informational';
+import { MobikeSupportTask, MobikeUpdateTask, followsRequestAddresses, mobikeResponder } from './mobike';
 import type { LogFields, LogLevel, PfKeyRequest, Services, Task, TaskResult } from './tasks/task';
 import type { WireError } from './wire';
 
@@ -70,6 +72,11 @@ export interface Ikev2EngineOptions {
   halfOpenTimeoutMs?: number;
   /** first SA2 reqid handed out to children without a configured one */
   firstReqid?: number;
+  /**
+   * what the kernel can install (its SADB_REGISTER lists); the engine also learns
+   * them from any REGISTER message it is fed. Unknown = every algorithm is offered.
+   */
+  kernelAlgorithms?: KernelAlgorithms;
 }
 
 export interface Ikev2LogEvent {
@@ -106,6 +113,8 @@ export interface IkeSaInfo {
   local: Endpoint;
   remote: Endpoint;
   udpEncap: boolean;
+  /** RFC 4555 MOBIKE negotiated in IKE_AUTH */
+  mobike: boolean;
   children: ChildSaInfo[];
 }
 
@@ -140,6 +149,9 @@ export class Ikev2Engine implements Services {
   private nextReqid: number;
   private readonly reqidByChild = new Map<ChildConfig, number>();
   private readonly cookieSecret: Buffer;
+  private kernelAlgorithms: KernelAlgorithms | null;
+  /** "child name|algorithm" pairs already reported as not installable */
+  private readonly reportedUninstallable = new Set<string>();
 
   constructor(opts: Ikev2EngineOptions) {
     this.peers = opts.peers;
@@ -153,6 +165,7 @@ export class Ikev2Engine implements Services {
     this.halfOpenTimeoutMs = opts.halfOpenTimeoutMs ?? 30000;
     this.nextReqid = opts.firstReqid ?? 1;
     this.cookieSecret = this.random.bytes(32);
+    this.kernelAlgorithms = opts.kernelAlgorithms ?? null;
   }
 
   // =====================================================================
@@ -194,6 +207,7 @@ export class Ikev2Engine implements Services {
       local: sa.local,
       remote: sa.remote,
       udpEncap: sa.udpEncap,
+      mobike: sa.mobike,
       children: sa.children.map((c) => ({ name: c.config.name, reqid: c.reqid, mode: c.mode, inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi, state: c.state })),
     }));
   }
@@ -220,11 +234,21 @@ export class Ikev2Engine implements Services {
     this.sas.set(sa.spiI, sa);
     this.log('info', `initiating IKE_SA ${peer.name} to ${peer.remote.address}`, sa);
     sa.queued.push({ exchangeType: ExchangeType.IKE_SA_INIT, tasks: [new IkeInitTask()] });
-    const authTasks: Task[] = [new IkeAuthTask()];
+    const authTasks: Task[] = [new IkeAuthTask(), new MobikeSupportTask()];
     if (child) authTasks.push(new ChildCreateTask(child, { inIkeAuth: true }));
     sa.queued.push({ exchangeType: ExchangeType.IKE_AUTH, tasks: authTasks });
     this.startNext(sa);
     return sa.serial;
+  }
+
+  /**
+   * Ask the kernel what it can install: SADB_REGISTER for ESP (RFC 2367 §3.1.2).
+   * The reply's SUPPORTED lists, fed back through receivePfKey, make the engine
+   * offer and accept only installable ESP algorithms.
+   */
+  registerWithKernel(now: number): void {
+    this.clock = now;
+    this.pfkeySend(null, { type: SadbMsgType.REGISTER, satype: SadbSaType.ESP, errno: 0, ext: {} });
   }
 
   /** Delete an IKE SA with an INFORMATIONAL Delete (RFC 7296 §1.4.1). */
@@ -246,14 +270,18 @@ export class Ikev2Engine implements Services {
    * its keys, SPIs and CHILD_SAs and from now on talks from `local` to
    * `remote`. Its CHILD_SAs' kernel messages (DELETE, rekey ADD/UPDATE) use
    * the new addresses, which is where the kernel's MIGRATE moved their SAs.
-   * No message is sent; false if there is no such live IKE SA.
+   * With MOBIKE negotiated and us the original initiator, an INFORMATIONAL
+   * UPDATE_SA_ADDRESSES tells the peer (RFC 4555 §3.5); otherwise nothing is
+   * sent. False if there is no such live IKE SA.
    */
-  moveIkeSa(serial: number, local: Endpoint, remote: Endpoint): boolean {
+  moveIkeSa(serial: number, local: Endpoint, remote: Endpoint, now?: number): boolean {
+    if (now !== undefined) this.clock = now;
     const sa = this.bySerial(serial);
     if (!sa || sa.state === 'dead') return false;
     this.log('info', `IKE_SA ${sa.peer.name}[${sa.serial}] moved from ${sa.local.address}[${sa.local.port}]-${sa.remote.address}[${sa.remote.port}] to ${local.address}[${local.port}]-${remote.address}[${remote.port}]`, sa);
     sa.local = { ...local };
     sa.remote = { ...remote };
+    if (sa.mobike && sa.isInitiator && sa.state === 'established') this.queueExchange(sa, ExchangeType.INFORMATIONAL, [new MobikeUpdateTask()]);
     return true;
   }
 
@@ -365,6 +393,14 @@ export class Ikev2Engine implements Services {
 
   receivePfKey(msg: PfKeyMessage, now: number): void {
     this.clock = now;
+    if (msg.type === SadbMsgType.REGISTER && msg.errno === 0 && msg.ext.supportedEncrypt) {
+      // RFC 2367 §3.1.2: the REGISTER reply (ours, or broadcast for another registration) lists what the kernel supports
+      this.kernelAlgorithms = { encrypt: msg.ext.supportedEncrypt.algs, auth: msg.ext.supportedAuth?.algs ?? [] };
+      this.reportedUninstallable.clear();
+      this.log('debug', `kernel ESP algorithms: encrypt ${msg.ext.supportedEncrypt.algs.map((a) => a.id).join(',')}; auth ${(msg.ext.supportedAuth?.algs ?? []).map((a) => a.id).join(',')}`, null);
+      this.firedPfKey.delete(msg.seq);
+      return;
+    }
     if (msg.pid === this.pid) {
       const p = this.pendingPfKey.get(msg.seq);
       if (p && p.task.onPfKeyReply) {
@@ -551,7 +587,7 @@ export class Ikev2Engine implements Services {
     }
     sa.active = null;
     sa.nextMidOut = messageId + 1;
-    if (exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') sa.compact();
+    if (sa.state === 'established') sa.compact(); // memory layout of an established SA (ike-sa.ts)
     if (exchangeType === ExchangeType.IKE_SA_INIT && sa.udpEncap) {
       const f = floatPorts(sa.local, sa.remote);
       sa.local = f.local;
@@ -588,9 +624,14 @@ export class Ikev2Engine implements Services {
     }
     const payloads = opened.payloads;
     sa.lastInboundAt = this.clock;
-    // RFC 7296 §2.23: the responder follows the initiator's (NAT-mapped) address and port
-    sa.remote = { ...from };
-    sa.local = { ...to };
+    // RFC 7296 §2.23 / RFC 4555 §3.5: only IKE_AUTH (port float), a NAT-mapping change or
+    // MOBIKE UPDATE_SA_ADDRESSES (its task) move the IKE SA; a stale request does not.
+    sa.requestPath = { from: { ...from }, to: { ...to } };
+    const follow = followsRequestAddresses(sa, exchangeType, payloads);
+    if (follow !== 'none') sa.remote = { ...from };
+    if (follow === 'both') sa.local = { ...to };
+    if (follow !== 'both' && (sa.remote.address !== from.address || sa.local.address !== to.address))
+      this.log('debug', `request from ${from.address}[${from.port}] to ${to.address}[${to.port}] does not move the IKE_SA (RFC 4555 §3.5, RFC 7296 §2.23)`, sa, { messageId });
     this.log('debug', `received ${exchangeName(exchangeType)} request ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
     const tasks = this.passiveTasks(sa, exchangeType, payloads);
     if (!tasks) {
@@ -608,16 +649,19 @@ export class Ikev2Engine implements Services {
     switch (exchangeType) {
       case ExchangeType.IKE_AUTH:
         if (sa.state !== 'connecting' || sa.role !== 'responder') return null;
-        return [new IkeAuthTask(), new ChildCreateTask(null, { inIkeAuth: true })];
+        return [new IkeAuthTask(), new MobikeSupportTask(), new ChildCreateTask(null, { inIkeAuth: true })];
       case ExchangeType.CREATE_CHILD_SA: {
+        // RFC 7296 §2.25.2: an IKE SA we have rekeyed (or are deleting) takes no new work
+        if (sa.state === 'rekeyed' || sa.state === 'deleting') return [new TemporaryFailureTask(`the IKE_SA is ${sa.state}`)];
         if (sa.state !== 'established') return null;
         const rekey = findNotify(payloads, NotifyType.REKEY_SA);
         if (rekey) {
           const spi = rekey.spi.length === 4 ? rekey.spi.readUInt32BE(0) : -1;
           const old = sa.children.find((c) => c.outboundSpi === spi);
-          const t = new ChildCreateTask(old?.config ?? null, { inIkeAuth: false, rekeyOf: old });
           if (!old) return [new ChildNotFoundTask()];
-          return [t];
+          // RFC 7296 §2.25.1: a CHILD_SA we have already rekeyed or are deleting
+          if (old.state === 'rekeyed' || old.state === 'deleting') return [new TemporaryFailureTask(`CHILD_SA ${old.config.name} is ${old.state}`)];
+          return [new ChildCreateTask(old.config, { inIkeAuth: false, rekeyOf: old })];
         }
         if (findPayload(payloads, PayloadType.TSi)) return [new ChildCreateTask(null, { inIkeAuth: false })];
         return [new IkeRekeyTask()];
@@ -627,7 +671,8 @@ export class Ikev2Engine implements Services {
         const dels = payloads.filter((p) => p.type === PayloadType.DELETE);
         if (dels.some((d) => d.type === PayloadType.DELETE && d.protocolId === ProtocolId.IKE)) return [new IkeDeleteTask()];
         if (dels.length) return [new ChildDeleteTask()];
-        return [new IkeDpdTask()];
+        const mobike = sa.requestPath ? mobikeResponder(payloads, sa.requestPath) : null;
+        return [mobike ?? new IkeDpdTask()];
       }
       default:
         return null;
@@ -756,7 +801,7 @@ export class Ikev2Engine implements Services {
     sa.passive = null;
     const packets = this.sendResponse(sa, p.exchangeType, p.messageId, out);
     if (p.exchangeType === ExchangeType.IKE_SA_INIT) sa.initResponse = packets[0];
-    if (p.exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') sa.compact();
+    if (sa.state === 'established') sa.compact(); // memory layout of an established SA (ike-sa.ts)
     if (sa.state === 'established' && sa.initKey) {
       this.halfOpenByInit.delete(sa.initKey);
       sa.initKey = null;
@@ -856,6 +901,19 @@ export class Ikev2Engine implements Services {
     return r;
   }
 
+  childProposalsFor(sa: IkeSa, child: ChildConfig): ChildProposalConfig[] {
+    if (!this.kernelAlgorithms) return child.proposals;
+    const { proposals, refused } = installableChildProposals(child.proposals, this.crypto, this.kernelAlgorithms);
+    for (const r of refused) {
+      const key = `${child.name}|${r}`;
+      if (this.reportedUninstallable.has(key)) continue;
+      if (this.reportedUninstallable.size > 1024) this.reportedUninstallable.clear();
+      this.reportedUninstallable.add(key);
+      this.log('warn', `CHILD_SA ${child.name}: ESP algorithm ${r} is not supported by the kernel (not in its SADB_REGISTER list): neither offered nor accepted`, sa);
+    }
+    return proposals;
+  }
+
   peerConfigs(): readonly Ikev2PeerConfig[] {
     return this.peers;
   }
@@ -870,6 +928,13 @@ export class Ikev2Engine implements Services {
     if (sa.state === 'dead') return;
     for (const ex of [sa.active, sa.passive, ...sa.queued]) for (const t of ex?.tasks ?? []) t.abort?.(this, sa);
     for (const [seq, p] of this.pendingPfKey) if (p.sa === sa) this.pendingPfKey.delete(seq);
+    const successor = sa.ikeRekeyCollision?.created;
+    sa.ikeRekeyCollision = null;
+    // RFC 7296 §2.8.2: we answered the peer's rekey of this IKE SA; its new IKE SA keeps the CHILD_SAs
+    if (successor && successor.state === 'established' && sa.children.length > 0) {
+      sa.queued = []; // aborted above
+      moveToRekeyed(this, sa, successor);
+    }
     for (const c of [...sa.children]) removeChild(this, sa, c, 'IKE_SA deleted');
     sa.active = null;
     sa.passive = null;
@@ -881,6 +946,7 @@ export class Ikev2Engine implements Services {
   }
 
   adoptIkeSa(sa: IkeSa): void {
+    if (sa.state === 'established') sa.compact(); // a rekeyed IKE SA (ike-rekey.ts) is complete when adopted
     this.sas.set(sa.localSpi, sa);
   }
 
@@ -910,3 +976,14 @@ class ChildNotFoundTask implements Task {
   }
 }
 
+
+/** RFC 7296 §2.25: the request collides with a rekey or delete we already completed: TEMPORARY_FAILURE, the peer sorts it out. */
+class TemporaryFailureTask implements Task {
+  readonly kind = 'child_rekey' as const;
+  constructor(private readonly why: string) {}
+  buildResponse(svc: Services, sa: IkeSa, out: Payload[]): TaskResult {
+    svc.log('info', `CREATE_CHILD_SA refused with TEMPORARY_FAILURE: ${this.why}`, sa);
+    out.push(notify(NotifyType.TEMPORARY_FAILURE));
+    return 'done';
+  }
+}

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { formatIp, parseIp } from '../../util/ip';
 import { IdType } from './constants';
 import type { Ikev2Identity } from './config';
+import { formatName, sameName } from './der';
 
 export function identityData(id: Ikev2Identity): Buffer {
   switch (id.type) {
@@ -25,11 +26,16 @@ export function addressIdentity(address: string): Ikev2Identity {
 
 export function identityMatches(id: Ikev2Identity | null, type: number, data: Buffer): boolean {
   if (id === null) return true;
-  return id.type === type && identityData(id).equals(data);
+  if (id.type !== type) return false;
+  // distinguished names compare attribute by attribute (a DN typed in racoon.conf vs the CA's encoding)
+  if (type === IdType.ID_DER_ASN1_DN) return sameName(identityData(id), data);
+  return identityData(id).equals(data);
 }
 
 export function describeIdentity(type: number, data: Buffer): string {
   if ((type === IdType.ID_IPV4_ADDR && data.length === 4) || (type === IdType.ID_IPV6_ADDR && data.length === 16)) return formatIp(data);
   if (type === IdType.ID_FQDN || type === IdType.ID_RFC822_ADDR) return data.toString('utf8');
+  const dn = type === IdType.ID_DER_ASN1_DN ? formatName(data) : null;
+  if (dn !== null) return dn;
   return `${IdType[type] ?? type}:${data.toString('hex')}`;
 }

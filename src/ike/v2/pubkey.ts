@@ -13,7 +13,7 @@ export interface PubkeyPort {
   verify(certDer: Buffer, authData: Buffer, octets: Buffer): boolean;
   /** `chain`: end-entity first, then intermediates; null when it chains to one of `trusted`, else why not */
   validateChain(chain: Buffer[], trusted: Buffer[]): string | null;
-  /** the certificate names this IKE identity (subjectAltName dNSName / rfc822Name / iPAddress) */
+  /** the certificate names this IKE identity (subjectAltName dNSName / rfc822Name / iPAddress, subject DN, SHA-1 key identifier) */
   certMatchesId(certDer: Buffer, idType: number, idData: Buffer): boolean;
   /** SHA-1 of the CA's SubjectPublicKeyInfo: the CERTREQ Certification Authority value (RFC 7296 §3.7) */
   caKeyId(caDer: Buffer): Buffer | null;

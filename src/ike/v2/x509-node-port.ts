@@ -8,6 +8,7 @@
 import { X509Certificate, constants, createHash, createPrivateKey, sign, verify } from 'node:crypto';
 import { formatIp } from '../../util/ip';
 import { IdType } from './constants';
+import { certificatePublicKeyBits, certificateSubject, sameName } from './der';
 import type { PubkeyPort, SignatureHash } from './pubkey';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -96,6 +97,16 @@ export const nodePubkeyPort: PubkeyPort = {
       case IdType.ID_IPV4_ADDR:
       case IdType.ID_IPV6_ADDR:
         return (idData.length === 4 || idData.length === 16) && c.checkIP(formatIp(idData)) !== undefined;
+      case IdType.ID_DER_ASN1_DN: {
+        // RFC 7296 §3.5 / RFC 4945 §3.1.5: the ID is the certificate's subject DN
+        const subject = certificateSubject(certDer);
+        return subject !== null && sameName(subject, idData);
+      }
+      case IdType.ID_KEY_ID: {
+        // an opaque ID; a certificate names it when it is the RFC 5280 §4.2.1.2 (1) key identifier
+        const bits = certificatePublicKeyBits(certDer);
+        return bits !== null && createHash('sha1').update(bits).digest().equals(idData);
+      }
       default:
         return false;
     }

@@ -6,7 +6,7 @@
  * (SADB_EALG_* / SADB_AALG_*) number.
  */
 import { findAlgorithm, type IntegAlg } from '../../crypto/registry';
-import { IpsecMode, NatTType } from '../../pfkey/constants';
+import { IpsecMode, NatTType, SadbSaFlags } from '../../pfkey/constants';
 import type { SecurityAssociation } from '../../sadb/sadb';
 import { parseIp } from '../../util/ip';
 import { AhSa } from '../../xform/ah';
@@ -49,7 +49,7 @@ export function toXformSa(sa: SecurityAssociation, fallback: UdpFallback | null)
     mode,
     src,
     dst,
-    esn: false,
+    esn: (ext.sa.flags & SadbSaFlags.X_ESN) !== 0, // RFC 4304 negotiated in Quick Mode / IKEv2 ESN transform
     replayWindow,
     padding: 'sequential',
     checkPadding: false,

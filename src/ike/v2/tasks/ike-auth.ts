@@ -42,11 +42,11 @@ function ourAuth(svc: Services, sa: IkeSa, forInitiator: boolean, idType: number
 }
 
 function certPayloads(cfg: Ikev2PeerConfig): Payload[] {
-  return cfg.auth.method === 'pubkey' ? cfg.auth.certificates.map((data) => ({ type: PayloadType.CERT, encoding: CertEncoding.X509_SIGNATURE, data })) : [];
+  return cfg.auth.method === 'pubkey' && cfg.auth.sendCert !== false ? cfg.auth.certificates.map((data) => ({ type: PayloadType.CERT, encoding: CertEncoding.X509_SIGNATURE, data })) : [];
 }
 
 function certReq(svc: Services, cfg: Ikev2PeerConfig): Payload[] {
-  if (cfg.auth.method !== 'pubkey' || !svc.pubkey) return [];
+  if (cfg.auth.method !== 'pubkey' || !svc.pubkey || cfg.auth.sendCertReq === false) return [];
   const ids = cfg.auth.trustedCas.map((c) => svc.pubkey!.caKeyId(c)).filter((x): x is Buffer => x !== null);
   return ids.length ? [{ type: PayloadType.CERTREQ, encoding: CertEncoding.X509_SIGNATURE, data: Buffer.concat(ids) }] : [];
 }
@@ -62,11 +62,17 @@ function verifyPeer(svc: Services, sa: IkeSa, cfg: Ikev2PeerConfig, peerIsInitia
   }
   if (!svc.pubkey) return 'no certificate support configured in the engine';
   if (auth.method !== AuthMethod.DIGITAL_SIGNATURE) return `AUTH method ${AuthMethod[auth.method] ?? auth.method}, configured: RFC 7427 digital signature`;
-  const certs = allPayloads(payloads, PayloadType.CERT).filter((c) => c.encoding === CertEncoding.X509_SIGNATURE).map((c) => c.data);
+  const pinned = cfg.auth.peerCertificate;
+  // racoon peers_certfile: the configured certificate stands for the peer, whatever CERT it sends
+  const certs = pinned ? [pinned] : allPayloads(payloads, PayloadType.CERT).filter((c) => c.encoding === CertEncoding.X509_SIGNATURE).map((c) => c.data);
   if (certs.length === 0) return 'no X.509 certificate received';
-  const chain = svc.pubkey.validateChain(certs, cfg.auth.trustedCas);
-  if (chain) return `certificate not trusted: ${chain}`;
-  if (!svc.pubkey.certMatchesId(certs[0], idType, idData)) return `certificate does not name ${describeIdentity(idType, idData)}`;
+  if (cfg.auth.verifyCert !== false) {
+    if (!pinned) {
+      const chain = svc.pubkey.validateChain(certs, cfg.auth.trustedCas);
+      if (chain) return `certificate not trusted: ${chain}`;
+    }
+    if (!svc.pubkey.certMatchesId(certs[0], idType, idData)) return `certificate does not name ${describeIdentity(idType, idData)}`;
+  }
   return svc.pubkey.verify(certs[0], auth.data, octets) ? null : 'signature in the AUTH payload does not verify';
 }
 
