@@ -152,7 +152,7 @@ export class Lab {
       must(
         'nft drop fragments',
         cmd('ip', ['netns', 'exec', this.nsCharon, 'nft', '-f', '-'], {
-          input: 'table ip frag {\n chain input {\n  type filter hook prerouting priority -400; policy accept;\n  ip frag-off & 0x3fff != 0 counter drop\n }\n}\n',
+          input: 'table ip tkifrag {\n chain input {\n  type filter hook prerouting priority -400; policy accept;\n  ip frag-off & 0x3fff != 0 counter drop\n }\n}\n',
         }),
       );
     }
@@ -201,8 +201,19 @@ export class Lab {
     return join(this.sockDir, 'racoon.sock');
   }
 
-  swanctl(args: readonly string[], timeoutMs = 30000): Promise<CmdResult> {
+  /** swanctl against this lab's charon, without blocking the event loop (the runner's labs run concurrently). */
+  swanctlAsync(args: readonly string[], timeoutMs = 30000): Promise<CmdResult> {
     return cmdAsync('swanctl', [...args, '--uri', this.vici], timeoutMs);
+  }
+  /** The blocking forms, for tests that drive one lab step by step (test/migrate/charon-mobike.test.ts). */
+  swanctl(args: readonly string[], timeoutMs = 30000): CmdResult {
+    return cmd('swanctl', [...args, '--uri', this.vici], { timeoutMs });
+  }
+  setkey(args: readonly string[], input?: string): CmdResult {
+    return cmd(process.execPath, [join(PROJECT_ROOT, 'bin', 'setkey'), '--socket', this.pfkeySocket, ...args], input === undefined ? {} : { input });
+  }
+  racoonctl(args: readonly string[]): CmdResult {
+    return cmd(process.execPath, [join(PROJECT_ROOT, 'bin', 'racoonctl'), '-s', this.adminSocket, ...args]);
   }
 
   viciReady(): boolean {
@@ -220,7 +231,7 @@ export class Lab {
 
   /** ping from charon's host address into tanuki's TS (through kernel-libipsec's ipsec0). */
   async pingFromCharon(count: number): Promise<{ sent: number; received: number; output: string }> {
-    const r = await cmdAsync('ip', ['netns', 'exec', this.nsCharon, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '2', '-I', NET.charonHost, NET.tanukiHost], 15000);
+    const r = await cmdAsync('ip', ['netns', 'exec', this.nsCharon, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '5', '-I', NET.charonHost, NET.tanukiHost], 15000);
     const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
     return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), output: (r.stdout + r.stderr).trim() };
   }

@@ -12,6 +12,7 @@ import { charonSas, hex8, type CharonIkeSa, type TanukiSa } from './evidence';
 import { Lab, LabError, sleep, track, waitFor, type CmdResult } from './lab';
 import { endpoints, NET, pskTxt, racoonConf, setkeyPolicies, strongswanConf, swanctlConf, TANUKI_REKEY_LIFETIME_S, type Scenario } from './scenario';
 import { formatPhase1, TanukiControl, type Phase1Row } from './tanuki';
+import { installCharonCredentials, pki, type Pki } from './pki';
 
 export interface Evidence {
   /** One line per check: `ok …` or `FAIL …`. */
@@ -75,7 +76,7 @@ interface Snapshot {
 
 async function snapshot(lab: Lab, ctl: TanukiControl | null, withPhase1 = false): Promise<Snapshot> {
   const [raw, tanuki, phase1] = await Promise.all([
-    lab.swanctl(['--list-sas', '--raw'], 10000),
+    lab.swanctlAsync(['--list-sas', '--raw'], 10000),
     ctl ? ctl.sas().catch(() => [] as TanukiSa[]) : Promise.resolve([] as TanukiSa[]),
     ctl && withPhase1 ? ctl.phase1().catch(() => [] as Phase1Row[]) : Promise.resolve(undefined),
   ]);
@@ -144,6 +145,8 @@ export function judge(s: Scenario, snap: Snapshot): string[] {
 }
 
 interface Counters {
+  /** charon's spi-in of the CHILD_SA the counters belong to. */
+  spi: number;
   charonIn: number;
   charonOut: number;
   charonPktIn: number;
@@ -157,6 +160,7 @@ function counters(s: Scenario, snap: Snapshot): Counters {
   const child = snap.ike?.children.find((c) => c.state === 'INSTALLED');
   const bytes = (src: string, dst: string) => snap.tanuki.filter((t) => t.src === src && t.dst === dst).reduce((n, t) => n + t.bytes, 0);
   return {
+    spi: child?.spiIn ?? 0,
     charonIn: child?.bytesIn ?? 0,
     charonOut: child?.bytesOut ?? 0,
     charonPktIn: child?.packetsIn ?? 0,
@@ -174,24 +178,26 @@ const PINGS = 3;
  * tanuki's host pings charon's; every echo must be answered and the byte/packet counters of the
  * SAs must move on both sides (`swanctl --list-sas --raw` bytes/packets, tanuki's LIFETIME_CURRENT).
  */
-async function trafficPhase(s: Scenario, lab: Lab, ctl: TanukiControl, label: string): Promise<string[]> {
+async function trafficPhase(s: Scenario, lab: Lab, ctl: TanukiControl, label: string, again = true): Promise<string[]> {
   const checks: string[] = [];
   const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
   const before = counters(s, await snapshot(lab, ctl));
   const [fromCharon, fromTanuki] = await Promise.all([
     lab.pingFromCharon(PINGS),
-    ctl.ping(NET.tanukiHost, NET.charonHost, PINGS, 2000).catch((e: unknown) => ({ sent: 0, received: 0, error: e instanceof Error ? e.message : String(e) })),
+    ctl.ping(NET.tanukiHost, NET.charonHost, PINGS, 5000).catch((e: unknown) => ({ sent: 0, received: 0, error: e instanceof Error ? e.message : String(e) })),
   ]);
   check(fromCharon.sent === PINGS && fromCharon.received === PINGS, `${label}ping ${NET.charonHost} -> ${NET.tanukiHost} (charon's side): ${fromCharon.received}/${fromCharon.sent} answered`);
   check(fromTanuki.sent === PINGS && fromTanuki.received === PINGS, `${label}ping ${NET.tanukiHost} -> ${NET.charonHost} (tanuki's host): ${fromTanuki.received}/${fromTanuki.sent} answered${'error' in fromTanuki ? ` (${fromTanuki.error})` : ''}`);
   const after = counters(s, await snapshot(lab, ctl));
+  // A rekey (tanuki's short lifetimes) replaced the CHILD_SA meanwhile: its counters start from zero, measure again.
+  if (after.spi !== before.spi && again) return trafficPhase(s, lab, ctl, `${label}(CHILD_SA replaced during the pings, again) `, false);
   const moved = (k: keyof Counters, what: string) => check(after[k] > before[k], `${label}${what} ${before[k]} -> ${after[k]}`);
   moved('charonIn', 'charon CHILD_SA bytes-in');
   moved('charonOut', 'charon CHILD_SA bytes-out');
   moved('charonPktIn', 'charon CHILD_SA packets-in');
   moved('charonPktOut', 'charon CHILD_SA packets-out');
-  moved('tanukiIn', "tanuki inbound SA current bytes");
-  moved('tanukiOut', "tanuki outbound SA current bytes");
+  moved('tanukiIn', 'tanuki inbound SA current bytes');
+  moved('tanukiOut', 'tanuki outbound SA current bytes');
   return checks;
 }
 
@@ -204,7 +210,7 @@ async function deletePhase(s: Scenario, lab: Lab, ctl: TanukiControl, dir: strin
     const errno = await ctl.deleteIsakmp(ep.tanuki, ep.charon);
     check(errno === 0, `racoonctl delete-sa isakmp answered errno ${errno}`);
   } else {
-    const t = await lab.swanctl(['--terminate', '--ike', 'interop', '--timeout', '5'], 10000);
+    const t = await lab.swanctlAsync(['--terminate', '--ike', 'interop', '--timeout', '5'], 10000);
     writeFileSync(join(dir, 'swanctl-terminate.txt'), t.stdout + t.stderr);
     check(t.status === 0, `swanctl --terminate --ike interop exit status ${t.status}`);
   }
@@ -240,7 +246,7 @@ async function rekeyChildPhase(s: Scenario, lab: Lab, ctl: TanukiControl, first:
   const old = first.ike?.children.find((c) => c.state === 'INSTALLED');
   if (!old) return ['FAIL no CHILD_SA to rekey'];
   if (s.behaviour === 'rekey-child-by-charon') {
-    const r = await lab.swanctl(['--rekey', '--child', 'c1'], 10000);
+    const r = await lab.swanctlAsync(['--rekey', '--child', 'c1'], 10000);
     writeFileSync(join(dir, 'swanctl-rekey.txt'), r.stdout + r.stderr);
     check(r.status === 0, `swanctl --rekey --child c1 exit status ${r.status}`);
   }
@@ -274,7 +280,7 @@ async function rekeyIkePhase(s: Scenario, lab: Lab, ctl: TanukiControl, first: S
   if (!oldIke) return ['FAIL no IKE_SA to rekey'];
   const oldCookies = `${oldIke.initiatorSpi}:${oldIke.responderSpi}`;
   if (s.behaviour === 'rekey-ike-by-charon') {
-    const r = await lab.swanctl(['--rekey', '--ike', 'interop'], 10000);
+    const r = await lab.swanctlAsync(['--rekey', '--ike', 'interop'], 10000);
     writeFileSync(join(dir, 'swanctl-rekey.txt'), r.stdout + r.stderr);
     check(r.status === 0, `swanctl --rekey --ike interop exit status ${r.status}`);
   }
@@ -323,6 +329,20 @@ async function dpdPhase(s: Scenario, lab: Lab, ctl: TanukiControl, dir: string):
   return checks;
 }
 
+/**
+ * RFC 7383 on a link that drops IP fragments: IKE_AUTH only got through as IKE fragments,
+ * in both directions (charon split its own message and reassembled tanuki's).
+ */
+function fragmentationChecks(dir: string): string[] {
+  const log = readLog(dir, 'charon.log');
+  const split = /splitting IKE message \((\d+) bytes\) into (\d+) fragments/.exec(log);
+  const joined = /reassembled fragmented IKE message \((\d+) bytes\)/.exec(log);
+  return [
+    `${split ? 'ok' : 'FAIL'} charon sent its IKE_AUTH as IKE fragments${split ? ` (${split[1]} bytes in ${split[2]} fragments)` : ''}`,
+    `${joined ? 'ok' : 'FAIL'} charon reassembled tanuki's IKE fragments${joined ? ` (${joined[1]} bytes)` : ''}`,
+  ];
+}
+
 function readLog(dir: string, f: string): string {
   return existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '';
 }
@@ -340,9 +360,21 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     throw e;
   }
   const ep = endpoints(s);
-  writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(s, dir, lab.sockDir));
-  writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(s));
-  writeFileSync(join(dir, 'racoon.conf'), racoonConf(s, dir, lab.sockDir));
+  let certs: Pki | null = null;
+  if (s.auth !== 'psk') {
+    try {
+      certs = await pki(s.auth);
+    } catch (e) {
+      untrack();
+      await lab.teardown();
+      const error = e instanceof Error ? e.message : String(e);
+      return { name: s.name, result: 'fail', seconds: Math.round((Date.now() - started) / 100) / 10, evidence: { checks: [], error } };
+    }
+  }
+  writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(dir, lab.sockDir, s));
+  writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(s, certs));
+  if (certs) installCharonCredentials(certs, dir);
+  writeFileSync(join(dir, 'racoon.conf'), racoonConf(s, dir, lab.sockDir, certs));
   writeFileSync(join(dir, 'psk.txt'), pskTxt());
   chmodSync(join(dir, 'psk.txt'), 0o600);
   writeFileSync(join(dir, 'setkey.conf'), setkeyPolicies(s));
@@ -355,7 +387,8 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     lab.startRacoon(join(dir, 'racoon.conf'));
     await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 20000, 'charon vici socket');
     if (!lab.viciReady()) throw new LabError('charon', `exited with status ${lab.charon?.exitCode} (see ${dir}/charon.stdout)`);
-    const load = await lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+    const load = await lab.swanctlAsync(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+    writeFileSync(join(dir, 'swanctl-load.txt'), load.stdout + load.stderr);
     if (load.status !== 0) throw new LabError('swanctl --load-all', (load.stderr || load.stdout).trim());
     await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 20000, 'racoon sockets');
     if (!lab.racoonReady()) throw new LabError('racoon', `exited with status ${lab.racoon?.exitCode} (see ${dir}/racoon.stdout)`);
@@ -367,7 +400,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
       if (errno !== 0) throw new LabError('racoonctl establish-sa', `racoon answered errno ${errno}`);
     } else {
       // Not awaited: swanctl --initiate blocks until the CHILD_SA is up or fails; both sides are polled instead.
-      initiate = lab.swanctl(['--initiate', '--ike', 'interop', '--child', 'c1', '--timeout', '10'], 15000);
+      initiate = lab.swanctlAsync(['--initiate', '--ike', 'interop', '--child', 'c1', '--timeout', '10'], 15000);
     }
     const c = ctl;
     let snap = await pollUntil(() => snapshot(lab, c), (x) => settled(x) || failedEarly(dir), opts.timeoutMs ?? 15000);
@@ -380,10 +413,11 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     const { children: _c, ...ikeOnly } = snap.ike ?? { children: [] };
     evidence.charon = { ike: snap.ike ? (ikeOnly as Omit<CharonIkeSa, 'children'>) : null, child: snap.ike?.children.find((k) => k.state === 'INSTALLED') ?? null };
     evidence.tanuki = { sas: snap.tanuki, showSa: (snap.showSa ?? '').trim() };
-    writeFileSync(join(dir, 'swanctl-list-sas.txt'), (await lab.swanctl(['--list-sas'])).stdout);
+    writeFileSync(join(dir, 'swanctl-list-sas.txt'), (await lab.swanctlAsync(['--list-sas'])).stdout);
     writeFileSync(join(dir, 'swanctl-list-sas-raw.txt'), snap.raw ?? '');
     if (snap.parseError) evidence.checks.push(`FAIL parsing swanctl --list-sas --raw: ${snap.parseError}`);
     writeFileSync(join(dir, 'setkey-D.txt'), await ctl.dumpText());
+    if (s.topology === 'small-mtu') evidence.checks.push(...fragmentationChecks(dir));
     if (allOk(evidence.checks)) evidence.checks.push(...(await trafficPhase(s, lab, ctl, '')));
     if (allOk(evidence.checks)) {
       switch (s.behaviour) {

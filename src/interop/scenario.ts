@@ -8,6 +8,8 @@
  * racoon.conf algorithm names (src/config/racoon/algorithms.ts) on the other.
  */
 
+import type { Pki } from './pki';
+
 export type Side = 'tanuki' | 'charon';
 
 /** An IKE_SA transform set (RFC 7296 §3.3.2): ENCR (+INTEG when not AEAD), PRF, D-H group. */
@@ -56,7 +58,7 @@ export type Behaviour =
  * The network between the peers:
  *  - `direct`: one veth pair;
  *  - `nat`: tanuki behind a router namespace that masquerades (nftables) — a real NAT (RFC 3947/7296 §2.23);
- *  - `small-mtu`: one veth pair with MTU 1000 and IP fragments dropped on the way, so a large IKE
+ *  - `small-mtu`: one veth pair with MTU 1320 and IP fragments dropped on the way, so a large IKE
  *    message only gets through with IKE fragmentation (RFC 7383).
  */
 export type Topology = 'direct' | 'nat' | 'small-mtu';
@@ -84,6 +86,8 @@ export interface Scenario {
   readonly set: ScenarioSet;
   /** Why an experimental scenario is not in the CI set. */
   readonly note?: string;
+  /** charon sends its certificate even when not asked (swanctl `send_cert = always`; default: only after a CERTREQ). */
+  readonly charonSendCertAlways?: boolean;
 }
 
 export interface PfsGroup {
@@ -151,6 +155,8 @@ const SIDES = ['tanuki', 'charon'] as const;
 /** Capabilities that are not (yet) on this branch's engines: their scenarios stay out of the CI set. */
 const EXPERIMENTAL: Partial<Record<string, string>> = {
   'esp-chacha20poly1305': 'PF_KEYv2 has no SADB number for ChaCha20-Poly1305 until the crypto registry gives it one',
+  'certreq-missing':
+    "tanuki's IKE_SA_INIT response carries no CERTREQ (RFC 7296 §3.7), so charon with the default send_cert = ifasked sends no certificate and tanuki fails the authentication",
   'dpd-tanuki-detects': "tanuki's IKEv2 retransmission schedule (4 s x 1.8^n, 5 tries, ~3 min) is not configurable from racoon.conf",
 };
 
@@ -173,10 +179,12 @@ function make(
     p.ike.label,
     p.esp.label,
     ...(p.pfs ? [p.pfs.label] : []),
+    ...(p.charonSendCertAlways ? ['sendcert'] : []),
     ...(p.topology !== 'direct' ? [p.topology] : []),
     ...(p.behaviour !== 'establish' ? [p.behaviour] : []),
   ];
-  const why = experimentalWhy([p.esp.label, p.behaviour, ...(p.extra ? [p.extra] : [])]);
+  const certreq = p.auth !== 'psk' && p.initiator === 'charon' && !p.charonSendCertAlways ? ['certreq-missing'] : [];
+  const why = experimentalWhy([p.esp.label, p.behaviour, ...certreq, ...(p.extra ? [p.extra] : [])]);
   const { extra: _extra, ...rest } = p;
   return { ...rest, name: parts.join('-'), mode: 'tunnel', set: why ? 'experimental' : 'ci', ...(why ? { note: why } : {}) };
 }
@@ -205,6 +213,17 @@ export function scenarios(): Scenario[] {
   for (const ike of IKE_PROPOSALS) out.push(make({ ...base, initiator: 'tanuki', ike, esp: esp0, topology: 'nat' }));
   out.push(make({ ...base, initiator: 'tanuki', ike: ike0, esp: esp0, topology: 'nat', behaviour: 'rekey-child-by-charon' }));
   out.push(make({ ...base, initiator: 'tanuki', ike: ike0, esp: esp0, topology: 'nat', behaviour: 'delete-by-charon' }));
+  // Certificates (RFC 7296 §3.6/§3.8 with RFC 7427 signatures): RSA identified by DN, ECDSA P-256 by FQDN;
+  // IKE fragmentation (RFC 7383) on a 1320-byte link that drops IP fragments, where IKE_AUTH with an RSA-3072 chain is larger.
+  // charon as initiator only sends its certificate when asked (CERTREQ) unless send_cert = always: both are listed.
+  for (const initiator of SIDES) {
+    for (const always of initiator === 'charon' ? [true, false] : [false]) {
+      const c = always ? { charonSendCertAlways: true } : {};
+      for (const auth of ['rsa', 'ecdsa'] as const) out.push(make({ ...base, ...c, auth, initiator, ike: IKE_PROPOSALS[1], esp: esp0 }));
+      out.push(make({ ...base, ...c, auth: 'rsa', initiator, ike: ike0, esp: esp0, topology: 'small-mtu' }));
+      out.push(make({ ...base, ...c, auth: 'ecdsa', initiator, ike: ike0, esp: esp0, behaviour: 'rekey-ike-by-charon' }));
+    }
+  }
   // IKEv1: Main and Aggressive Mode PSK, both roles; Quick Mode PFS.
   const v1 = { ikeVersion: 1 as const, auth: 'psk' as const, pfs: null, topology: 'direct' as const, behaviour: 'establish' as const };
   for (const initiator of SIDES) {
@@ -249,7 +268,8 @@ export const NAT_NET = {
   insidePrefix: 24,
 } as const;
 
-export const SMALL_MTU = 1000;
+/** Link MTU of the `small-mtu` topology: IKE fragments of 1280 octets (tanuki's and charon's default) still fit. */
+export const SMALL_MTU = 1320;
 
 /** Where tanuki's IKE endpoint is, and how charon sees it. */
 export interface Endpoints {
@@ -271,8 +291,26 @@ export const TANUKI_REKEY_LIFETIME_S = 10;
 /** charon's liveness check interval in DPD scenarios (and its quick retransmissions there). */
 export const DPD_DELAY_S = 1;
 
-export function swanctlConf(s: Scenario): string {
+function charonAuth(s: Scenario, pki: Pki | null): { local: string; remote: string; secret: string } {
+  if (s.auth === 'psk' || !pki) {
+    return {
+      local: `      auth = psk\n      id = ${NET.charonId}\n`,
+      remote: `      auth = psk\n      id = ${NET.tanukiId}\n`,
+      secret: `  ike-1 {\n    id-a = ${NET.charonId}\n    id-b = ${NET.tanukiId}\n    secret = "${NET.psk}"\n  }\n`,
+    };
+  }
+  const rsa = s.auth === 'rsa';
+  return {
+    local: `      auth = pubkey\n      certs = ${pki.charon.cert}\n      id = "${rsa ? pki.charon.dn : NET.charonId}"\n`,
+    remote: `      auth = pubkey\n      cacerts = ${pki.ca}\n      id = "${rsa ? pki.tanuki.dn : NET.tanukiId}"\n`,
+    // The key itself is loaded from private/ next to swanctl.conf (installCharonCredentials); secrets only hold passphrases.
+    secret: '',
+  };
+}
+
+export function swanctlConf(s: Scenario, pki: Pki | null = null): string {
   const ep = endpoints(s);
+  const auth = charonAuth(s, pki);
   const esp = s.pfs ? `${s.esp.strongswan}-${s.pfs.strongswan}` : s.esp.strongswan;
   const dpd = s.behaviour === 'dpd-charon-detects' ? `    dpd_delay = ${DPD_DELAY_S}s\n` : '';
   return `connections {
@@ -282,14 +320,11 @@ export function swanctlConf(s: Scenario): string {
     remote_addrs = ${s.topology === 'nat' ? '%any' : ep.tanukiSeenAs}
     proposals = ${s.ike.strongswan}
     mobike = no
-${s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '    aggressive = yes\n' : ''}${dpd}    local {
-      auth = psk
-      id = ${NET.charonId}
-    }
+${s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '    aggressive = yes\n' : ''}${dpd}${s.charonSendCertAlways ? '    send_cert = always\n' : ''}    fragmentation = yes
+    local {
+${auth.local}    }
     remote {
-      auth = psk
-      id = ${NET.tanukiId}
-    }
+${auth.remote}    }
     children {
       c1 {
         local_ts = ${NET.charonNet}
@@ -302,35 +337,37 @@ ${s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '    aggressive = yes\n' : '
   }
 }
 secrets {
-  ike-1 {
-    id-a = ${NET.charonId}
-    id-b = ${NET.tanukiId}
-    secret = "${NET.psk}"
-  }
-}
+${auth.secret}}
 `;
 }
 
-export function racoonConf(s: Scenario, dir: string, sockDir: string = dir): string {
+export function racoonConf(s: Scenario, dir: string, sockDir: string = dir, pki: Pki | null = null): string {
   const ep = endpoints(s);
+  const cert = s.auth !== 'psk' && pki !== null;
+  const rsa = s.auth === 'rsa';
+  const ids = !cert
+    ? `  my_identifier fqdn "${NET.tanukiId}";\n  peers_identifier fqdn "${NET.charonId}";\n`
+    : rsa
+      ? `  my_identifier asn1dn;\n  peers_identifier asn1dn "${pki.charon.dn}";\n  certificate_type x509 "tanuki.pem" "tanuki.key";\n  ca_type x509 "ca.pem";\n`
+      : `  my_identifier fqdn "${NET.tanukiId}";\n  peers_identifier fqdn "${NET.charonId}";\n  certificate_type x509 "tanuki.pem" "tanuki.key";\n  ca_type x509 "ca.pem";\n`;
+  const method = !cert ? 'pre_shared_key' : rsa ? 'rsasig' : 'ecdsa_sig';
   const ikeLifetime = s.behaviour === 'rekey-ike-by-tanuki' ? `${TANUKI_REKEY_LIFETIME_S} sec` : '1 hour';
   const childLifetime = s.behaviour === 'rekey-child-by-tanuki' ? `${TANUKI_REKEY_LIFETIME_S} sec` : '30 min';
   const v1 = s.ikeVersion === 1;
   return `path pre_shared_key "${dir}/psk.txt";
-listen {
+${cert ? `path certificate "${pki.dir}";\n` : ''}listen {
   isakmp ${ep.tanuki} [500];
   isakmp_natt ${ep.tanuki} [4500];
   adminsock "${sockDir}/racoon.sock";
 }
 remote "charon" {
   remote_address ${ep.charon};
-${v1 ? `  exchange_mode ${s.v1Mode ?? 'main'};\n  nat_traversal on;\n  proposal_check obey;\n` : '  ike_version 2;\n'}  my_identifier fqdn "${NET.tanukiId}";
-  peers_identifier fqdn "${NET.charonId}";
-  lifetime time ${ikeLifetime};
+${v1 ? `  exchange_mode ${s.v1Mode ?? 'main'};\n  nat_traversal on;\n  proposal_check obey;\n` : '  ike_version 2;\n'}${ids}  lifetime time ${ikeLifetime};
+${s.topology === 'small-mtu' ? '  ike_frag on;\n' : ''}
 ${s.behaviour === 'dpd-tanuki-detects' ? `  dpd_delay ${DPD_DELAY_S};\n` : ''}  proposal {
     encryption_algorithm ${s.ike.racoon.encryption};
     hash_algorithm ${s.ike.racoon.hash};
-    authentication_method pre_shared_key;
+    authentication_method ${method};
     dh_group ${s.ike.racoon.dhGroup};
   }
 }
@@ -360,11 +397,11 @@ export function setkeyPolicies(s: Scenario): string {
 export const STRONGSWAN_LOAD =
   'random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 aes sha1 sha2 hmac kdf gmp xcbc cmac ctr ccm gcm chapoly kernel-libipsec kernel-netlink socket-default vici';
 
-export function strongswanConf(s: Pick<Scenario, 'behaviour' | 'ikeVersion' | 'v1Mode'>, dir: string, sockDir: string = dir): string {
+export function strongswanConf(dir: string, sockDir: string = dir, s: Pick<Scenario, 'behaviour' | 'ikeVersion' | 'v1Mode'> | null = null): string {
   // DPD scenarios: quick retransmissions so charon gives up on a dead peer within seconds.
-  const quick = s.behaviour === 'dpd-charon-detects';
+  const quick = s?.behaviour === 'dpd-charon-detects';
   // strongSwan refuses Aggressive Mode with PSK unless told otherwise (docs/ikev1.md says why it is weak).
-  const aggressive = s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n' : '';
+  const aggressive = s?.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n' : '';
   return `charon {
   load = ${STRONGSWAN_LOAD}
 ${aggressive}
