@@ -155,6 +155,8 @@ const SIDES = ['tanuki', 'charon'] as const;
 /** Capabilities that are not (yet) on this branch's engines: their scenarios stay out of the CI set. */
 const EXPERIMENTAL: Partial<Record<string, string>> = {
   'esp-chacha20poly1305': 'PF_KEYv2 has no SADB number for ChaCha20-Poly1305 until the crypto registry gives it one',
+  'v1-rekey-child-by-tanuki':
+    'after its own Quick Mode rekeys tanuki keeps the replaced SAs in its kernel (4 pairs after 35 s with a 10 s lifetime) next to the new pair',
   'certreq-missing':
     "tanuki's IKE_SA_INIT response carries no CERTREQ (RFC 7296 §3.7), so charon with the default send_cert = ifasked sends no certificate and tanuki fails the authentication",
   'dpd-tanuki-detects': "tanuki's IKEv2 retransmission schedule (4 s x 1.8^n, 5 tries, ~3 min) is not configurable from racoon.conf",
@@ -184,7 +186,7 @@ function make(
     ...(p.behaviour !== 'establish' ? [p.behaviour] : []),
   ];
   const certreq = p.auth !== 'psk' && p.initiator === 'charon' && !p.charonSendCertAlways ? ['certreq-missing'] : [];
-  const why = experimentalWhy([p.esp.label, p.behaviour, ...certreq, ...(p.extra ? [p.extra] : [])]);
+  const why = experimentalWhy([p.esp.label, p.ikeVersion === 2 ? p.behaviour : `v1-${p.behaviour}`, ...certreq, ...(p.extra ? [p.extra] : [])]);
   const { extra: _extra, ...rest } = p;
   return { ...rest, name: parts.join('-'), mode: 'tunnel', set: why ? 'experimental' : 'ci', ...(why ? { note: why } : {}) };
 }
@@ -233,6 +235,12 @@ export function scenarios(): Scenario[] {
     out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[1] }));
     for (const pfs of PFS_GROUPS) out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], pfs }));
     for (const by of SIDES) out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], behaviour: `delete-by-${by}` }));
+    // Quick Mode rekey: racoon rekeys phase 2 only as its initiator (responders do not rekey).
+    const rekeyers = initiator === 'tanuki' ? SIDES : (['charon'] as const);
+    for (const by of rekeyers) out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], behaviour: `rekey-child-by-${by}` }));
+    out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], pfs: PFS_GROUPS[0], behaviour: 'rekey-child-by-charon' }));
+    // RFC 3706 DPD in both directions (racoon's dpd_delay / dpd_retry / dpd_maxfail; charon's dpd_delay / dpd_timeout).
+    for (const behaviour of ['dpd-charon-detects', 'dpd-tanuki-detects'] as const) out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], behaviour }));
   }
   return [...out.filter((s) => s.set === 'ci'), ...out.filter((s) => s.set === 'experimental')];
 }
@@ -312,7 +320,8 @@ export function swanctlConf(s: Scenario, pki: Pki | null = null): string {
   const ep = endpoints(s);
   const auth = charonAuth(s, pki);
   const esp = s.pfs ? `${s.esp.strongswan}-${s.pfs.strongswan}` : s.esp.strongswan;
-  const dpd = s.behaviour === 'dpd-charon-detects' ? `    dpd_delay = ${DPD_DELAY_S}s\n` : '';
+  // IKEv1 (RFC 3706): charon gives up after dpd_timeout; IKEv2: after its retransmissions of the INFORMATIONAL.
+  const dpd = s.behaviour === 'dpd-charon-detects' ? `    dpd_delay = ${DPD_DELAY_S}s\n${s.ikeVersion === 1 ? '    dpd_timeout = 4s\n' : ''}` : '';
   return `connections {
   interop {
     version = ${s.ikeVersion}
@@ -364,7 +373,10 @@ remote "charon" {
   remote_address ${ep.charon};
 ${v1 ? `  exchange_mode ${s.v1Mode ?? 'main'};\n  nat_traversal on;\n  proposal_check obey;\n` : '  ike_version 2;\n'}${ids}  lifetime time ${ikeLifetime};
 ${s.topology === 'small-mtu' ? '  ike_frag on;\n' : ''}
-${s.behaviour === 'dpd-tanuki-detects' ? `  dpd_delay ${DPD_DELAY_S};\n` : ''}  proposal {
+${s.behaviour === 'dpd-tanuki-detects' ? `  dpd_delay ${DPD_DELAY_S};\n${v1 ? '  dpd_retry 1;\n  dpd_maxfail 3;\n' : ''}` : ''}${
+    // racoon sends the RFC 3706 vendor ID (so that charon probes it) only with DPD configured.
+    v1 && s.behaviour === 'dpd-charon-detects' ? '  dpd_delay 60;\n' : ''
+  }  proposal {
     encryption_algorithm ${s.ike.racoon.encryption};
     hash_algorithm ${s.ike.racoon.hash};
     authentication_method ${method};
@@ -402,9 +414,11 @@ export function strongswanConf(dir: string, sockDir: string = dir, s: Pick<Scena
   const quick = s?.behaviour === 'dpd-charon-detects';
   // strongSwan refuses Aggressive Mode with PSK unless told otherwise (docs/ikev1.md says why it is weak).
   const aggressive = s?.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n' : '';
+  // IKEv1: without it charon keeps a rekeyed CHILD_SA (and tanuki its SAs) until the old one expires.
+  const deleteRekeyed = s?.ikeVersion === 1 ? '  delete_rekeyed = yes\n' : '';
   return `charon {
   load = ${STRONGSWAN_LOAD}
-${aggressive}
+${aggressive}${deleteRekeyed}
   port = 500
   port_nat_t = 4500
   install_routes = yes
