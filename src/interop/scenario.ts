@@ -41,7 +41,10 @@ export interface EspProposal {
  *  - `dpd-charon-detects`: tanuki's racoon is killed (SIGKILL); charon's liveness check (§2.4,
  *    dpd_delay) gives up and removes the IKE_SA;
  *  - `dpd-tanuki-detects`: charon is killed; tanuki's liveness check (dpd_delay) removes the IKE_SA
- *    and its CHILD_SAs from its kernel.
+ *    and its CHILD_SAs from its kernel;
+ *  - `mobike`: tanuki (the IKE_SA initiator, RFC 4555 §3.5) moves to a new address the way a Mobile
+ *    IPv6 node does (new address, PF_KEY MIGRATE of its tunnel policies, old address gone); charon
+ *    follows with the same IKE SPIs, the CHILD_SA pair is at the new address and carries traffic.
  */
 export type Behaviour =
   | 'establish'
@@ -52,7 +55,8 @@ export type Behaviour =
   | 'rekey-ike-by-tanuki'
   | 'rekey-ike-by-charon'
   | 'dpd-charon-detects'
-  | 'dpd-tanuki-detects';
+  | 'dpd-tanuki-detects'
+  | 'mobike';
 
 /**
  * The network between the peers:
@@ -211,6 +215,8 @@ export function scenarios(): Scenario[] {
     // PFS proven on a CHILD_SA rekey (IKE_AUTH's CHILD_SA has no KE, RFC 7296 §1.2).
     for (const pfs of PFS_GROUPS) for (const by of SIDES) out.push(make({ ...base, initiator, ike: IKE_PROPOSALS[1], esp: ESP_PROPOSALS[1], pfs, behaviour: `rekey-child-by-${by}` }));
   }
+  // MOBIKE (RFC 4555): only the IKE_SA initiator moves the SA, so tanuki initiates.
+  out.push(make({ ...base, initiator: 'tanuki', ike: ike0, esp: esp0, behaviour: 'mobike' }));
   // NAT-T through a real NAT: tanuki behind the masquerading router initiates (charon cannot reach it first).
   for (const ike of IKE_PROPOSALS) out.push(make({ ...base, initiator: 'tanuki', ike, esp: esp0, topology: 'nat' }));
   out.push(make({ ...base, initiator: 'tanuki', ike: ike0, esp: esp0, topology: 'nat', behaviour: 'rekey-child-by-charon' }));
@@ -267,6 +273,9 @@ export const NET = {
   tanukiId: 'tanuki.interop.test',
   psk: 'tanuki-interop-shared-secret',
 } as const;
+
+/** tanuki's address after the move of the `mobike` scenario. */
+export const MOBIKE_NEW_ADDR = '10.99.1.2';
 
 /** Behind the NAT: tanuki's private network and the router's two sides. */
 export const NAT_NET = {
@@ -326,9 +335,9 @@ export function swanctlConf(s: Scenario, pki: Pki | null = null): string {
   interop {
     version = ${s.ikeVersion}
     local_addrs = ${ep.charon}
-    remote_addrs = ${s.topology === 'nat' ? '%any' : ep.tanukiSeenAs}
+    remote_addrs = ${s.topology === 'nat' || s.behaviour === 'mobike' ? '%any' : ep.tanukiSeenAs}
     proposals = ${s.ike.strongswan}
-    mobike = no
+    mobike = ${s.behaviour === 'mobike' ? 'yes' : 'no'}
 ${s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '    aggressive = yes\n' : ''}${dpd}${s.charonSendCertAlways ? '    send_cert = always\n' : ''}    fragmentation = yes
     local {
 ${auth.local}    }
@@ -371,7 +380,7 @@ ${cert ? `path certificate "${pki.dir}";\n` : ''}listen {
 }
 remote "charon" {
   remote_address ${ep.charon};
-${v1 ? `  exchange_mode ${s.v1Mode ?? 'main'};\n  nat_traversal on;\n  proposal_check obey;\n` : '  ike_version 2;\n'}${ids}  lifetime time ${ikeLifetime};
+${v1 ? `  exchange_mode ${s.v1Mode ?? 'main'};\n  nat_traversal on;\n  proposal_check obey;\n` : '  ike_version 2;\n'}${s.behaviour === 'mobike' ? '  mobike on;\n' : ''}${ids}  lifetime time ${ikeLifetime};
 ${s.topology === 'small-mtu' ? '  ike_frag on;\n' : ''}
 ${s.behaviour === 'dpd-tanuki-detects' ? `  dpd_delay ${DPD_DELAY_S};\n${v1 ? '  dpd_retry 1;\n  dpd_maxfail 3;\n' : ''}` : ''}${
     // racoon sends the RFC 3706 vendor ID (so that charon probes it) only with DPD configured.
