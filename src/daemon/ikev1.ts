@@ -21,7 +21,10 @@ import type { Ikev1Identity, Ikev1PeerConfig, Ph1ProposalConfig, SainfoConfig } 
 import { encodePh1Dump } from './admin/wire';
 import { peerForEndpoints, SansIoKeying, sockAddr, spiBytes, type Phase1View } from './keying';
 import type { DaemonContext, KeyingEngine } from './racoon';
+import { MigrateHandler, onMigrate, type MigrateIkeView } from './migrate';
+import type { PfKeyMessage } from '../pfkey/types';
 import { SpdCache, type CachedPolicy } from './spd-cache';
+import { buildCfgServer, peerExtensions } from './ikev1-cfg';
 
 const IKEV1_VERSION_BYTE = 0x10; // RFC 2408 §3.1: major 1, minor 0
 
@@ -74,11 +77,14 @@ export class Ikev1Keying extends SansIoKeying {
   protected readonly versionByte = IKEV1_VERSION_BYTE;
   protected readonly engine: Ikev1Engine;
   private readonly peers: Ikev1PeerConfig[];
+  /** Mobile IPv6 MIGRATE (docs/migrate.md): racoon's pk_recvmigrate for phase 1 / phase 2. */
+  private readonly migrations: MigrateHandler;
 
   constructor(ctx: DaemonContext) {
     super(ctx);
+    this.migrations = new MigrateHandler({ kbit: 'kmaddress', log: ctx.log, selfPid: ctx.pfkey.pid });
     this.peers = this.buildPeers(ctx.config());
-    this.engine = new Ikev1Engine({ peers: this.peers, random: { bytes: (n) => randomBytes(n) }, pid: ctx.pfkey.pid });
+    this.engine = new Ikev1Engine({ peers: this.peers, random: { bytes: (n) => randomBytes(n) }, pid: ctx.pfkey.pid, cfgServer: buildCfgServer(ctx.config(), ctx.log) });
     this.requestSpdDump();
   }
 
@@ -94,6 +100,8 @@ export class Ikev1Keying extends SansIoKeying {
         if (r.remote) this.ctx.log.warn({ remote: r.name }, `couldn't find the pskey for ${r.remote.address}: remote "${r.name}" is not usable`);
         continue;
       }
+      const ext = peerExtensions(config, r, this.ctx.log); // XAUTH / Mode-Config / ike_frag (ikev1-cfg.ts)
+      if (!ext) continue;
       const modes = r.exchangeMode.filter((m): m is 'main' | 'aggressive' => m === 'main' || m === 'aggressive');
       for (const local of this.ikeLocals(r.remote?.family ?? null)) {
         out.push({
@@ -111,7 +119,9 @@ export class Ikev1Keying extends SansIoKeying {
           dpdMaxFail: r.dpdMaxfail,
           initialContact: r.initialContact,
           passive: r.passive,
+          ph1Rekey: r.rekey,
           retry: { counter: config.timer.counter, intervalSeconds: config.timer.interval },
+          ...ext,
         });
       }
     }
@@ -156,6 +166,52 @@ export class Ikev1Keying extends SansIoKeying {
     this.ctx.log.info({ peer: ends.remote, spid: sp.id }, `IPsec-SA request for ${ends.remote} queued due to no phase1 found.`);
     this.engine.initiate(peer.name, this.now(), sainfo.name);
     this.pump();
+  }
+
+  override onPfKey(msg: PfKeyMessage): void {
+    if (msg.type === SadbMsgType.X_MIGRATE) {
+      void onMigrate(
+        {
+          ctx: this.ctx,
+          handler: this.migrations,
+          spd: this.spd,
+          view: () => this.migrateView(),
+          acquireById: (spid) => {
+            const sp = this.spd.get(spid);
+            if (sp) this.acquire(sp);
+          },
+          reconfigure: () => this.reconfigure(this.ctx.config()),
+          pump: () => this.pump(),
+        },
+        msg,
+      );
+      return;
+    }
+    const again = this.migrations.renegotiationFor(msg);
+    const sp = again !== null ? this.spd.get(again) : undefined;
+    if (sp) this.acquire(sp);
+    super.onPfKey(msg);
+  }
+
+  /** Phase 1s as the MIGRATE handler sees them (src/daemon/migrate.ts, src/ike/v1/migrate.ts). */
+  private migrateView(): MigrateIkeView {
+    const config = this.ctx.config();
+    const now = () => this.now();
+    return {
+      ikeSas: () =>
+        this.engine.ph1Sas().map((s) => {
+          const kbit = this.remotesV1(config).find((r) => s.peer.startsWith(`${r.name}@`))?.mip6Kbit;
+          const state = s.state === 'ESTABLISHED' ? 'established' : s.state === 'DEAD' ? 'dead' : 'connecting';
+          return { serial: s.serial, role: s.role, state, local: s.local, remote: s.remote, ...(kbit ? { kbit } : {}) };
+        }),
+      moveIkeSa: (serial, local, remote) => this.engine.migratePh1(serial, { kind: 'move', local, remote }, now()),
+      abandonIkeSa: (serial, reason) => {
+        const ph1 = this.engine.ph1Sas().find((s) => s.serial === serial);
+        if (!ph1 || !this.engine.migratePh1(serial, { kind: 'abandon', reason }, now())) return null;
+        return ph1.ph2.filter((p) => p.state === 'ESTABLISHED').map((p) => ({ name: p.sainfo, inboundSpi: p.inboundSpi, outboundSpi: p.outboundSpi }));
+      },
+      dropIkeSa: (serial) => void this.engine.migratePh1(serial, { kind: 'drop' }, now()),
+    };
   }
 
   protected phase1s(): Phase1View[] {
@@ -205,7 +261,7 @@ export class Ikev1Keying extends SansIoKeying {
   async deletePeer(remote: { address: string }): Promise<number> {
     const sas = this.engine.ph1Sas().filter((s) => s.remote.address === remote.address);
     for (const s of sas) {
-      this.engine.deletePh1(s.serial, this.now());
+      this.engine.purgePh1(s.serial, this.now());
       for (const [src, dst] of [[s.local, s.remote], [s.remote, s.local]] as const) {
         this.ctx.pfkey.send({
           type: SadbMsgType.DELETE,
@@ -222,6 +278,13 @@ export class Ikev1Keying extends SansIoKeying {
     }
     this.pump();
     return sas.length > 0 ? 0 : 2;
+  }
+
+  /** racoonctl logout-user: delete the ISAKMP-SAs (and IPsec-SAs) of an XAUTH login; ENOENT when none. */
+  async logoutUser(login: string): Promise<number> {
+    const n = this.engine.logoutUser(login, this.now());
+    this.pump();
+    return n > 0 ? 0 : 2;
   }
 
   async shutdown(): Promise<void> {

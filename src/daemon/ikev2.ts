@@ -31,7 +31,7 @@ import { formatCertError, isCertMethod, loadRemoteCertificates, remoteAuthMethod
 import { encodePh1Dump } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
 import { peerForEndpoints, prefixRange, sockAddr, spiBytes, SansIoKeying, type Phase1View } from './keying';
-import { MigrateHandler, ensureIkeSockets, migrateLocalAddress, type MigrateIkeView } from './migrate';
+import { MigrateHandler, onMigrate, type MigrateIkeView } from './migrate';
 import type { DaemonContext, KeyingEngine } from './racoon';
 
 /** RFC 7296 §3.3.2: the integrity transform that goes with each PRF for non-AEAD IKE proposals. */
@@ -121,6 +121,9 @@ export class Ikev2Keying extends SansIoKeying {
       random: { bytes: (n) => randomBytes(n) },
       pid: ctx.pfkey.pid,
     });
+    // learn what the kernel can install, so that nothing else is offered or accepted
+    this.engine.registerWithKernel(this.now());
+    this.pump();
     this.requestSpdDump();
   }
 
@@ -269,12 +272,19 @@ export class Ikev2Keying extends SansIoKeying {
    * first (racoon follows its interface addresses the same way).
    */
   private migrate(msg: PfKeyMessage): void {
-    void ensureIkeSockets(this.ctx, migrateLocalAddress(msg)).then(() => {
-      const out = this.migrations.handle(msg, this.spd, this.migrateView());
-      this.migrations.absorb(this.migrateView().ikeSas());
-      if (out.kind === 'migrated') for (const spid of out.restart) this.acquireById(spid);
-      this.pump();
-    });
+    void onMigrate(
+      {
+        ctx: this.ctx,
+        handler: this.migrations,
+        spd: this.spd,
+        view: () => this.migrateView(),
+        acquireById: (spid) => this.acquireById(spid),
+        // peer configurations for the new local address: renegotiation (K clear) starts from there
+        reconfigure: () => this.reconfigure(this.ctx.config()),
+        pump: () => this.pump(),
+      },
+      msg,
+    );
   }
 
   private migrateView(): MigrateIkeView {

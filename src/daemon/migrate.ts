@@ -328,12 +328,25 @@ export function migrateLocalAddress(msg: PfKeyMessage): string | null {
 }
 
 /**
- * IKE (and NAT-T) sockets on a new local address, with the ports of the
+ * IKE (and NAT-T) sockets on a new local address (true when some were bound), with the ports of the
  * existing ones, unless a socket (or a wildcard one) already covers it. A
  * failure (the address is not configured) is logged; the move goes on.
  */
-export async function ensureIkeSockets(ctx: Pick<DaemonContext, 'sockets' | 'log'>, address: string | null): Promise<void> {
-  if (address === null) return;
+export function ensureIkeSockets(ctx: Pick<DaemonContext, 'sockets' | 'log'>, address: string | null): Promise<boolean> {
+  if (address === null) return Promise.resolve(false);
+  // Both keying engines hear the MIGRATE: one bind per address, the other waits for it.
+  let pending = binding.get(ctx.sockets);
+  if (!pending) binding.set(ctx.sockets, (pending = new Map()));
+  const inFlight = pending.get(address);
+  if (inFlight) return inFlight;
+  const p = bindIkeSockets(ctx, address).finally(() => pending.delete(address));
+  pending.set(address, p);
+  return p;
+}
+
+const binding = new WeakMap<object, Map<string, Promise<boolean>>>();
+
+async function bindIkeSockets(ctx: Pick<DaemonContext, 'sockets' | 'log'>, address: string): Promise<boolean> {
   const family = address.includes(':') ? 6 : 4;
   const locals = ctx.sockets.locals().filter((l) => l.family === family);
   const isakmp = ctx.sockets.locals('isakmp').filter((l) => l.family === family);
@@ -341,11 +354,39 @@ export async function ensureIkeSockets(ctx: Pick<DaemonContext, 'sockets' | 'log
   const ports = new Map<number, boolean>();
   for (const l of locals) ports.set(l.port, !isakmp.some((i) => i.port === l.port && i.address === l.address));
   const specs = [...ports].filter(([port]) => !covered(port)).map(([port, natt]) => ({ address, port, natt }));
-  if (specs.length === 0) return;
+  if (specs.length === 0) return false;
   try {
     await ctx.sockets.listen(specs);
     for (const s of specs) ctx.log.info({ address, port: s.port }, `${address}[${s.port}] used for IKE (MIGRATE)`);
+    return true;
   } catch (err) {
     ctx.log.error({ address, err: (err as Error).message }, 'cannot listen on the address a MIGRATE moved us to');
+    return false;
   }
+}
+
+/** What a keying engine (IKEv1, IKEv2) hands to onMigrate. */
+export interface MigrateGlue {
+  ctx: Pick<DaemonContext, 'sockets' | 'log'>;
+  handler: MigrateHandler;
+  spd: SpdCache;
+  view(): MigrateIkeView;
+  /** negotiate a policy again (a negotiation we initiated was under way) */
+  acquireById(spid: number): void;
+  /** rebuild the peer configurations (a new local address has IKE sockets) */
+  reconfigure(): void;
+  /** carry out what the engine wants done */
+  pump(): void;
+}
+
+/** A MIGRATE broadcast in a keying engine: sockets on the new local address, then racoon's pk_recvmigrate. */
+export function onMigrate(g: MigrateGlue, msg: PfKeyMessage): Promise<void> {
+  return ensureIkeSockets(g.ctx, migrateLocalAddress(msg)).then((bound) => {
+    if (bound) g.reconfigure();
+    const view = g.view();
+    const out = g.handler.handle(msg, g.spd, view);
+    g.handler.absorb(view.ikeSas());
+    if (out.kind === 'migrated') for (const spid of out.restart) g.acquireById(spid);
+    g.pump();
+  });
 }

@@ -216,6 +216,19 @@ export class Lab {
     return cmd(process.execPath, [join(PROJECT_ROOT, 'bin', 'racoonctl'), '-s', this.adminSocket, ...args]);
   }
 
+  /** The same, blocking (the IKEv1 scenarios of src/interop/ikev1.ts and the handshake bench). */
+  swanctlSync(args: readonly string[], timeoutMs = 30000): CmdResult {
+    return cmd('swanctl', [...args, '--uri', this.vici], { timeoutMs });
+  }
+  /** tanuki's setkey against this lab's racoon (one node start-up per call). */
+  setkey(args: readonly string[], input?: string): CmdResult {
+    return cmd(process.execPath, [join(PROJECT_ROOT, 'bin', 'setkey'), '--socket', this.pfkeySocket, ...args], input === undefined ? {} : { input });
+  }
+  /** tanuki's racoonctl against this lab's racoon (one node start-up per call). */
+  racoonctl(args: readonly string[]): CmdResult {
+    return cmd(process.execPath, [join(PROJECT_ROOT, 'bin', 'racoonctl'), '-s', this.adminSocket, ...args]);
+  }
+
   viciReady(): boolean {
     return existsSync(join(this.sockDir, 'charon.vici'));
   }
