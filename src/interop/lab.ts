@@ -202,18 +202,8 @@ export class Lab {
   }
 
   /** swanctl against this lab's charon, without blocking the event loop (the runner's labs run concurrently). */
-  swanctlAsync(args: readonly string[], timeoutMs = 30000): Promise<CmdResult> {
+  swanctl(args: readonly string[], timeoutMs = 30000): Promise<CmdResult> {
     return cmdAsync('swanctl', [...args, '--uri', this.vici], timeoutMs);
-  }
-  /** The blocking forms, for tests that drive one lab step by step (test/migrate/charon-mobike.test.ts). */
-  swanctl(args: readonly string[], timeoutMs = 30000): CmdResult {
-    return cmd('swanctl', [...args, '--uri', this.vici], { timeoutMs });
-  }
-  setkey(args: readonly string[], input?: string): CmdResult {
-    return cmd(process.execPath, [join(PROJECT_ROOT, 'bin', 'setkey'), '--socket', this.pfkeySocket, ...args], input === undefined ? {} : { input });
-  }
-  racoonctl(args: readonly string[]): CmdResult {
-    return cmd(process.execPath, [join(PROJECT_ROOT, 'bin', 'racoonctl'), '-s', this.adminSocket, ...args]);
   }
 
   /** The same, blocking (the IKEv1 scenarios of src/interop/ikev1.ts and the handshake bench). */

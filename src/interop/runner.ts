@@ -76,7 +76,7 @@ interface Snapshot {
 
 async function snapshot(lab: Lab, ctl: TanukiControl | null, withPhase1 = false): Promise<Snapshot> {
   const [raw, tanuki, phase1] = await Promise.all([
-    lab.swanctlAsync(['--list-sas', '--raw'], 10000),
+    lab.swanctl(['--list-sas', '--raw'], 10000),
     ctl ? ctl.sas().catch(() => [] as TanukiSa[]) : Promise.resolve([] as TanukiSa[]),
     ctl && withPhase1 ? ctl.phase1().catch(() => [] as Phase1Row[]) : Promise.resolve(undefined),
   ]);
@@ -213,7 +213,7 @@ async function deletePhase(s: Scenario, lab: Lab, ctl: TanukiControl, dir: strin
     const errno = await ctl.deleteIsakmp(ep.tanuki, ep.charon);
     check(errno === 0, `racoonctl delete-sa isakmp answered errno ${errno}`);
   } else {
-    const t = await lab.swanctlAsync(['--terminate', '--ike', 'interop', '--timeout', '5'], 10000);
+    const t = await lab.swanctl(['--terminate', '--ike', 'interop', '--timeout', '5'], 10000);
     writeFileSync(join(dir, 'swanctl-terminate.txt'), t.stdout + t.stderr);
     check(t.status === 0, `swanctl --terminate --ike interop exit status ${t.status}`);
   }
@@ -249,7 +249,7 @@ async function rekeyChildPhase(s: Scenario, lab: Lab, ctl: TanukiControl, first:
   const old = first.ike?.children.find((c) => c.state === 'INSTALLED');
   if (!old) return ['FAIL no CHILD_SA to rekey'];
   if (s.behaviour === 'rekey-child-by-charon') {
-    const r = await lab.swanctlAsync(['--rekey', '--child', 'c1'], 10000);
+    const r = await lab.swanctl(['--rekey', '--child', 'c1'], 10000);
     writeFileSync(join(dir, 'swanctl-rekey.txt'), r.stdout + r.stderr);
     check(r.status === 0, `swanctl --rekey --child c1 exit status ${r.status}`);
   }
@@ -283,7 +283,7 @@ async function rekeyIkePhase(s: Scenario, lab: Lab, ctl: TanukiControl, first: S
   if (!oldIke) return ['FAIL no IKE_SA to rekey'];
   const oldCookies = `${oldIke.initiatorSpi}:${oldIke.responderSpi}`;
   if (s.behaviour === 'rekey-ike-by-charon') {
-    const r = await lab.swanctlAsync(['--rekey', '--ike', 'interop'], 10000);
+    const r = await lab.swanctl(['--rekey', '--ike', 'interop'], 10000);
     writeFileSync(join(dir, 'swanctl-rekey.txt'), r.stdout + r.stderr);
     check(r.status === 0, `swanctl --rekey --ike interop exit status ${r.status}`);
   }
@@ -416,7 +416,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
       return { name: s.name, result: 'fail', seconds: Math.round((Date.now() - started) / 100) / 10, evidence: { checks: [], error } };
     }
   }
-  writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(dir, lab.sockDir, s));
+  writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(s, dir, lab.sockDir));
   writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(s, certs));
   if (certs) installCharonCredentials(certs, dir);
   writeFileSync(join(dir, 'racoon.conf'), racoonConf(s, dir, lab.sockDir, certs));
@@ -432,7 +432,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     lab.startRacoon(join(dir, 'racoon.conf'));
     await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 20000, 'charon vici socket');
     if (!lab.viciReady()) throw new LabError('charon', `exited with status ${lab.charon?.exitCode} (see ${dir}/charon.stdout)`);
-    const load = await lab.swanctlAsync(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+    const load = await lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
     writeFileSync(join(dir, 'swanctl-load.txt'), load.stdout + load.stderr);
     if (load.status !== 0) throw new LabError('swanctl --load-all', (load.stderr || load.stdout).trim());
     await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 20000, 'racoon sockets');
@@ -445,7 +445,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
       if (errno !== 0) throw new LabError('racoonctl establish-sa', `racoon answered errno ${errno}`);
     } else {
       // Not awaited: swanctl --initiate blocks until the CHILD_SA is up or fails; both sides are polled instead.
-      initiate = lab.swanctlAsync(['--initiate', '--ike', 'interop', '--child', 'c1', '--timeout', '10'], 15000);
+      initiate = lab.swanctl(['--initiate', '--ike', 'interop', '--child', 'c1', '--timeout', '10'], 15000);
     }
     const c = ctl;
     let snap = await pollUntil(() => snapshot(lab, c), (x) => settled(x) || failedEarly(dir), opts.timeoutMs ?? 15000);
@@ -458,7 +458,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     const { children: _c, ...ikeOnly } = snap.ike ?? { children: [] };
     evidence.charon = { ike: snap.ike ? (ikeOnly as Omit<CharonIkeSa, 'children'>) : null, child: snap.ike?.children.find((k) => k.state === 'INSTALLED') ?? null };
     evidence.tanuki = { sas: snap.tanuki, showSa: (snap.showSa ?? '').trim() };
-    writeFileSync(join(dir, 'swanctl-list-sas.txt'), (await lab.swanctlAsync(['--list-sas'])).stdout);
+    writeFileSync(join(dir, 'swanctl-list-sas.txt'), (await lab.swanctl(['--list-sas'])).stdout);
     writeFileSync(join(dir, 'swanctl-list-sas-raw.txt'), snap.raw ?? '');
     if (snap.parseError) evidence.checks.push(`FAIL parsing swanctl --list-sas --raw: ${snap.parseError}`);
     writeFileSync(join(dir, 'setkey-D.txt'), await ctl.dumpText());

@@ -418,13 +418,13 @@ export function setkeyPolicies(s: Scenario): string {
 export const STRONGSWAN_LOAD =
   'random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 aes sha1 sha2 hmac kdf gmp xcbc cmac ctr ccm gcm chapoly kernel-libipsec kernel-netlink socket-default vici';
 
-export function strongswanConf(dir: string, sockDir: string = dir, s: Pick<Scenario, 'behaviour' | 'ikeVersion' | 'v1Mode'> | null = null): string {
+export function strongswanConf(s: Pick<Scenario, 'behaviour' | 'ikeVersion' | 'v1Mode'>, dir: string, sockDir: string = dir): string {
   // DPD scenarios: quick retransmissions so charon gives up on a dead peer within seconds.
-  const quick = s?.behaviour === 'dpd-charon-detects';
+  const quick = s.behaviour === 'dpd-charon-detects';
   // strongSwan refuses Aggressive Mode with PSK unless told otherwise (docs/ikev1.md says why it is weak).
-  const aggressive = s?.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n' : '';
+  const aggressive = s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n' : '';
   // IKEv1: without it charon keeps a rekeyed CHILD_SA (and tanuki its SAs) until the old one expires.
-  const deleteRekeyed = s?.ikeVersion === 1 ? '  delete_rekeyed = yes\n' : '';
+  const deleteRekeyed = s.ikeVersion === 1 ? '  delete_rekeyed = yes\n' : '';
   return `charon {
   load = ${STRONGSWAN_LOAD}
 ${aggressive}${deleteRekeyed}

@@ -112,7 +112,7 @@ describe('scenario matrix and rendering', () => {
     const agg = scenarios().find((s) => s.v1Mode === 'aggressive')!;
     expect(racoonConf(agg, '/d')).toContain('exchange_mode aggressive;');
     expect(swanctlConf(agg)).toContain('aggressive = yes');
-    expect(strongswanConf('/d', '/d', agg)).toContain('i_dont_care_about_security_and_use_aggressive_mode_psk = yes');
+    expect(strongswanConf(agg, '/d')).toContain('i_dont_care_about_security_and_use_aggressive_mode_psk = yes');
   });
   it('renders one description into both peers (same proposal, IDs and traffic selectors)', () => {
     const s = scenarios().find((x) => x.name === 'ikev2-psk-charon-init-chacha20poly1305-sha256-modp2048-esp-aescbc-sha256')!;
