@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as crypto from './crypto';
 import * as esp from './esp';
+import * as espMulticore from './esp-multicore';
 import * as ikev2 from './ikev2';
+import * as iperf from './iperf';
 import * as kernel from './kernel';
 import * as pfkey from './pfkey';
 import type { BenchModule, BenchResult } from './types';
@@ -16,9 +18,11 @@ import type { BenchModule, BenchResult } from './types';
 export const MODULES: BenchModule[] = [
   { name: 'crypto', run: crypto.run },
   { name: 'esp', run: esp.run },
+  { name: 'esp-multicore', run: espMulticore.run },
   { name: 'kernel', run: kernel.run },
   { name: 'pfkey', run: pfkey.run },
   { name: 'ikev2', run: ikev2.run },
+  { name: 'iperf', run: iperf.run },
 ];
 
 function repoRoot(): string {

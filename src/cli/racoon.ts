@@ -50,15 +50,21 @@ export async function main(argv: string[]): Promise<number> {
   let daemon: RacoonDaemon;
   try {
     daemon = new RacoonDaemon(opts, log, engineFactories());
-    log.level = pinoLevel(levelFromDebugFlags(daemon.config().log, opts.debug, opts.verbose));
-    await daemon.start();
   } catch (err) {
     if (err instanceof RacoonConfigError) {
       for (const e of err.errors) log.error({}, e);
       log.error({ file: opts.configFile }, 'failed to parse configuration file');
       return 1;
     }
-    log.error({ err: (err as Error).message }, 'racoon failed to start');
+    throw err;
+  }
+  log.level = pinoLevel(levelFromDebugFlags(daemon.config().log, opts.debug, opts.verbose));
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, `racoon failed to start: ${(err as Error).message}`);
+    // close what was already open (sockets, the embedded kernel) so that the process ends
+    await daemon.stop().catch(() => undefined);
     return 1;
   }
   return new Promise<number>((resolve) => {

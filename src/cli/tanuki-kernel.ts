@@ -19,7 +19,7 @@ import { parseIp } from '../util/ip';
 
 export const USAGE = `usage: tanuki-kernel [--socket PATH] [-F] [-v] [--host ADDR ...] [--tun NAME]
                      [--natt-port PORT] [--natt-addr ADDR] [--natt-peer-port PORT]
-                     [--dataplane-socket PATH]
+                     [--dataplane-socket PATH] [--raw ADDR ...]
        tanuki-kernel ping [--socket PATH | --dataplane-socket PATH] [-c COUNT] [-W MS] SRC DST
        tanuki-kernel udp [--socket PATH | --dataplane-socket PATH] SRC DST PORT [TEXT]
        tanuki-kernel stats [--socket PATH | --dataplane-socket PATH]
@@ -31,6 +31,7 @@ export const USAGE = `usage: tanuki-kernel [--socket PATH] [-F] [-v] [--host ADD
   --natt-port PORT       carry ESP in UDP (RFC 3948) on this port (0 = a free port)
   --natt-addr ADDR       address of that UDP socket (default 0.0.0.0)
   --natt-peer-port PORT  peers' UDP port for ESP SAs without NAT-T ports (default: --natt-port)
+  --raw ADDR             raw ESP/AH sockets (IP protocols 50/51) on ADDR (0.0.0.0 / :: = all) for SAs without NAT-T; repeatable; needs CAP_NET_RAW
   --dataplane-socket P   control socket for ping/udp/stats (default: the PF_KEY socket path + ".dp")
   -h, --help             this text`;
 
@@ -43,6 +44,8 @@ export interface KernelCliOptions {
   nattAddr?: string;
   nattPeerPort?: number;
   dataplaneSocket?: string;
+  /** --raw ADDR (repeatable): raw ESP/AH sockets. */
+  raw?: string[];
 }
 
 export type ParsedArgs = { ok: true; opts: KernelCliOptions; help: boolean } | { ok: false; error: string };
@@ -61,6 +64,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       const v = argv[++i];
       if (v === undefined || !parseIp(v)) return { ok: false, error: `--host needs an IPv4 or IPv6 address, got '${v ?? ''}'` };
       opts.hosts.push(v);
+    } else if (a === '--raw') {
+      const v = argv[++i];
+      if (v === undefined || !parseIp(v)) return { ok: false, error: `--raw needs an IPv4 or IPv6 address, got '${v ?? ''}'` };
+      opts.raw = [...(opts.raw ?? []), v];
     } else if (a === '--tun') {
       const v = argv[++i];
       if (v === undefined || v === '') return { ok: false, error: '--tun needs an interface name' };
@@ -182,6 +189,7 @@ export async function main(argv: string[]): Promise<number> {
         ...(o.nattPort !== undefined ? { natt: { address: o.nattAddr ?? '0.0.0.0', port: o.nattPort } } : {}),
         ...(o.nattPeerPort !== undefined ? { peerPort: o.nattPeerPort } : {}),
         controlPath: o.dataplaneSocket ?? `${socketPath}.dp`,
+        ...(o.raw ? { raw: o.raw } : {}),
       },
       log,
     );

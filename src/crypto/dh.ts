@@ -231,17 +231,22 @@ const MONTGOMERY = {
 
 function montgomeryExchange(group: DhGroup, privateKey?: Buffer): DhExchange {
   const m = group.type === 'curve25519' ? MONTGOMERY.curve25519 : MONTGOMERY.curve448;
+  const crv = m.type === 'x25519' ? 'X25519' : 'X448';
   let priv: KeyObject;
+  let publicValue: Buffer;
   if (privateKey) {
     if (privateKey.length !== group.keBytes) {
       throw new DhError('bad-length', `${group.id}: private key is ${privateKey.length} bytes, expected ${group.keBytes}`);
     }
     priv = createPrivateKey({ key: Buffer.concat([m.pkcs8, privateKey]), format: 'der', type: 'pkcs8' });
+    const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
+    publicValue = Buffer.from(spki.subarray(spki.length - group.keBytes));
   } else {
-    priv = m.type === 'x25519' ? generateKeyPairSync('x25519').privateKey : generateKeyPairSync('x448').privateKey;
+    // Raw keys through JWK (RFC 8037): node imports and exports them several times faster than DER.
+    const pair = m.type === 'x25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('x448');
+    priv = pair.privateKey;
+    publicValue = Buffer.from(pair.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
   }
-  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
-  const publicValue = Buffer.from(spki.subarray(spki.length - group.keBytes));
   return {
     group,
     publicValue,
@@ -249,7 +254,7 @@ function montgomeryExchange(group: DhGroup, privateKey?: Buffer): DhExchange {
       checkLength(group, peer);
       let shared: Buffer;
       try {
-        const pub = createPublicKey({ key: Buffer.concat([m.spki, peer]), format: 'der', type: 'spki' });
+        const pub = createPublicKey({ key: { kty: 'OKP', crv, x: peer.toString('base64url') }, format: 'jwk' });
         shared = diffieHellman({ privateKey: priv, publicKey: pub });
       } catch {
         // OpenSSL refuses to return an all-zero X25519/X448 output (a low-order peer point).

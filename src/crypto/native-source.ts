@@ -13,6 +13,15 @@
  *
  * tanuki_cipher_batch uses the same descriptor for unpadded CBC/CTR (offset [0] is a 16-byte
  * IV / counter block), tanuki_hmac_batch uses [3] [4] [5] and writes the full HMAC.
+ *
+ * tanuki_esp_aead_seal / tanuki_esp_aead_open build and take apart whole ESP packets (RFC 4303
+ * §2, AEAD per RFC 4106 / RFC 7634: IV = the 64-bit sequence number, nonce = salt || IV, AAD =
+ * SPI || SN or SPI || ESN-high || SN) in place in the arena, so that a packet is copied once in
+ * and once out. Job descriptor, 8 int32 per packet:
+ *   seal: [0] ESP header offset [1] payload length [2] pad length [3] next header
+ *         [4] sequence number high [5] sequence number low [6] unused [7] result
+ *   open: [0] ESP header offset [1] ESP length (SPI..ICV) [4] sequence number high [7] result
+ * The padding written is RFC 4303 §2.4's default 1, 2, 3, ...
  */
 export const ESP_AEAD_C_SOURCE = `
 #include <stddef.h>
@@ -88,6 +97,70 @@ int tanuki_hmac_batch(intptr_t ctx_addr, intptr_t arena_addr, intptr_t jobs_addr
         if (HMAC_Final(ctx, arena + job[5], &len) != 1) continue;
         job[7] = (int32_t)len;
         ok_count++;
+    }
+    return ok_count;
+}
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+
+int tanuki_esp_aead_seal(intptr_t ctx_addr, intptr_t arena_addr, intptr_t jobs_addr, int n,
+                         uint32_t salt, uint32_t spi, int esn, int tag_len)
+{
+    EVP_CIPHER_CTX *ctx = (EVP_CIPHER_CTX *)ctx_addr;
+    unsigned char *arena = (unsigned char *)arena_addr;
+    int32_t *job = (int32_t *)jobs_addr;
+    int ok_count = 0;
+    for (int i = 0; i < n; i++, job += 8) {
+        unsigned char *p = arena + job[0], *pt = p + 16, nonce[12], aad[12];
+        int len = job[1], pad = job[2], outl = 0, ok;
+        uint32_t hi = (uint32_t)job[4], lo = (uint32_t)job[5];
+        job[7] = 0;
+        put32(p, spi); put32(p + 4, lo); put32(p + 8, hi); put32(p + 12, lo);
+        put32(nonce, salt); put32(nonce + 4, hi); put32(nonce + 8, lo);
+        put32(aad, spi);
+        if (esn) { put32(aad + 4, hi); put32(aad + 8, lo); } else put32(aad + 4, lo);
+        for (int k = 0; k < pad; k++) pt[len + k] = (unsigned char)(k + 1);
+        pt[len + pad] = (unsigned char)pad;
+        pt[len + pad + 1] = (unsigned char)job[3];
+        len += pad + 2;
+        if (EVP_CipherInit_ex(ctx, 0, 0, 0, nonce, 1) != 1) continue;
+        if (EVP_CipherUpdate(ctx, 0, &outl, aad, esn ? 12 : 8) != 1) continue;
+        if (EVP_CipherUpdate(ctx, pt, &outl, pt, len) != 1) continue;
+        ok = EVP_CipherFinal_ex(ctx, pt + len, &outl) == 1;
+        if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx, CTRL_AEAD_GET_TAG, tag_len, pt + len) == 1;
+        job[7] = ok;
+        ok_count += ok;
+    }
+    return ok_count;
+}
+
+int tanuki_esp_aead_open(intptr_t ctx_addr, intptr_t arena_addr, intptr_t jobs_addr, int n,
+                         uint32_t salt, int esn, int tag_len)
+{
+    EVP_CIPHER_CTX *ctx = (EVP_CIPHER_CTX *)ctx_addr;
+    unsigned char *arena = (unsigned char *)arena_addr;
+    int32_t *job = (int32_t *)jobs_addr;
+    int ok_count = 0;
+    for (int i = 0; i < n; i++, job += 8) {
+        unsigned char *p = arena + job[0], *ct = p + 16, nonce[12], aad[12];
+        int len = job[1] - 16 - tag_len, outl = 0, ok;
+        job[7] = 0;
+        if (len < 0) continue;
+        put32(nonce, salt);
+        for (int k = 0; k < 8; k++) nonce[4 + k] = p[8 + k];
+        for (int k = 0; k < 4; k++) aad[k] = p[k];
+        if (esn) { put32(aad + 4, (uint32_t)job[4]); for (int k = 0; k < 4; k++) aad[8 + k] = p[4 + k]; }
+        else for (int k = 0; k < 4; k++) aad[4 + k] = p[4 + k];
+        if (EVP_CipherInit_ex(ctx, 0, 0, 0, nonce, 0) != 1) continue;
+        if (EVP_CIPHER_CTX_ctrl(ctx, CTRL_AEAD_SET_TAG, tag_len, ct + len) != 1) continue;
+        if (EVP_CipherUpdate(ctx, 0, &outl, aad, esn ? 12 : 8) != 1) continue;
+        if (len > 0 && EVP_CipherUpdate(ctx, ct, &outl, ct, len) != 1) continue;
+        ok = EVP_CipherFinal_ex(ctx, ct + len, &outl) == 1;
+        job[7] = ok;
+        ok_count += ok;
     }
     return ok_count;
 }

@@ -34,6 +34,40 @@ export interface BatchAead extends Aead {
   readonly backend: 'openssl-ffi' | 'node';
   sealBatch(items: readonly AeadBatchItem[]): Buffer[];
   openBatch(items: readonly AeadBatchItem[]): (Buffer | null)[];
+  /** Whole-packet ESP sealing/opening for one SA (libcrypto fast path only). */
+  espBatch?(spi: number, esn: boolean): EspAeadBatch;
+}
+
+/** One packet for EspAeadBatch.seal: the payload and what RFC 4303 §2 puts around it. */
+export interface EspSealItem {
+  readonly payload: Buffer;
+  /** RFC 4303 §2.4 padding length (the bytes written are 1, 2, 3, ...). */
+  readonly padLen: number;
+  readonly nextHeader: number;
+  readonly seqHi: number;
+  readonly seqLo: number;
+}
+
+/** One received packet for EspAeadBatch.open: SPI..ICV, and the ESN high half the replay window inferred. */
+export interface EspOpenItem {
+  readonly esp: Buffer;
+  readonly seqHi: number;
+}
+
+/**
+ * ESP packets of one AEAD SA built in place in libcrypto-visible memory (RFC 4303 §2 layout,
+ * IV = 64-bit sequence number, AAD per RFC 4106 §5 / RFC 7634 §2.1): one copy in, one native
+ * call per batch, one copy out.
+ */
+export interface EspAeadBatch {
+  /**
+   * For each item: `front` unwritten bytes (the caller's outer headers), then SPI, SN, IV,
+   * ciphertext of payload || padding || pad length || next header, ICV. The results may share
+   * one allocation.
+   */
+  seal(items: readonly EspSealItem[], front: number): Buffer[];
+  /** For each item: the decrypted payload || padding || pad length || next header, or null when the ICV does not verify. */
+  open(items: readonly EspOpenItem[]): (Buffer | null)[];
 }
 
 export interface FastAeadStatus {
@@ -58,6 +92,8 @@ interface Native {
   hmacInit: (ctx: Pointer, key: Buffer, len: number, md: Pointer, impl: null) => number;
   digests: Readonly<Record<string, Pointer>>;
   hmacBatch: (ctx: number, arena: number, jobs: number, n: number) => number;
+  espSeal: (ctx: number, arena: number, jobs: number, n: number, salt: number, spi: number, esn: number, tagLen: number) => number;
+  espOpen: (ctx: number, arena: number, jobs: number, n: number, salt: number, esn: number, tagLen: number) => number;
 }
 
 const EVP_CTRL_AEAD_SET_IVLEN = 0x9;
@@ -100,6 +136,8 @@ function loadNative(): Native {
   const batch = shim.func('tanuki_aead_batch', 'int', ['intptr_t', 'intptr_t', 'intptr_t', 'int', 'int']) as NativeFn;
   const cipherBatch = shim.func('tanuki_cipher_batch', 'int', ['intptr_t', 'intptr_t', 'intptr_t', 'int', 'int']) as NativeFn;
   const hmacBatch = shim.func('tanuki_hmac_batch', 'int', ['intptr_t', 'intptr_t', 'intptr_t', 'int']) as NativeFn;
+  const espSeal = shim.func('tanuki_esp_aead_seal', 'int', ['intptr_t', 'intptr_t', 'intptr_t', 'int', 'uint32_t', 'uint32_t', 'int', 'int']) as NativeFn;
+  const espOpen = shim.func('tanuki_esp_aead_open', 'int', ['intptr_t', 'intptr_t', 'intptr_t', 'int', 'uint32_t', 'int', 'int']) as NativeFn;
   return {
     ctxNew: fn('void *EVP_CIPHER_CTX_new(void)') as () => Pointer,
     ctxFree: fn('void EVP_CIPHER_CTX_free(void *ctx)') as (ctx: Pointer) => void,
@@ -137,6 +175,8 @@ function loadNative(): Native {
       sha512: cipherGetter('EVP_sha512'),
     },
     hmacBatch: hmacBatch as Native['hmacBatch'],
+    espSeal: espSeal as Native['espSeal'],
+    espOpen: espOpen as Native['espOpen'],
   };
 }
 
@@ -327,9 +367,97 @@ function createFfiAead(alg: EncrAlg, key: Buffer): BatchAead | null {
     },
     sealBatch: (items) => runBatch(items, true) as Buffer[],
     openBatch: (items) => runBatch(items, false),
+    espBatch: (spi, esn) => espAeadBatch(n, a, encAddr, decAddr, salt.readUInt32BE(0), spi >>> 0, esn, icvBytes),
   };
   contexts.register(aead, { n, ctxs: [encCtx, decCtx] });
   return aead;
+}
+
+/** ESP header (SPI 4, SN 4) and IV (8) in front of the AEAD ciphertext (RFC 4303 §2, RFC 4106 §3.1, RFC 7634 §2). */
+const ESP_AEAD_HEAD = 16;
+
+function espAeadBatch(n: Native, a: Arena, encAddr: number, decAddr: number, salt: number, spi: number, esn: boolean, icvBytes: number): EspAeadBatch {
+  const esnFlag = esn ? 1 : 0;
+  return {
+    seal(items, front) {
+      const out: Buffer[] = new Array<Buffer>(items.length);
+      let i = 0;
+      while (i < items.length) {
+        const buf = a.buf;
+        const jobs = a.jobs;
+        let at = DATA_IN;
+        let count = 0;
+        const starts: number[] = [];
+        for (; i < items.length && count < MAX_BATCH; i++, count++) {
+          const it = items[i]!;
+          const ptLen = it.payload.length + it.padLen + 2;
+          const end = at + front + ESP_AEAD_HEAD + ptLen + icvBytes;
+          if (end > ARENA_END) {
+            if (count === 0) throw new CryptoError('bad-data-length', `ESP packet of ${end - at} bytes does not fit the ${ARENA_END - DATA_IN}-byte arena`);
+            break;
+          }
+          buf.set(it.payload, at + front + ESP_AEAD_HEAD);
+          const j = count * JOB_INTS;
+          jobs[j] = at + front;
+          jobs[j + 1] = it.payload.length;
+          jobs[j + 2] = it.padLen;
+          jobs[j + 3] = it.nextHeader;
+          jobs[j + 4] = it.seqHi | 0;
+          jobs[j + 5] = it.seqLo | 0;
+          starts.push(at);
+          at = end;
+        }
+        n.espSeal(encAddr, a.addr, a.jobsAddr, count, salt, spi, esnFlag, icvBytes);
+        const all = Buffer.allocUnsafe(at - DATA_IN);
+        all.set(buf.subarray(DATA_IN, at));
+        for (let k = 0; k < count; k++) {
+          if (jobs[k * JOB_INTS + 7] !== 1) throw new CryptoError('backend', 'libcrypto ESP seal failed');
+          const s0 = starts[k]! - DATA_IN;
+          const s1 = k + 1 < count ? starts[k + 1]! - DATA_IN : all.length;
+          out[i - count + k] = all.subarray(s0, s1);
+        }
+      }
+      return out;
+    },
+    open(items) {
+      const out: (Buffer | null)[] = new Array<Buffer | null>(items.length);
+      let i = 0;
+      while (i < items.length) {
+        const buf = a.buf;
+        const jobs = a.jobs;
+        let at = DATA_IN;
+        let count = 0;
+        const first = i;
+        for (; i < items.length && count < MAX_BATCH; i++, count++) {
+          const it = items[i]!;
+          const end = at + it.esp.length;
+          if (end > ARENA_END) {
+            if (count === 0) throw new CryptoError('bad-data-length', `ESP packet of ${it.esp.length} bytes does not fit the arena`);
+            break;
+          }
+          buf.set(it.esp, at);
+          const j = count * JOB_INTS;
+          jobs[j] = at;
+          jobs[j + 1] = it.esp.length;
+          jobs[j + 4] = it.seqHi | 0;
+          at = end;
+        }
+        n.espOpen(decAddr, a.addr, a.jobsAddr, count, salt, esnFlag, icvBytes);
+        const all = Buffer.allocUnsafe(at - DATA_IN);
+        all.set(buf.subarray(DATA_IN, at));
+        for (let k = 0; k < count; k++) {
+          const j = k * JOB_INTS;
+          const ptLen = jobs[j + 1]! - ESP_AEAD_HEAD - icvBytes;
+          if (jobs[j + 7] !== 1 || ptLen < 0) out[first + k] = null;
+          else {
+            const s0 = jobs[j]! - DATA_IN + ESP_AEAD_HEAD;
+            out[first + k] = all.subarray(s0, s0 + ptLen);
+          }
+        }
+      }
+      return out;
+    },
+  };
 }
 
 /**

@@ -206,6 +206,16 @@ function encr(s: EncrSpec): EncrAlg {
 
 const AES_BITS = [128, 192, 256] as const;
 
+/**
+ * tanuki's private PF_KEY number for ESP ChaCha20-Poly1305 (RFC 7634). Linux defines none
+ * (xfrm_algo.c: pfkey_supported = 0) and the BSDs disagree (OpenBSD 22 = Linux CAMELLIACBC,
+ * others collide with Linux's 14–23 too), so the number comes from RFC 2367's private range
+ * 249–255: 249 is KAME/FreeBSD SKIPJACK, 250 old FreeBSD AESCTR, 252/253 Linux SERPENT/TWOFISH;
+ * 251 is used by none of Linux, FreeBSD, NetBSD, OpenBSD or KAME. The userspace kernel and
+ * the XFRM backend (→ "rfc7539esp(chacha20,poly1305)") understand it; on a real AF_KEY kernel it means nothing.
+ */
+export const SADB_X_EALG_CHACHA20POLY1305_TANUKI = 251;
+
 /** strongSwan's aes{128,192,256}<suffix> keywords (plus bare aliases). */
 function aesKeywords(prefix: string, suffixes: readonly string[], bare?: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -372,12 +382,12 @@ const ENCR: readonly EncrAlg[] = [
   }),
   encr({
     id: 'chacha20-poly1305', rfcName: 'ENCR_CHACHA20_POLY1305', spec: 'RFC 7634', implemented: true,
-    ikev2: 28, ikev1: null, ipsecDoi: null, sadb: null,
+    ikev2: 28, ikev1: null, ipsecDoi: null, sadb: SADB_X_EALG_CHACHA20POLY1305_TANUKI,
     setkey: ['chacha20-poly1305'], racoon: ['chacha20_poly1305'], strongswan: ['chacha20poly1305'],
     extensionNames: ['chacha20-poly1305', 'chacha20_poly1305'],
     mode: 'chacha20-poly1305', keyBits: [256], keyLengthAttribute: false, saltBytes: 4, blockBytes: 1,
     ivBytes: 8, icvBytes: 16, ike: true,
-    note: 'no IKEv1 / IPsec DOI number; Linux has no PF_KEY number (xfrm only: rfc7539esp, pfkey_supported = 0)',
+    note: 'no IKEv1 / IPsec DOI number; Linux has no PF_KEY number (xfrm only: rfc7539esp, pfkey_supported = 0): sadb is tanuki-private 251',
   }),
   encr({
     id: 'twofish-cbc', rfcName: 'ENCR_TWOFISH_CBC', spec: 'ipsec-tools / Linux private', implemented: false,

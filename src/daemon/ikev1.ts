@@ -24,6 +24,7 @@ import type { DaemonContext, KeyingEngine } from './racoon';
 import { MigrateHandler, onMigrate, type MigrateIkeView } from './migrate';
 import type { PfKeyMessage } from '../pfkey/types';
 import { SpdCache, type CachedPolicy } from './spd-cache';
+import { buildCfgServer, peerExtensions } from './ikev1-cfg';
 
 const IKEV1_VERSION_BYTE = 0x10; // RFC 2408 §3.1: major 1, minor 0
 
@@ -83,7 +84,7 @@ export class Ikev1Keying extends SansIoKeying {
     super(ctx);
     this.migrations = new MigrateHandler({ kbit: 'kmaddress', log: ctx.log, selfPid: ctx.pfkey.pid });
     this.peers = this.buildPeers(ctx.config());
-    this.engine = new Ikev1Engine({ peers: this.peers, random: { bytes: (n) => randomBytes(n) }, pid: ctx.pfkey.pid });
+    this.engine = new Ikev1Engine({ peers: this.peers, random: { bytes: (n) => randomBytes(n) }, pid: ctx.pfkey.pid, cfgServer: buildCfgServer(ctx.config(), ctx.log) });
     this.requestSpdDump();
   }
 
@@ -99,6 +100,8 @@ export class Ikev1Keying extends SansIoKeying {
         if (r.remote) this.ctx.log.warn({ remote: r.name }, `couldn't find the pskey for ${r.remote.address}: remote "${r.name}" is not usable`);
         continue;
       }
+      const ext = peerExtensions(config, r, this.ctx.log); // XAUTH / Mode-Config / ike_frag (ikev1-cfg.ts)
+      if (!ext) continue;
       const modes = r.exchangeMode.filter((m): m is 'main' | 'aggressive' => m === 'main' || m === 'aggressive');
       for (const local of this.ikeLocals(r.remote?.family ?? null)) {
         out.push({
@@ -116,7 +119,9 @@ export class Ikev1Keying extends SansIoKeying {
           dpdMaxFail: r.dpdMaxfail,
           initialContact: r.initialContact,
           passive: r.passive,
+          ph1Rekey: r.rekey,
           retry: { counter: config.timer.counter, intervalSeconds: config.timer.interval },
+          ...ext,
         });
       }
     }
@@ -256,7 +261,7 @@ export class Ikev1Keying extends SansIoKeying {
   async deletePeer(remote: { address: string }): Promise<number> {
     const sas = this.engine.ph1Sas().filter((s) => s.remote.address === remote.address);
     for (const s of sas) {
-      this.engine.deletePh1(s.serial, this.now());
+      this.engine.purgePh1(s.serial, this.now());
       for (const [src, dst] of [[s.local, s.remote], [s.remote, s.local]] as const) {
         this.ctx.pfkey.send({
           type: SadbMsgType.DELETE,
@@ -273,6 +278,13 @@ export class Ikev1Keying extends SansIoKeying {
     }
     this.pump();
     return sas.length > 0 ? 0 : 2;
+  }
+
+  /** racoonctl logout-user: delete the ISAKMP-SAs (and IPsec-SAs) of an XAUTH login; ENOENT when none. */
+  async logoutUser(login: string): Promise<number> {
+    const n = this.engine.logoutUser(login, this.now());
+    this.pump();
+    return n > 0 ? 0 : 2;
   }
 
   async shutdown(): Promise<void> {

@@ -121,6 +121,9 @@ export class Ikev2Keying extends SansIoKeying {
       random: { bytes: (n) => randomBytes(n) },
       pid: ctx.pfkey.pid,
     });
+    // learn what the kernel can install, so that nothing else is offered or accepted
+    this.engine.registerWithKernel(this.now());
+    this.pump();
     this.requestSpdDump();
   }
 

@@ -27,6 +27,7 @@ export interface RacoonOptions {
   pidFile?: string; // --pid-file (overrides path pidfile)
   tun?: string; // --tun NAME
   hosts: string[]; // --host ADDR (repeatable)
+  raw: boolean; // raw ESP/AH sockets for the embedded data plane (--no-raw: off)
 }
 
 export class RacoonUsageError extends Error {
@@ -35,7 +36,7 @@ export class RacoonUsageError extends Error {
 
 export const RACOON_USAGE = `usage: racoon [-46BdFLtvV] [-f file] [-l log] [-P port] [-p port]
              [--kernel userspace|xfrm|af_key] [--socket PATH] [--admin-socket PATH]
-             [--pid-file PATH] [--tun NAME] [--host ADDR ...]
+             [--pid-file PATH] [--tun NAME] [--host ADDR ...] [--no-raw]
   -4, -6   use only IPv4 / IPv6 addresses
   -B       install the SAs from the backup file (path backupsa)
   -d       debug output (repeat for more)
@@ -47,7 +48,8 @@ export const RACOON_USAGE = `usage: racoon [-46BdFLtvV] [-f file] [-l log] [-P p
   -p port  ISAKMP port (default 500)
   -t       check the configuration and the files it names, then exit
   -v       verbose
-  -V       print the version and exit`;
+  -V       print the version and exit
+  --no-raw do not open raw ESP/AH sockets (IP protocols 50/51) for the embedded data plane`;
 
 function port(text: string | undefined, flag: string): number {
   const n = Number(text);
@@ -69,6 +71,7 @@ export function parseRacoonArgs(argv: string[]): RacoonOptions {
     configFile: DEFAULT_RACOON_CONF,
     kernel: 'userspace',
     hosts: [],
+    raw: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -92,6 +95,7 @@ export function parseRacoonArgs(argv: string[]): RacoonOptions {
         case '--pid-file': o.pidFile = arg(); break;
         case '--tun': o.tun = arg(); break;
         case '--host': o.hosts.push(arg()); break;
+        case '--no-raw': o.raw = false; break;
         case '--help': o.help = true; break;
         case '--version': o.version = true; break;
         default: throw new RacoonUsageError(`unknown option '${a}'`);

@@ -25,6 +25,7 @@ import { startDataPlane, type RunningDataPlane } from '../kernel/dataplane/index
 import { startAdminSocket, AdminErrno, type AdminHandler } from './admin/server';
 import { AdminProto, EvtType, type EvtAsync } from './admin/wire';
 import { IkeSockets, ISAKMP_PORT, NATT_PORT, interfaceAddresses, type Datagram, type ListenSpec } from './ike-sockets';
+import { appendBackup, formatBackupLine, restoreMessages } from './backupsa';
 import { runHook } from './hooks';
 import type { DaemonLogger } from './log';
 import type { RacoonOptions } from './options';
@@ -46,6 +47,8 @@ export interface KeyingEngine {
   /** Admin requests (establish-sa / delete-sa) for this engine's peers. */
   establish?(remote: { address: string; port: number }, local: { address: string; port: number } | null): Promise<number>;
   deletePeer?(remote: { address: string }): Promise<number>;
+  /** racoonctl logout-user (IKEv1 XAUTH): 0 when a session of `login` was ended, else ENOENT. */
+  logoutUser?(login: string): Promise<number>;
   /** Send Deletes to peers and remove what was installed. */
   shutdown(): Promise<void>;
 }
@@ -59,6 +62,16 @@ export interface DaemonContext {
 }
 
 export type EngineFactory = (ctx: DaemonContext) => KeyingEngine;
+
+/** -B could not restore the backup file (racoon exits: "something error happened SA recovering."). */
+export class BackupSaError extends Error {
+  override readonly name = 'BackupSaError';
+}
+
+/** privsep could not be applied (chroot, or setuid/setgid failed): racoon does not run half-privileged. */
+export class PrivsepError extends Error {
+  override readonly name = 'PrivsepError';
+}
 
 export class RacoonConfigError extends Error {
   override readonly name = 'RacoonConfigError';
@@ -88,6 +101,8 @@ export class RacoonDaemon {
   private pidFile: string | null = null;
   private seq = 1;
   private stopping = false;
+  /** UPDATE/ADD requests the engines sent, until the kernel answers (for `path backupsa`). */
+  private readonly backupPending = new Map<string, PfKeyMessage>();
 
   constructor(
     private readonly opts: RacoonOptions,
@@ -104,6 +119,12 @@ export class RacoonDaemon {
   }
 
   async start(): Promise<void> {
+    const chroot = this.cfg.privsep?.chroot ?? null;
+    if (chroot !== null) {
+      throw new PrivsepError(
+        `privsep { chroot "${chroot}"; } is not supported: Node cannot chroot(2) a running process and still load its own code; remove chroot (user/group are applied) or start racoon inside the chroot yourself`,
+      );
+    }
     this.pfkey = await openPfKey({
       backend: this.opts.kernel,
       embed: true,
@@ -116,9 +137,10 @@ export class RacoonDaemon {
       const reply = await this.pfkey.request(this.message(SadbMsgType.REGISTER, satype));
       if (reply.errno !== 0) this.log.warn({ satype, errno: reply.errno }, 'SADB_REGISTER failed');
     }
+    if (this.opts.backupSa) await this.restoreBackupSa();
     const ctx: DaemonContext = {
       log: this.log,
-      pfkey: this.pfkey,
+      pfkey: this.tapped(this.pfkey),
       sockets: this.sockets,
       config: () => this.cfg,
       emit: (e) => this.emit(e),
@@ -142,8 +164,91 @@ export class RacoonDaemon {
     this.pidFile = this.resolvePidFile();
     mkdirSync(dirname(this.pidFile), { recursive: true });
     writeFileSync(this.pidFile, `${process.pid}\n`);
+    this.dropPrivileges();
     const k = embeddedKernel();
     this.log.info({ kernel: this.opts.kernel, embedded: k !== null, pfkey_socket: k?.server?.socketPath ?? null }, 'racoon started');
+  }
+
+  /**
+   * `privsep { user; group; }`: once every privileged thing is open (IKE
+   * sockets on 500/4500, raw ESP/AH sockets, PF_KEY / netlink, the admin
+   * socket, TUN, the pid file), the process continues as that user and group
+   * (setgroups, setgid, setuid — racoon's unprivileged child, without a
+   * privileged parent). `chroot` is refused: Node cannot chroot a running
+   * process and keep loading its own code (docs/config.md).
+   */
+  private dropPrivileges(): void {
+    const ps = this.cfg.privsep;
+    if (!ps) return;
+    if (ps.uid === 0 && ps.gid === 0) {
+      this.log.warn({}, 'privsep: user and group are root; nothing to drop');
+      return;
+    }
+    if (!process.setuid || !process.setgid || !process.setgroups) throw new PrivsepError('privsep: this platform has no setuid/setgid');
+    try {
+      process.setgroups([ps.gid]);
+      process.setgid(ps.gid);
+      process.setuid(ps.uid);
+    } catch (err) {
+      throw new PrivsepError(`privsep: cannot switch to uid ${ps.uid} gid ${ps.gid}: ${(err as Error).message}`);
+    }
+    this.log.info({ uid: ps.uid, gid: ps.gid }, 'privileges dropped (privsep)');
+  }
+
+  /** racoon -B: install the SAs saved in `path backupsa` (racoon's backupsa_from_file). */
+  private async restoreBackupSa(): Promise<void> {
+    const file = this.cfg.path.backupsa;
+    if (!file) throw new BackupSaError('-B: the configuration names no backup file (path backupsa "FILE";)');
+    const msgs = restoreMessages(file, new Date(), this.log);
+    if (msgs === null) throw new BackupSaError('something error happened SA recovering.');
+    for (const { line, add } of msgs) {
+      const reply = await this.pfkey.request({ ...add, seq: this.seq++, pid: this.pfkey.pid });
+      if (reply.errno !== 0) this.log.error({ file, line, errno: reply.errno }, `restore SA failed line#${line} in ${file}: errno ${reply.errno}`);
+      else this.log.info({ file, line, spi: add.ext.sa?.spi }, 'SA restored from the backup file');
+    }
+  }
+
+  private backupKey(m: PfKeyMessage): string {
+    return `${m.type}:${m.seq}:${m.ext.sa?.spi ?? 0}:${m.ext.addressDst?.addr.address ?? ''}`;
+  }
+
+  /** The PF_KEY socket the engines use: UPDATE/ADD requests are noted for `path backupsa`. */
+  private tapped(inner: PfKeySocket): PfKeySocket {
+    const note = (m: PfKeyMessage): void => {
+      if (!this.cfg.path.backupsa || (m.type !== SadbMsgType.UPDATE && m.type !== SadbMsgType.ADD)) return;
+      if (this.backupPending.size > 4096) this.backupPending.clear(); // replies never came: do not grow without bound
+      this.backupPending.set(this.backupKey(m), m);
+    };
+    return {
+      get pid() {
+        return inner.pid;
+      },
+      send: (m) => {
+        note(m);
+        inner.send(m);
+      },
+      request: (m, timeoutMs) => {
+        note(m);
+        return inner.request(m, timeoutMs);
+      },
+      onMessage: (l) => inner.onMessage(l),
+      onError: (l) => inner.onError(l),
+      close: () => inner.close(),
+    };
+  }
+
+  /** The kernel accepted an UPDATE/ADD we sent: racoon's backupsa_to_file. */
+  private backupOnReply(m: PfKeyMessage): void {
+    if ((m.type !== SadbMsgType.UPDATE && m.type !== SadbMsgType.ADD) || m.pid !== this.pfkey.pid) return;
+    const key = this.backupKey(m);
+    const sent = this.backupPending.get(key);
+    if (!sent) return;
+    this.backupPending.delete(key);
+    const file = this.cfg.path.backupsa;
+    if (m.errno !== 0 || !file) return;
+    const line = formatBackupLine(sent, new Date());
+    if (line === null) this.log.error({ file }, 'SA cannot be saved to a file.');
+    else appendBackup(file, line, this.log);
   }
 
   /** SIGHUP / reload-config: a configuration that fails to parse never replaces the running one. */
@@ -179,7 +284,12 @@ export class RacoonDaemon {
     await this.sockets.close();
     await this.pfkey?.close();
     await embeddedKernel()?.stop();
-    if (this.pidFile && existsSync(this.pidFile)) unlinkSync(this.pidFile);
+    try {
+      if (this.pidFile && existsSync(this.pidFile)) unlinkSync(this.pidFile);
+    } catch (err) {
+      // after privsep the pid file's directory may not be ours any more
+      this.log.warn({ file: this.pidFile, err: (err as Error).message }, 'cannot remove the pid file');
+    }
     this.log.info({}, 'racoon process terminated');
   }
 
@@ -213,6 +323,7 @@ export class RacoonDaemon {
   }
 
   private onPfKey(m: PfKeyMessage): void {
+    this.backupOnReply(m);
     for (const e of this.engines) e.onPfKey(m);
   }
 
@@ -234,6 +345,8 @@ export class RacoonDaemon {
         ...(this.opts.tun ? { tun: this.opts.tun } : {}),
         peerPort: nattPort,
         ...(k.server ? { controlPath: `${k.server.socketPath}.dp` } : {}),
+        // Raw ESP/AH on the addresses racoon listens on (docs/dataplane.md), when permitted.
+        ...(this.opts.raw ? { raw: [...new Set(specs.map((s) => s.address))], rawOptional: true } : {}),
       },
       this.log,
     );
@@ -306,7 +419,10 @@ export class RacoonDaemon {
         for (const e of this.engines) if (e.deletePeer && (await e.deletePeer({ address: ix.dst.address })) === 0) return 0;
         return AdminErrno.ENOENT;
       },
-      logoutUser: async () => AdminErrno.ENOENT,
+      logoutUser: async (login) => {
+        for (const e of this.engines) if (e.logoutUser && (await e.logoutUser(login)) === 0) return 0;
+        return AdminErrno.ENOENT;
+      },
       getSaCert: async () => ({ errno: AdminErrno.ENOENT }),
       showSchedule: async () => Buffer.alloc(0),
       status: async (_verbose, json) => {

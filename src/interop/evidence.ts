@@ -80,6 +80,10 @@ export interface CharonChildSa {
   readonly remoteTs: string[];
   readonly bytesIn: number;
   readonly bytesOut: number;
+  readonly packetsIn: number;
+  readonly packetsOut: number;
+  /** PFS group of the CHILD_SA (present after a CREATE_CHILD_SA with KE / a Quick Mode with PFS). */
+  readonly dhGroup: string;
 }
 
 export interface CharonIkeSa {
@@ -98,6 +102,9 @@ export interface CharonIkeSa {
   readonly dhGroup: string;
   /** charon faked NAT-D (kernel-libipsec forces UDP encapsulation). */
   readonly natFake: boolean;
+  /** charon detected a real NAT in front of the peer (NAT-D mismatch for the remote end). */
+  readonly natRemote: boolean;
+  readonly remoteHost: string;
   readonly children: CharonChildSa[];
 }
 
@@ -138,6 +145,9 @@ export function charonSas(raw: string): CharonIkeSa[] {
           remoteTs: list(c, 'remote-ts'),
           bytesIn: Number(str(c, 'bytes-in') || 0),
           bytesOut: Number(str(c, 'bytes-out') || 0),
+          packetsIn: Number(str(c, 'packets-in') || 0),
+          packetsOut: Number(str(c, 'packets-out') || 0),
+          dhGroup: str(c, 'dh-group'),
         });
       }
       out.push({
@@ -155,6 +165,8 @@ export function charonSas(raw: string): CharonIkeSa[] {
         prfAlg: str(v, 'prf-alg'),
         dhGroup: str(v, 'dh-group'),
         natFake: str(v, 'nat-fake') === 'yes',
+        natRemote: str(v, 'nat-remote') === 'yes',
+        remoteHost: str(v, 'remote-host'),
         children,
       });
     }
@@ -171,6 +183,9 @@ export interface TanukiSa {
   readonly state: string;
   readonly encrypt: string;
   readonly auth: string;
+  /** LIFETIME_CURRENT bytes / allocations (packets) the data plane counted. */
+  readonly bytes: number;
+  readonly packets: number;
 }
 
 /** SAs of tanuki's `setkey -D` (src/config/setkey/dump.ts layout: header line, then tab-indented lines). */
@@ -189,6 +204,8 @@ export function tanukiSas(dump: string): TanukiSa[] {
       state: /state=(\S+)/.exec(b)?.[1] ?? '',
       encrypt: /\tE: (\S+)/.exec(b)?.[1] ?? '',
       auth: /\tA: (\S+)/.exec(b)?.[1] ?? '',
+      bytes: Number(/current: (\d+)\(bytes\)/.exec(b)?.[1] ?? 0),
+      packets: Number(/allocated: (\d+)/.exec(b)?.[1] ?? 0),
     });
   }
   return out;

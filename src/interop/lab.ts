@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { NET } from './scenario';
+import { NAT_NET, NET, SMALL_MTU, type Topology } from './scenario';
 
 export class LabError extends Error {
   constructor(
@@ -31,6 +31,26 @@ export function cmd(file: string, args: readonly string[], opts: { input?: strin
   return { status, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error.message) : '') };
 }
 
+/** The same, without blocking the event loop (labs run concurrently). */
+export function cmdAsync(file: string, args: readonly string[], timeoutMs = 30000, env?: NodeJS.ProcessEnv): Promise<CmdResult> {
+  return new Promise((resolveP) => {
+    const p = spawn(file, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      resolveP({ status: 127, stdout, stderr: stderr + e.message });
+    });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolveP({ status: code ?? 1, stdout, stderr });
+    });
+  });
+}
+
 function must(step: string, r: CmdResult): CmdResult {
   if (r.status !== 0) throw new LabError(step, (r.stderr || r.stdout).trim() || `exit status ${r.status}`);
   return r;
@@ -50,13 +70,15 @@ export async function waitFor(pred: () => boolean, ms: number, step: string): Pr
   for (;;) {
     if (pred()) return;
     if (Date.now() > until) throw new LabError(step, `timed out after ${ms} ms`);
-    await sleep(100);
+    await sleep(50);
   }
 }
 
 export class Lab {
   readonly nsCharon: string;
   readonly nsTanuki: string;
+  /** The NAT router between the peers (topology `nat`). */
+  readonly nsRouter: string;
   readonly vethCharon: string;
   readonly vethTanuki: string;
   private procs: ChildProcess[] = [];
@@ -75,31 +97,66 @@ export class Lab {
     const tag = `${process.pid}${(counter++).toString(36)}`;
     this.nsCharon = `tki-${tag}-c`;
     this.nsTanuki = `tki-${tag}-t`;
+    this.nsRouter = `tki-${tag}-r`;
     // IFNAMSIZ: at most 15 characters.
     this.vethCharon = `tic${tag}`.slice(0, 15);
     this.vethTanuki = `tit${tag}`.slice(0, 15);
   }
 
-  /** Namespaces, veth, addresses (the peer addresses + one host address inside each local TS, as libipsec needs). */
-  up(): void {
+  /**
+   * Namespaces, veth pairs, addresses: the peer addresses + one host address inside
+   * charon's TS (kernel-libipsec needs it to install its route; tanuki's side is the
+   * in-process `--host`). `nat` puts a masquerading router namespace between them,
+   * `small-mtu` lowers the link MTU and drops IP fragments so only IKE fragmentation helps.
+   */
+  up(topology: Topology = 'direct'): void {
     if (aborting) throw new LabError('ip netns add', `interrupted by ${aborting}`);
-    for (const ns of [this.nsCharon, this.nsTanuki]) {
+    const all = topology === 'nat' ? [this.nsCharon, this.nsRouter, this.nsTanuki] : [this.nsCharon, this.nsTanuki];
+    for (const ns of all) {
       must('ip netns add', cmd('ip', ['netns', 'add', ns]));
       this.namespaces.push(ns);
     }
-    must('ip link add veth', cmd('ip', ['link', 'add', this.vethCharon, 'netns', this.nsCharon, 'type', 'veth', 'peer', 'name', this.vethTanuki, 'netns', this.nsTanuki]));
-    const inNs = (ns: string, args: string[], step: string) => must(step, cmd('ip', ['netns', 'exec', ns, 'ip', ...args]));
+    const inNs = (ns: string, args: string[], step: string) => must(step, cmd('ip', ['-n', ns, ...args]));
+    const charonPeerNs = topology === 'nat' ? this.nsRouter : this.nsTanuki;
+    must('ip link add veth', cmd('ip', ['link', 'add', this.vethCharon, 'netns', this.nsCharon, 'type', 'veth', 'peer', 'name', this.vethTanuki, 'netns', charonPeerNs]));
     inNs(this.nsCharon, ['addr', 'add', `${NET.charonAddr}/${NET.prefix}`, 'dev', this.vethCharon], 'charon address');
-    inNs(this.nsTanuki, ['addr', 'add', `${NET.tanukiAddr}/${NET.prefix}`, 'dev', this.vethTanuki], 'tanuki address');
+    inNs(charonPeerNs, ['addr', 'add', `${NET.tanukiAddr}/${NET.prefix}`, 'dev', this.vethTanuki], 'tanuki/router address');
     inNs(this.nsCharon, ['addr', 'add', `${NET.charonHost}/32`, 'dev', 'lo'], 'charon TS address');
-    inNs(this.nsTanuki, ['addr', 'add', `${NET.tanukiHost}/32`, 'dev', 'lo'], 'tanuki TS address');
-    for (const [ns, dev] of [
+    const links: [string, string][] = [
       [this.nsCharon, this.vethCharon],
-      [this.nsTanuki, this.vethTanuki],
-    ] as const) {
-      inNs(ns, ['link', 'set', 'lo', 'up'], 'lo up');
-      inNs(ns, ['link', 'set', dev, 'up'], 'veth up');
+      [charonPeerNs, this.vethTanuki],
+    ];
+    if (topology === 'nat') {
+      const inside = `${this.vethTanuki}i`.slice(0, 15);
+      const routerIn = `${this.vethTanuki}r`.slice(0, 15);
+      must('ip link add veth (inside)', cmd('ip', ['link', 'add', routerIn, 'netns', this.nsRouter, 'type', 'veth', 'peer', 'name', inside, 'netns', this.nsTanuki]));
+      inNs(this.nsRouter, ['addr', 'add', `${NAT_NET.routerInside}/${NAT_NET.insidePrefix}`, 'dev', routerIn], 'router inside address');
+      inNs(this.nsTanuki, ['addr', 'add', `${NAT_NET.tanukiInside}/${NAT_NET.insidePrefix}`, 'dev', inside], 'tanuki inside address');
+      links.push([this.nsRouter, routerIn], [this.nsTanuki, inside]);
+      for (const [ns, dev] of links) inNs(ns, ['link', 'set', dev, 'up'], 'veth up');
+      inNs(this.nsTanuki, ['route', 'add', 'default', 'via', NAT_NET.routerInside], 'tanuki default route');
+      must('router forwarding', cmd('ip', ['netns', 'exec', this.nsRouter, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']));
+      // RFC 3947/7296 §2.23: a real source NAT; the outside address replaces tanuki's, ports may change too.
+      must(
+        'nft masquerade',
+        cmd('ip', ['netns', 'exec', this.nsRouter, 'nft', '-f', '-'], {
+          input: `table ip nat {\n chain postrouting {\n  type nat hook postrouting priority srcnat; policy accept;\n  oifname "${this.vethTanuki}" masquerade\n }\n}\n`,
+        }),
+      );
+    } else {
+      for (const [ns, dev] of links) inNs(ns, ['link', 'set', dev, 'up'], 'veth up');
     }
+    if (topology === 'small-mtu') {
+      for (const [ns, dev] of links) inNs(ns, ['link', 'set', dev, 'mtu', String(SMALL_MTU)], 'small MTU');
+      // Drop IP fragments arriving at charon: an IKE message larger than the MTU only arrives as IKE fragments (RFC 7383).
+      must(
+        'nft drop fragments',
+        cmd('ip', ['netns', 'exec', this.nsCharon, 'nft', '-f', '-'], {
+          input: 'table ip frag {\n chain input {\n  type filter hook prerouting priority -400; policy accept;\n  ip frag-off & 0x3fff != 0 counter drop\n }\n}\n',
+        }),
+      );
+    }
+    for (const ns of all) inNs(ns, ['link', 'set', 'lo', 'up'], 'lo up');
   }
 
   /** charon with a private /run (one pidfile per mount namespace) and its own strongswan.conf. */
@@ -116,6 +173,7 @@ export class Lab {
     return p;
   }
 
+  /** racoon with its embedded userspace kernel and the in-process host inside tanuki's TS. */
   startRacoon(conf: string): ChildProcess {
     const out = openSync(join(this.dir, 'racoon.stdout'), 'a');
     const p = spawn(
@@ -123,6 +181,7 @@ export class Lab {
       [
         'netns', 'exec', this.nsTanuki, process.execPath, join(PROJECT_ROOT, 'bin', 'racoon'),
         '-F', '-d', '-f', conf, '-l', join(this.dir, 'racoon.log'), '--socket', this.pfkeySocket, '--pid-file', join(this.dir, 'racoon.pid'),
+        '--host', NET.tanukiHost,
       ],
       { stdio: ['ignore', out, out] },
     );
@@ -142,12 +201,19 @@ export class Lab {
     return join(this.sockDir, 'racoon.sock');
   }
 
-  swanctl(args: readonly string[], timeoutMs = 30000): CmdResult {
+  swanctl(args: readonly string[], timeoutMs = 30000): Promise<CmdResult> {
+    return cmdAsync('swanctl', [...args, '--uri', this.vici], timeoutMs);
+  }
+
+  /** The same, blocking (the IKEv1 scenarios of src/interop/ikev1.ts and the handshake bench). */
+  swanctlSync(args: readonly string[], timeoutMs = 30000): CmdResult {
     return cmd('swanctl', [...args, '--uri', this.vici], { timeoutMs });
   }
+  /** tanuki's setkey against this lab's racoon (one node start-up per call). */
   setkey(args: readonly string[], input?: string): CmdResult {
     return cmd(process.execPath, [join(PROJECT_ROOT, 'bin', 'setkey'), '--socket', this.pfkeySocket, ...args], input === undefined ? {} : { input });
   }
+  /** tanuki's racoonctl against this lab's racoon (one node start-up per call). */
   racoonctl(args: readonly string[]): CmdResult {
     return cmd(process.execPath, [join(PROJECT_ROOT, 'bin', 'racoonctl'), '-s', this.adminSocket, ...args]);
   }
@@ -157,6 +223,19 @@ export class Lab {
   }
   racoonReady(): boolean {
     return existsSync(this.adminSocket) && existsSync(this.pfkeySocket);
+  }
+
+  /** Kill one of the peers the way a crash would (DPD scenarios). */
+  kill(which: 'charon' | 'racoon'): void {
+    const p = which === 'charon' ? this.charon : this.racoon;
+    if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+
+  /** ping from charon's host address into tanuki's TS (through kernel-libipsec's ipsec0). */
+  async pingFromCharon(count: number): Promise<{ sent: number; received: number; output: string }> {
+    const r = await cmdAsync('ip', ['netns', 'exec', this.nsCharon, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '2', '-I', NET.charonHost, NET.tanukiHost], 15000);
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
+    return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), output: (r.stdout + r.stderr).trim() };
   }
 
   /** Stop what we started (by pid: SIGTERM, then SIGKILL), then delete the namespaces. Never throws. */

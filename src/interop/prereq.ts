@@ -32,6 +32,9 @@ export function checkPrerequisites(paths: PrereqPaths = DEFAULT_PATHS): Missing[
   if (cmd('ip', ['netns', 'list']).status !== 0) missing.push({ what: '`ip netns` (iproute2)', fix: 'apt-get install -y iproute2' });
   if (cmd('unshare', ['--help']).status !== 0) missing.push({ what: '`unshare` (util-linux)', fix: 'apt-get install -y util-linux' });
   if (!existsSync(paths.charon)) missing.push({ what: `${paths.charon} (strongSwan charon daemon)`, fix: APT });
+  // The NAT scenarios' router masquerades with nftables; traffic checks ping from charon's namespace.
+  if (cmd('sh', ['-c', 'command -v nft']).status !== 0) missing.push({ what: 'nft (nftables: the NAT router and the small-MTU fragment filter)', fix: 'apt-get install -y nftables' });
+  if (cmd('sh', ['-c', 'command -v ping']).status !== 0) missing.push({ what: 'ping (traffic through the tunnel from charon\'s side)', fix: 'apt-get install -y iputils-ping' });
   if (cmd('sh', ['-c', 'command -v swanctl']).status !== 0) missing.push({ what: 'swanctl (strongSwan vici client)', fix: 'apt-get install -y strongswan-swanctl' });
   for (const p of ['kernel-libipsec', 'kernel-netlink', 'socket-default', 'vici', 'kdf']) {
     if (!existsSync(join(PLUGINS, `libstrongswan-${p}.so`))) {

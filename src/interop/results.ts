@@ -72,7 +72,8 @@ export function renderHtml(cur: RunRecord, prev: RunRecord | null): string {
             `<h4>charon</h4><pre class="log charon">${esc((s.evidence.charonLog ?? []).join('\n'))}</pre>` +
             `<h4>tanuki</h4><pre class="log tanuki">${esc((s.evidence.tanukiLog ?? []).join('\n'))}</pre></details>`
           : `<span class="spis">${esc(s.evidence.checks.filter((c) => c.includes('SPI')).join('; '))}</span>`;
-      return `<tr class="${s.result}"><td>${esc(s.name)}</td><td>${s.result}</td><td>${s.seconds.toFixed(1)}</td><td>${detail}</td></tr>`;
+      const flaky = s.result === 'pass' && s.failedAttempts ? ` <span class="flaky">(flaky: passed after ${s.failedAttempts.length} failed attempt(s): ${esc(s.failedAttempts.map((a) => a.error ?? a.failed.join('; ')).join(' | '))})</span>` : '';
+      return `<tr class="${s.result}"><td>${esc(s.name)}${flaky}</td><td>${s.result}</td><td>${s.seconds.toFixed(1)}</td><td>${detail}</td></tr>`;
     })
     .join('\n');
   const diffRows = changes.map((c) => `<li class="${c.after}">${esc(c.name)}: ${c.before} → ${c.after}</li>`).join('\n');

@@ -8,9 +8,10 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { charonSas, hex8, tanukiSas, type CharonIkeSa, type TanukiSa } from './evidence';
-import { Lab, LabError, track, waitFor } from './lab';
-import { NET, pskTxt, racoonConf, setkeyPolicies, strongswanConf, swanctlConf, type Scenario } from './scenario';
+import { charonSas, hex8, type CharonIkeSa, type TanukiSa } from './evidence';
+import { Lab, LabError, sleep, track, waitFor, type CmdResult } from './lab';
+import { endpoints, NET, pskTxt, racoonConf, setkeyPolicies, strongswanConf, swanctlConf, TANUKI_REKEY_LIFETIME_S, type Scenario } from './scenario';
+import { formatPhase1, TanukiControl, type Phase1Row } from './tanuki';
 
 export interface Evidence {
   /** One line per check: `ok …` or `FAIL …`. */
@@ -31,6 +32,8 @@ export interface ScenarioResult {
   result: 'pass' | 'fail';
   seconds: number;
   evidence: Evidence;
+  /** Earlier failed attempts of this scenario in the same run (`--retries`): a pass after one is reported as flaky. */
+  failedAttempts?: { seconds: number; error?: string; failed: string[] }[];
 }
 
 export interface RunOptions {
@@ -64,12 +67,18 @@ interface Snapshot {
   tanuki: TanukiSa[];
   raw?: string;
   parseError?: string;
-  /** `racoonctl show-sa isakmp` output (the IKE_SA SPIs as racoon's "cookies"). */
+  /** tanuki's `show-sa isakmp` rows (the IKE_SA SPIs as racoon's "cookies"). */
+  phase1?: Phase1Row[];
+  /** Legacy text form (`racoonctl show-sa isakmp` output) for tests that pin the verdict on captured text. */
   showSa?: string;
 }
 
-function snapshot(lab: Lab): Snapshot {
-  const raw = lab.swanctl(['--list-sas', '--raw'], 10000);
+async function snapshot(lab: Lab, ctl: TanukiControl | null, withPhase1 = false): Promise<Snapshot> {
+  const [raw, tanuki, phase1] = await Promise.all([
+    lab.swanctl(['--list-sas', '--raw'], 10000),
+    ctl ? ctl.sas().catch(() => [] as TanukiSa[]) : Promise.resolve([] as TanukiSa[]),
+    ctl && withPhase1 ? ctl.phase1().catch(() => [] as Phase1Row[]) : Promise.resolve(undefined),
+  ]);
   let sas: CharonIkeSa[] = [];
   let parseError: string | undefined;
   try {
@@ -77,9 +86,8 @@ function snapshot(lab: Lab): Snapshot {
   } catch (e) {
     parseError = e instanceof Error ? e.message : String(e);
   }
-  const ike = sas.find((s) => s.name === 'interop') ?? null;
-  const dump = lab.setkey(['-D']);
-  return { ike, tanuki: dump.status === 0 ? tanukiSas(dump.stdout) : [], raw: raw.stdout + raw.stderr, ...(parseError ? { parseError } : {}) };
+  const ike = sas.find((x) => x.name === 'interop') ?? null;
+  return { ike, tanuki, raw: raw.stdout + raw.stderr, ...(parseError ? { parseError } : {}), ...(phase1 ? { phase1, showSa: formatPhase1(phase1) } : {}) };
 }
 
 function settled(s: Snapshot): boolean {
@@ -88,28 +96,36 @@ function settled(s: Snapshot): boolean {
   return childUp && tanukiUp;
 }
 
+const allOk = (checks: readonly string[]): boolean => checks.length > 0 && checks.every((c) => c.startsWith('ok'));
+
 /** The verdict: every check must hold. Exported so the test pins that mismatching SPIs fail. */
 export function judge(s: Scenario, snap: Snapshot): string[] {
   const checks: string[] = [];
   const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
+  const ep = endpoints(s);
   const ike = snap.ike;
   check(ike !== null, 'charon has IKE_SA "interop"');
   if (!ike) return checks;
   check(ike.state === 'ESTABLISHED', `charon IKE_SA state ${ike.state} (want ESTABLISHED)`);
   check(ike.version === String(s.ikeVersion), `charon IKE_SA version ${ike.version} (want ${s.ikeVersion})`);
+  // IKEv1: after a rekey or on a responder the roles are those of the phase-1 exchange; IKEv2: of the IKE_SA.
   check(ike.initiator === (s.initiator === 'charon'), `charon is ${ike.initiator ? 'initiator' : 'responder'} (want ${s.initiator === 'charon' ? 'initiator' : 'responder'})`);
   check(ike.encrAlg === s.ike.expect.encr, `IKE encr-alg ${ike.encrAlg} (want ${s.ike.expect.encr})`);
   check(ike.dhGroup === s.ike.expect.dh, `IKE dh-group ${ike.dhGroup} (want ${s.ike.expect.dh})`);
+  if (s.topology === 'nat') {
+    check(ike.natRemote, `charon detected the NAT in front of tanuki (nat-remote=${ike.natRemote ? 'yes' : 'no'})`);
+    check(ike.remoteHost === ep.tanukiSeenAs, `charon sees tanuki at the NAT's address ${ike.remoteHost} (want ${ep.tanukiSeenAs})`);
+  }
   const installed = ike.children.filter((c) => c.state === 'INSTALLED');
   check(installed.length === 1, `charon has ${installed.length} INSTALLED CHILD_SA(s) (want 1)`);
   const child = installed[0];
   if (!child) return checks;
   check(child.mode === 'TUNNEL' && child.protocol === 'ESP', `CHILD_SA ${child.protocol}/${child.mode} (want ESP/TUNNEL)`);
   check(child.encrAlg === s.esp.expect.encr, `ESP encr-alg ${child.encrAlg} (want ${s.esp.expect.encr})`);
-  const out = snap.tanuki.filter((t) => t.src === NET.tanukiAddr && t.dst === NET.charonAddr);
-  const inb = snap.tanuki.filter((t) => t.src === NET.charonAddr && t.dst === NET.tanukiAddr);
-  check(out.length === 1, `tanuki has ${out.length} outbound SA(s) ${NET.tanukiAddr}->${NET.charonAddr} (want 1)`);
-  check(inb.length === 1, `tanuki has ${inb.length} inbound SA(s) ${NET.charonAddr}->${NET.tanukiAddr} (want 1)`);
+  const out = snap.tanuki.filter((t) => t.src === ep.tanuki && t.dst === ep.charon);
+  const inb = snap.tanuki.filter((t) => t.src === ep.charon && t.dst === ep.tanuki);
+  check(out.length === 1, `tanuki has ${out.length} outbound SA(s) ${ep.tanuki}->${ep.charon} (want 1)`);
+  check(inb.length === 1, `tanuki has ${inb.length} inbound SA(s) ${ep.charon}->${ep.tanuki} (want 1)`);
   const o = out[0];
   const i = inb[0];
   if (o) {
@@ -127,31 +143,188 @@ export function judge(s: Scenario, snap: Snapshot): string[] {
   return checks;
 }
 
-/** IKE_SA delete from one side; afterwards neither peer may hold an IKE_SA or a CHILD_SA. */
-async function deletePhase(s: Scenario, lab: Lab, dir: string): Promise<string[]> {
+interface Counters {
+  charonIn: number;
+  charonOut: number;
+  charonPktIn: number;
+  charonPktOut: number;
+  tanukiIn: number;
+  tanukiOut: number;
+}
+
+function counters(s: Scenario, snap: Snapshot): Counters {
+  const ep = endpoints(s);
+  const child = snap.ike?.children.find((c) => c.state === 'INSTALLED');
+  const bytes = (src: string, dst: string) => snap.tanuki.filter((t) => t.src === src && t.dst === dst).reduce((n, t) => n + t.bytes, 0);
+  return {
+    charonIn: child?.bytesIn ?? 0,
+    charonOut: child?.bytesOut ?? 0,
+    charonPktIn: child?.packetsIn ?? 0,
+    charonPktOut: child?.packetsOut ?? 0,
+    tanukiIn: bytes(ep.charon, ep.tanuki),
+    tanukiOut: bytes(ep.tanuki, ep.charon),
+  };
+}
+
+const PINGS = 3;
+
+/**
+ * Traffic through the CHILD_SA both ways: charon's 10.1.0.1 pings tanuki's in-process host
+ * 10.2.0.1 (ESP built by libipsec, decrypted by tanuki's data plane, the reply the reverse) and
+ * tanuki's host pings charon's; every echo must be answered and the byte/packet counters of the
+ * SAs must move on both sides (`swanctl --list-sas --raw` bytes/packets, tanuki's LIFETIME_CURRENT).
+ */
+async function trafficPhase(s: Scenario, lab: Lab, ctl: TanukiControl, label: string): Promise<string[]> {
   const checks: string[] = [];
   const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
+  const before = counters(s, await snapshot(lab, ctl));
+  const [fromCharon, fromTanuki] = await Promise.all([
+    lab.pingFromCharon(PINGS),
+    ctl.ping(NET.tanukiHost, NET.charonHost, PINGS, 2000).catch((e: unknown) => ({ sent: 0, received: 0, error: e instanceof Error ? e.message : String(e) })),
+  ]);
+  check(fromCharon.sent === PINGS && fromCharon.received === PINGS, `${label}ping ${NET.charonHost} -> ${NET.tanukiHost} (charon's side): ${fromCharon.received}/${fromCharon.sent} answered`);
+  check(fromTanuki.sent === PINGS && fromTanuki.received === PINGS, `${label}ping ${NET.tanukiHost} -> ${NET.charonHost} (tanuki's host): ${fromTanuki.received}/${fromTanuki.sent} answered${'error' in fromTanuki ? ` (${fromTanuki.error})` : ''}`);
+  const after = counters(s, await snapshot(lab, ctl));
+  const moved = (k: keyof Counters, what: string) => check(after[k] > before[k], `${label}${what} ${before[k]} -> ${after[k]}`);
+  moved('charonIn', 'charon CHILD_SA bytes-in');
+  moved('charonOut', 'charon CHILD_SA bytes-out');
+  moved('charonPktIn', 'charon CHILD_SA packets-in');
+  moved('charonPktOut', 'charon CHILD_SA packets-out');
+  moved('tanukiIn', "tanuki inbound SA current bytes");
+  moved('tanukiOut', "tanuki outbound SA current bytes");
+  return checks;
+}
+
+/** IKE_SA delete from one side; afterwards neither peer may hold an IKE_SA or a CHILD_SA. */
+async function deletePhase(s: Scenario, lab: Lab, ctl: TanukiControl, dir: string): Promise<string[]> {
+  const checks: string[] = [];
+  const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
+  const ep = endpoints(s);
   if (s.behaviour === 'delete-by-tanuki') {
-    const ds = lab.racoonctl(['delete-sa', 'isakmp', 'inet', NET.tanukiAddr, NET.charonAddr]);
-    check(ds.status === 0, `racoonctl delete-sa isakmp exit status ${ds.status}`);
+    const errno = await ctl.deleteIsakmp(ep.tanuki, ep.charon);
+    check(errno === 0, `racoonctl delete-sa isakmp answered errno ${errno}`);
   } else {
-    const t = lab.swanctl(['--terminate', '--ike', 'interop', '--timeout', '5'], 10000);
+    const t = await lab.swanctl(['--terminate', '--ike', 'interop', '--timeout', '5'], 10000);
     writeFileSync(join(dir, 'swanctl-terminate.txt'), t.stdout + t.stderr);
     check(t.status === 0, `swanctl --terminate --ike interop exit status ${t.status}`);
   }
-  let snap = snapshot(lab);
-  const gone = (x: Snapshot) => x.ike === null && x.tanuki.length === 0;
-  try {
-    await waitFor(() => gone((snap = snapshot(lab))), 10000, 'SAs gone after delete');
-  } catch {
-    /* judged below */
-  }
-  const show = lab.racoonctl(['show-sa', 'isakmp']).stdout;
+  const gone = (x: Snapshot) => x.ike === null && x.tanuki.length === 0 && (x.phase1 ?? []).length === 0;
+  const snap = await pollUntil(() => snapshot(lab, ctl, true), gone, 10000);
   check(snap.ike === null, `charon has ${snap.ike ? `IKE_SA in state ${snap.ike.state}` : 'no IKE_SA'} after the delete`);
   check(snap.tanuki.length === 0, `tanuki's kernel holds ${snap.tanuki.length} SA(s) after the delete (want 0)`);
-  check(!/[0-9a-f]{16}:[0-9a-f]{16}/.test(show), 'tanuki show-sa isakmp lists no IKE_SA after the delete');
-  writeFileSync(join(dir, 'after-delete.txt'), `${snap.raw ?? ''}\n${lab.setkey(['-D']).stdout}\n${show}`);
+  check((snap.phase1 ?? []).length === 0, `tanuki show-sa isakmp lists ${(snap.phase1 ?? []).length} IKE_SA(s) after the delete (want 0)`);
+  writeFileSync(join(dir, 'after-delete.txt'), `${snap.raw ?? ''}\n${await ctl.dumpText()}\n${snap.showSa ?? ''}`);
   return checks;
+}
+
+/** Poll `take` every 150 ms until `done` holds or `ms` pass; returns the last snapshot either way. */
+async function pollUntil<T>(take: () => Promise<T>, done: (t: T) => boolean, ms: number): Promise<T> {
+  const until = Date.now() + ms;
+  let last = await take();
+  while (!done(last) && Date.now() < until) {
+    await sleep(150);
+    last = await take();
+  }
+  return last;
+}
+
+/**
+ * CHILD_SA rekey (RFC 7296 §2.8; IKEv1: a new Quick Mode) started by charon (`swanctl --rekey
+ * --child c1`) or by tanuki (its soft lifetime expires: racoon rekeys at 80 % of the sainfo
+ * lifetime). Passes when charon shows one INSTALLED CHILD_SA with new SPIs, tanuki's kernel
+ * exactly that pair, PFS group as configured, and traffic flows on the new SAs.
+ */
+async function rekeyChildPhase(s: Scenario, lab: Lab, ctl: TanukiControl, first: Snapshot, dir: string): Promise<string[]> {
+  const checks: string[] = [];
+  const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
+  const old = first.ike?.children.find((c) => c.state === 'INSTALLED');
+  if (!old) return ['FAIL no CHILD_SA to rekey'];
+  if (s.behaviour === 'rekey-child-by-charon') {
+    const r = await lab.swanctl(['--rekey', '--child', 'c1'], 10000);
+    writeFileSync(join(dir, 'swanctl-rekey.txt'), r.stdout + r.stderr);
+    check(r.status === 0, `swanctl --rekey --child c1 exit status ${r.status}`);
+  }
+  const rekeyed = (x: Snapshot) => {
+    const c = x.ike?.children.find((k) => k.state === 'INSTALLED');
+    return c !== undefined && c.spiIn !== old.spiIn && c.spiOut !== old.spiOut && allOk(judge(s, x));
+  };
+  const wait = s.behaviour === 'rekey-child-by-tanuki' ? TANUKI_REKEY_LIFETIME_S * 1000 + 8000 : 10000;
+  const snap = await pollUntil(() => snapshot(lab, ctl, true), rekeyed, wait);
+  const now = snap.ike?.children.find((c) => c.state === 'INSTALLED');
+  check(now !== undefined && now.spiIn !== old.spiIn && now.spiOut !== old.spiOut, `CHILD_SA rekeyed: charon spi-in/out 0x${hex8(old.spiIn)}/0x${hex8(old.spiOut)} -> 0x${hex8(now?.spiIn ?? 0)}/0x${hex8(now?.spiOut ?? 0)}`);
+  checks.push(...judge(s, snap).map((c) => c.replace(/^(ok|FAIL) /, '$1 after rekey: ')));
+  if (s.pfs) check(now?.dhGroup === s.pfs.expect, `rekeyed CHILD_SA PFS dh-group ${now?.dhGroup || '(none)'} (want ${s.pfs.expect})`);
+  if (s.behaviour === 'rekey-child-by-tanuki') {
+    const log = readLog(dir, 'charon.log');
+    check(/received .*CREATE_CHILD_SA request|parsed CREATE_CHILD_SA request|QUICK_MODE request/.test(log), 'charon received the rekey request from tanuki');
+  }
+  if (allOk(checks)) checks.push(...(await trafficPhase(s, lab, ctl, 'after rekey: ')));
+  return checks;
+}
+
+/**
+ * IKE_SA rekey (RFC 7296 §2.18) started by charon (`swanctl --rekey --ike interop`) or by tanuki
+ * (its IKE SA lifetime). Passes when both sides show the new IKE SPIs (and tanuki no longer the
+ * old ones), the CHILD_SA is still the same pair, and traffic still flows.
+ */
+async function rekeyIkePhase(s: Scenario, lab: Lab, ctl: TanukiControl, first: Snapshot, dir: string): Promise<string[]> {
+  const checks: string[] = [];
+  const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
+  const oldIke = first.ike;
+  if (!oldIke) return ['FAIL no IKE_SA to rekey'];
+  const oldCookies = `${oldIke.initiatorSpi}:${oldIke.responderSpi}`;
+  if (s.behaviour === 'rekey-ike-by-charon') {
+    const r = await lab.swanctl(['--rekey', '--ike', 'interop'], 10000);
+    writeFileSync(join(dir, 'swanctl-rekey.txt'), r.stdout + r.stderr);
+    check(r.status === 0, `swanctl --rekey --ike interop exit status ${r.status}`);
+  }
+  const rekeyed = (x: Snapshot) =>
+    x.ike !== null && `${x.ike.initiatorSpi}:${x.ike.responderSpi}` !== oldCookies && !(x.showSa ?? '').includes(oldCookies) && allOk(judge(s, x));
+  const wait = s.behaviour === 'rekey-ike-by-tanuki' ? TANUKI_REKEY_LIFETIME_S * 1000 + 8000 : 10000;
+  const snap = await pollUntil(() => snapshot(lab, ctl, true), rekeyed, wait);
+  const ike = snap.ike;
+  const cookies = ike ? `${ike.initiatorSpi}:${ike.responderSpi}` : '(none)';
+  check(ike !== null && cookies !== oldCookies, `IKE_SA rekeyed: charon IKE SPIs ${oldCookies} -> ${cookies}`);
+  check(!(snap.showSa ?? '').includes(oldCookies), `tanuki show-sa isakmp no longer lists the old IKE_SA ${oldCookies}`);
+  // RFC 7296 §2.18: the new IKE SA is created with its own D-H exchange.
+  check(ike?.dhGroup === s.ike.expect.dh, `rekeyed IKE_SA dh-group ${ike?.dhGroup} (want ${s.ike.expect.dh})`);
+  // Roles after an IKE rekey are those of the rekey exchange: the judge's role check is for the original one.
+  const roleAgnostic = judge({ ...s, initiator: ike?.initiator ? 'charon' : 'tanuki' }, snap);
+  checks.push(...roleAgnostic.map((c) => c.replace(/^(ok|FAIL) /, '$1 after rekey: ')));
+  const oldChild = oldIke.children.find((c) => c.state === 'INSTALLED');
+  const child = ike?.children.find((c) => c.state === 'INSTALLED');
+  check(child !== undefined && child.spiIn === oldChild?.spiIn, `the CHILD_SA moved to the new IKE_SA unchanged (spi-in 0x${hex8(child?.spiIn ?? 0)})`);
+  if (allOk(checks)) checks.push(...(await trafficPhase(s, lab, ctl, 'after rekey: ')));
+  return checks;
+}
+
+/**
+ * A peer dies (SIGKILL: no Delete is sent); the other one's liveness check (RFC 7296 §2.4 / RFC
+ * 3706 DPD) notices and removes the IKE_SA and its CHILD_SAs.
+ */
+async function dpdPhase(s: Scenario, lab: Lab, ctl: TanukiControl, dir: string): Promise<string[]> {
+  const checks: string[] = [];
+  const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
+  const t0 = Date.now();
+  if (s.behaviour === 'dpd-charon-detects') {
+    lab.kill('racoon');
+    const snap = await pollUntil(() => snapshot(lab, null), (x) => x.ike === null, 20000);
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    check(snap.ike === null, `charon removed the IKE_SA of the killed peer (after ${secs} s; state ${snap.ike?.state ?? 'gone'})`);
+    const log = readLog(dir, 'charon.log');
+    check(/giving up after \d+ retransmits|DPD|retransmit \d+ of request/.test(log), 'charon log shows its liveness check retransmitting / giving up');
+  } else {
+    lab.kill('charon');
+    const snap = await pollUntil(() => snapshot(lab, ctl, true), (x) => x.tanuki.length === 0 && (x.phase1 ?? []).length === 0, 200000);
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    check((snap.phase1 ?? []).length === 0, `tanuki removed the IKE_SA of the killed peer (after ${secs} s)`);
+    check(snap.tanuki.length === 0, `tanuki's kernel holds ${snap.tanuki.length} SA(s) after the peer died (want 0)`);
+  }
+  return checks;
+}
+
+function readLog(dir: string, f: string): string {
+  return existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '';
 }
 
 export async function runScenario(s: Scenario, opts: RunOptions): Promise<ScenarioResult> {
@@ -166,7 +339,8 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     await lab.teardown();
     throw e;
   }
-  writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(dir, lab.sockDir));
+  const ep = endpoints(s);
+  writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(s, dir, lab.sockDir));
   writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(s));
   writeFileSync(join(dir, 'racoon.conf'), racoonConf(s, dir, lab.sockDir));
   writeFileSync(join(dir, 'psk.txt'), pskTxt());
@@ -174,47 +348,70 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
   writeFileSync(join(dir, 'setkey.conf'), setkeyPolicies(s));
   const evidence: Evidence = { checks: [] };
   let pass = false;
+  let ctl: TanukiControl | null = null;
   try {
-    lab.up();
+    lab.up(s.topology);
     lab.startCharon(join(dir, 'strongswan.conf'));
     lab.startRacoon(join(dir, 'racoon.conf'));
     await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 20000, 'charon vici socket');
     if (!lab.viciReady()) throw new LabError('charon', `exited with status ${lab.charon?.exitCode} (see ${dir}/charon.stdout)`);
-    const load = lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+    const load = await lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
     if (load.status !== 0) throw new LabError('swanctl --load-all', (load.stderr || load.stdout).trim());
     await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 20000, 'racoon sockets');
     if (!lab.racoonReady()) throw new LabError('racoon', `exited with status ${lab.racoon?.exitCode} (see ${dir}/racoon.stdout)`);
-    const pol = lab.setkey(['-c'], setkeyPolicies(s));
-    if (pol.status !== 0) throw new LabError('setkey -c', pol.stderr.trim());
+    ctl = await TanukiControl.connect(lab.pfkeySocket, lab.adminSocket);
+    await ctl.loadPolicies(setkeyPolicies(s));
+    let initiate: Promise<CmdResult> | null = null;
     if (s.initiator === 'tanuki') {
-      const es = lab.racoonctl(['establish-sa', 'isakmp', 'inet', NET.tanukiAddr, NET.charonAddr]);
-      if (es.status !== 0) throw new LabError('racoonctl establish-sa', (es.stderr || es.stdout).trim());
+      const errno = await ctl.establish(ep.tanuki, ep.charon);
+      if (errno !== 0) throw new LabError('racoonctl establish-sa', `racoon answered errno ${errno}`);
     } else {
-      // Not waited for: swanctl --initiate blocks until the CHILD_SA is up or fails; we poll both sides instead.
-      const init = lab.swanctl(['--initiate', '--ike', 'interop', '--child', 'c1', '--timeout', '1'], 5000);
+      // Not awaited: swanctl --initiate blocks until the CHILD_SA is up or fails; both sides are polled instead.
+      initiate = lab.swanctl(['--initiate', '--ike', 'interop', '--child', 'c1', '--timeout', '10'], 15000);
+    }
+    const c = ctl;
+    let snap = await pollUntil(() => snapshot(lab, c), (x) => settled(x) || failedEarly(dir), opts.timeoutMs ?? 15000);
+    snap = await snapshot(lab, ctl, true);
+    if (initiate) {
+      const init = await initiate;
       writeFileSync(join(dir, 'swanctl-initiate.txt'), init.stdout + init.stderr);
     }
-    let snap = snapshot(lab);
-    try {
-      await waitFor(() => settled((snap = snapshot(lab))) || failedEarly(dir), opts.timeoutMs ?? 15000, 'SAs on both sides');
-    } catch {
-      /* judged below on what is there */
-    }
-    snap = { ...snapshot(lab), showSa: lab.racoonctl(['show-sa', 'isakmp']).stdout };
     evidence.checks = judge(s, snap);
     const { children: _c, ...ikeOnly } = snap.ike ?? { children: [] };
-    evidence.charon = { ike: snap.ike ? (ikeOnly as Omit<CharonIkeSa, 'children'>) : null, child: snap.ike?.children.find((c) => c.state === 'INSTALLED') ?? null };
+    evidence.charon = { ike: snap.ike ? (ikeOnly as Omit<CharonIkeSa, 'children'>) : null, child: snap.ike?.children.find((k) => k.state === 'INSTALLED') ?? null };
     evidence.tanuki = { sas: snap.tanuki, showSa: (snap.showSa ?? '').trim() };
-    writeFileSync(join(dir, 'swanctl-list-sas.txt'), lab.swanctl(['--list-sas']).stdout);
+    writeFileSync(join(dir, 'swanctl-list-sas.txt'), (await lab.swanctl(['--list-sas'])).stdout);
     writeFileSync(join(dir, 'swanctl-list-sas-raw.txt'), snap.raw ?? '');
     if (snap.parseError) evidence.checks.push(`FAIL parsing swanctl --list-sas --raw: ${snap.parseError}`);
-    writeFileSync(join(dir, 'setkey-D.txt'), lab.setkey(['-D']).stdout);
-    const upOk = evidence.checks.length > 0 && evidence.checks.every((c) => c.startsWith('ok'));
-    if (upOk && s.behaviour !== 'establish') evidence.checks.push(...(await deletePhase(s, lab, dir)));
-    pass = evidence.checks.length > 0 && evidence.checks.every((c) => c.startsWith('ok'));
+    writeFileSync(join(dir, 'setkey-D.txt'), await ctl.dumpText());
+    if (allOk(evidence.checks)) evidence.checks.push(...(await trafficPhase(s, lab, ctl, '')));
+    if (allOk(evidence.checks)) {
+      switch (s.behaviour) {
+        case 'establish':
+          break;
+        case 'delete-by-tanuki':
+        case 'delete-by-charon':
+          evidence.checks.push(...(await deletePhase(s, lab, ctl, dir)));
+          break;
+        case 'rekey-child-by-tanuki':
+        case 'rekey-child-by-charon':
+          evidence.checks.push(...(await rekeyChildPhase(s, lab, ctl, snap, dir)));
+          break;
+        case 'rekey-ike-by-tanuki':
+        case 'rekey-ike-by-charon':
+          evidence.checks.push(...(await rekeyIkePhase(s, lab, ctl, snap, dir)));
+          break;
+        case 'dpd-charon-detects':
+        case 'dpd-tanuki-detects':
+          evidence.checks.push(...(await dpdPhase(s, lab, ctl, dir)));
+          break;
+      }
+    }
+    pass = allOk(evidence.checks);
   } catch (e) {
     evidence.error = e instanceof Error ? e.message : String(e);
   } finally {
+    await ctl?.close().catch(() => undefined);
     await lab.teardown();
     untrack();
   }

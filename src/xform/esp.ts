@@ -8,7 +8,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { IPPROTO, ParsedIp, encodeIpv4Header, encodeIpv6Header, internetChecksum, ipFacts, parseIp, upperLayerChecksum, checksumFieldOffset } from './ip';
 import { Result, drop, ok, DropCounters, newDropCounters, Drop } from './result';
 import { ReplayWindow, SeqNum, SequenceCounter } from './replay';
-import { AeadCtx, CipherCtx, CryptoProvider, MacCtx, UsageCallback, XformSa } from './sa';
+import { AeadCtx, CipherCtx, CryptoProvider, EspAeadBatchCtx, MacCtx, UsageCallback, XformSa } from './sa';
 import { applyDecapTos, joinTransport, nextIpv4Identification, splitForTransport, writeOuterHeader } from './frame';
 import { UDP_ENCAP_HEADER_BYTES, buildUdpEncapHeader, fillUdpChecksum, natOaChecksumFixup } from './udpencap';
 import { clampMss } from './mtu';
@@ -107,6 +107,11 @@ export class EspSa {
   readonly replay: ReplayWindow;
   private readonly crypto: Prepared;
   private readonly spiBytes: Buffer;
+  /**
+   * Whole-packet AEAD engine (src/crypto's libcrypto fast path), used for tunnel-mode packets
+   * with the default RFC 4303 §2.4 padding and no TFC padding or MSS clamping; null otherwise.
+   */
+  private readonly engine: EspAeadBatchCtx | null;
 
   constructor(
     readonly sa: XformSa,
@@ -120,6 +125,16 @@ export class EspSa {
     this.seq = new SequenceCounter(sa.esn);
     this.replay = new ReplayWindow(sa.replayWindow, sa.esn);
     this.spiBytes = be32(sa.spi);
+    const c = this.crypto;
+    this.engine =
+      c.kind === 'aead' && c.aead.espBatch && c.ivBytes === 8 && sa.mode === 'tunnel' && sa.padding === 'sequential' && sa.tunnel.mssClamp === 0
+        ? c.aead.espBatch(sa.spi, sa.esn)
+        : null;
+  }
+
+  /** Whether packets of this SA take the whole-packet libcrypto path (diagnostics, benchmarks). */
+  get batched(): boolean {
+    return this.engine !== null;
   }
 
   /** Bytes of ESP header + IV, and of ICV, for overhead computations. */
@@ -143,6 +158,8 @@ export class EspSa {
 
   /** Protect one IP packet; returns the packet to send (outer IP [+ UDP] + ESP). */
   output(pkt: Buffer, opts: EspOutputOptions = {}): Result<Buffer> {
+    if (this.engine && opts.iv === undefined && opts.seq === undefined && opts.padding === undefined && !opts.tfcPadding && opts.outerIdentification === undefined)
+      return this.outputEngine([pkt], this.engine)[0]!;
     const sa = this.sa;
     const proto = sa.natt ? IPPROTO.UDP : IPPROTO.ESP;
     if (sa.mode === 'tunnel') {
@@ -265,6 +282,7 @@ export class EspSa {
    * whole batch; otherwise this is output() per packet. Results are in order.
    */
   outputBatch(pkts: readonly Buffer[]): Result<Buffer>[] {
+    if (this.engine) return this.outputEngine(pkts, this.engine);
     const c = this.crypto;
     const sa = this.sa;
     if (c.kind !== 'aead' || !c.aead.sealBatch || sa.mode !== 'tunnel' || sa.tunnel.mssClamp > 0) return pkts.map((p) => this.output(p));
@@ -299,6 +317,57 @@ export class EspSa {
     return results;
   }
 
+  /** Tunnel-mode output through the whole-packet engine: one copy in, one native call, one copy out per batch. */
+  private outputEngine(pkts: readonly Buffer[], engine: EspAeadBatchCtx): Result<Buffer>[] {
+    const sa = this.sa;
+    const align = this.crypto.align;
+    const outerLen = sa.src.length === 4 ? 20 : 40;
+    const udpLen = sa.natt ? UDP_ENCAP_HEADER_BYTES : 0;
+    const proto = sa.natt ? IPPROTO.UDP : IPPROTO.ESP;
+    const results: Result<Buffer>[] = new Array<Result<Buffer>>(pkts.length);
+    const items: { payload: Buffer; padLen: number; nextHeader: number; seqHi: number; seqLo: number }[] = [];
+    const meta: { index: number; tos: number; df: boolean }[] = [];
+    for (let index = 0; index < pkts.length; index++) {
+      const pkt = pkts[index]!;
+      const f = ipFacts(pkt);
+      if (!f.ok) {
+        results[index] = this.countDrop(f);
+        continue;
+      }
+      const n = this.seq.next();
+      if (!n.ok) {
+        results[index] = this.countDrop(n);
+        continue;
+      }
+      const total = f.value.totalLength;
+      // RFC 4303 §2.4: payload || padding || pad length || next header, a multiple of the alignment
+      const padLen = (align - ((total + ESP_TRAILER_BYTES) % align)) % align;
+      items.push({ payload: total === pkt.length ? pkt : pkt.subarray(0, total), padLen, nextHeader: f.value.family === 4 ? IPPROTO.IPIP : IPPROTO.IPV6, seqHi: n.value.hi, seqLo: n.value.lo });
+      meta.push({ index, tos: f.value.tos, df: f.value.df });
+    }
+    if (items.length === 0) return results;
+    const outs = engine.seal(items, outerLen + udpLen);
+    for (let k = 0; k < outs.length; k++) {
+      const out = outs[k]!;
+      const m = meta[k]!;
+      const bodyLength = out.length - outerLen;
+      writeOuterHeader(out, sa.src, sa.dst, m.tos, m.df, proto, bodyLength, sa.tunnel, nextIpv4Identification());
+      if (sa.natt) {
+        // RFC 3948 §2.1: UDP header, checksum 0 over IPv4 (finishUdp fills it for IPv6)
+        out.writeUInt16BE(sa.natt.sport, outerLen);
+        out.writeUInt16BE(sa.natt.dport, outerLen + 2);
+        out.writeUInt16BE(bodyLength, outerLen + 4);
+        out.writeUInt16BE(0, outerLen + 6);
+      }
+      const payloadLength = items[k]!.payload.length;
+      this.counters.outPackets++;
+      this.counters.outBytes += payloadLength;
+      this.onUsage?.(sa.spi, payloadLength, 1);
+      results[m.index] = ok(sa.natt && outerLen === 40 ? this.finishUdp(out) : out);
+    }
+    return results;
+  }
+
   private fillPadding(pt: Buffer, at: number, n: number): void {
     switch (this.sa.padding) {
       case 'sequential': // RFC 4303 §2.4 default: 1, 2, 3, ...
@@ -322,6 +391,7 @@ export class EspSa {
    * tunnel mode, the rebuilt packet in transport mode.
    */
   input(pkt: Buffer): Result<EspInput> {
+    if (this.engine) return this.inputEngine([pkt], this.engine)[0]!;
     const r = this.inputInner(pkt);
     if (!r.ok) this.counters.drops[r.reason]++;
     return r;
@@ -518,6 +588,7 @@ export class EspSa {
    * this is input() per packet. Results are in order.
    */
   inputBatch(pkts: readonly Buffer[]): Result<EspInput>[] {
+    if (this.engine) return this.inputEngine(pkts, this.engine);
     const c = this.crypto;
     if (c.kind !== 'aead' || !c.aead.openBatch) return pkts.map((p) => this.input(p));
     const openBatch = c.aead.openBatch.bind(c.aead);
@@ -552,6 +623,59 @@ export class EspSa {
       results[index] = r.ok ? r : this.countDrop(r);
     });
     return results;
+  }
+
+  /** Input through the whole-packet engine: checks as in input(), one native call per batch. */
+  private inputEngine(pkts: readonly Buffer[], engine: EspAeadBatchCtx): Result<EspInput>[] {
+    const results: Result<EspInput>[] = new Array<Result<EspInput>>(pkts.length);
+    const items: { esp: Buffer; seqHi: number }[] = [];
+    const meta: { index: number; loc: Located; seq: SeqNum }[] = [];
+    for (let index = 0; index < pkts.length; index++) {
+      const loc = this.locate(pkts[index]!);
+      if (!loc.ok) {
+        results[index] = this.countDrop(loc);
+        continue;
+      }
+      const seq = this.checkHeader(loc.value.esp, loc.value.base);
+      if (!seq.ok) {
+        results[index] = this.countDrop(seq);
+        continue;
+      }
+      items.push({ esp: loc.value.esp, seqHi: seq.value.hi });
+      meta.push({ index, loc: loc.value, seq: seq.value });
+    }
+    if (items.length === 0) return results;
+    const pts = engine.open(items);
+    const icvBytes = this.crypto.icvBytes;
+    for (let k = 0; k < pts.length; k++) {
+      const pt = pts[k];
+      const { index, loc, seq } = meta[k]!;
+      const icvOffset = loc.base + loc.esp.length - icvBytes;
+      let r: Result<EspInput>;
+      if (!pt) r = drop('icv-mismatch', 'AEAD ICV', icvOffset);
+      else {
+        const again = this.replay.recheck(seq); // an earlier packet of this batch may have taken the number
+        if (!again.ok) r = again;
+        else {
+          const t = this.trailer(pt, seq, icvOffset);
+          r = t.ok ? this.afterOpen(t.value, loc.tos, loc.prefix, loc.nhField) : t;
+        }
+      }
+      results[index] = r.ok ? r : this.countDrop(r);
+    }
+    return results;
+  }
+
+  /** RFC 4303 §3.4.1-§3.4.3 before any cryptography: length, SPI, anti-replay. */
+  private checkHeader(esp: Buffer, base: number): Result<SeqNum> {
+    const c = this.crypto;
+    const min = ESP_HEADER_BYTES + c.ivBytes + ESP_TRAILER_BYTES + c.icvBytes;
+    if (esp.length < min) return drop('truncated', `ESP packet of ${esp.length} bytes < minimum ${min}`, base + esp.length);
+    const spi = esp.readUInt32BE(0);
+    if (spi !== this.sa.spi) return drop('no-sa', `SPI 0x${spi.toString(16)} is not this SA's 0x${this.sa.spi.toString(16)}`, base);
+    const seqR = this.replay.check(esp.readUInt32BE(4));
+    if (!seqR.ok) return { ...seqR, offset: base + 4 };
+    return seqR;
   }
 }
 

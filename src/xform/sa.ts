@@ -35,6 +35,13 @@ export interface AeadCtx {
   /** Optional: many packets per call (src/crypto's libcrypto fast path). */
   sealBatch?(items: readonly { iv: Buffer; aad: Buffer; data: Buffer }[]): Buffer[];
   openBatch?(items: readonly { iv: Buffer; aad: Buffer; data: Buffer }[]): (Buffer | null)[];
+  /** Optional: whole ESP packets built and opened in place (src/crypto's EspAeadBatch). */
+  espBatch?(spi: number, esn: boolean): EspAeadBatchCtx;
+}
+/** src/crypto/openssl-aead.ts EspAeadBatch, as the transforms call it. */
+export interface EspAeadBatchCtx {
+  seal(items: readonly { payload: Buffer; padLen: number; nextHeader: number; seqHi: number; seqLo: number }[], front: number): Buffer[];
+  open(items: readonly { esp: Buffer; seqHi: number }[]): (Buffer | null)[];
 }
 export interface CipherCtx {
   blockBytes: number;

@@ -150,8 +150,11 @@ describe('Linux PF_KEY numbers agree with src/pfkey/constants.ts (pfkeyv2.h)', (
     expect(findAlgorithm('encr', 'id', 'camellia-cbc')?.sadb).toBe(SadbEalg.CAMELLIACBC);
     expect(findAlgorithm('encr', 'id', 'null-aes-gmac')?.sadb).toBe(SadbEalg.NULL_AES_GMAC);
     expect(findAlgorithm('encr', 'id', 'twofish-cbc')?.sadb).toBe(SadbEalg.TWOFISHCBC);
-    // Linux has no PF_KEY number for ChaCha20-Poly1305 (xfrm_algo.c: pfkey_supported = 0)
-    expect(findAlgorithm('encr', 'id', 'chacha20-poly1305')?.sadb).toBeNull();
+    // Linux has no PF_KEY number for ChaCha20-Poly1305 (xfrm_algo.c: pfkey_supported = 0): tanuki's private
+    // 251 (RFC 2367 private range 249–255), colliding with no Linux number (nor KAME/FreeBSD 249/250)
+    expect(findAlgorithm('encr', 'id', 'chacha20-poly1305')?.sadb).toBe(251);
+    expect(Object.values(SadbEalg)).not.toContain(251);
+    expect(findAlgorithm('encr', 'sadb', 251)?.id).toBe('chacha20-poly1305');
   });
   it('authentication', () => {
     expect(findAlgorithm('integ', 'sadb', SadbAalg.NONE)?.id).toBe('none');

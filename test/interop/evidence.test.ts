@@ -5,7 +5,9 @@
  */
 import { charonSas, parseViciRaw, tanukiSas } from '../../src/interop/evidence';
 import { judge } from '../../src/interop/runner';
-import { scenarios, selectScenarios, swanctlConf, racoonConf } from '../../src/interop/scenario';
+import { tanukiSaOf } from '../../src/interop/tanuki';
+import { SadbMsgType, SadbSaType } from '../../src/pfkey/constants';
+import { scenarios, selectScenarios, swanctlConf, racoonConf, setkeyPolicies, strongswanConf } from '../../src/interop/scenario';
 import { diff, renderHtml, type RunRecord } from '../../src/interop/results';
 import { parseArgs } from '../../src/cli/tanuki-interop';
 import { checkPrerequisites, formatMissing } from '../../src/interop/prereq';
@@ -52,25 +54,65 @@ describe('verdict', () => {
     ]);
     expect(judge(scenario, { ike: charonSas(RAW)[0], tanuki: tanukiSas(dump(0x3327ec16, 0x12711268)), showSa: '' }).some((c) => c.startsWith('FAIL tanuki show-sa'))).toBe(true);
   });
+  it('NAT scenario: fails unless charon saw a real NAT (nat-remote) and the NAT\'s outside address (RFC 7296 §2.23)', () => {
+    const nat = scenarios().find((s) => s.name === 'ikev2-psk-tanuki-init-aesgcm16-sha256-x25519-esp-aesgcm16-nat')!;
+    const natDump = (o: number, i: number) => dump(o, i).replace(/10\.99\.0\.2\[/g, '192.168.99.2[');
+    const fake = judge(nat, { ike: charonSas(RAW.replace('initiator-spi', 'initiator=no initiator-spi'))[0], tanuki: tanukiSas(natDump(0x3327ec16, 0x12711268)) });
+    expect(fake.filter((c) => c.startsWith('FAIL'))).toEqual(['FAIL charon detected the NAT in front of tanuki (nat-remote=no)']);
+    const real = judge(nat, { ike: charonSas(RAW.replace('nat-fake=yes', 'nat-remote=yes'))[0], tanuki: tanukiSas(natDump(0x3327ec16, 0x12711268)) });
+    expect(real.filter((c) => c.startsWith('FAIL'))).toEqual([]);
+  });
+  it('reads the traffic counters of both peers: charon bytes/packets, tanuki LIFETIME_CURRENT', () => {
+    const [ike] = charonSas(RAW.replace('bytes-in=0 packets-in=0', 'bytes-in=252 packets-in=3'));
+    expect(ike.children[0]).toMatchObject({ bytesIn: 252, packetsIn: 3, bytesOut: 0 });
+    const sa = tanukiSaOf({
+      type: SadbMsgType.DUMP, satype: SadbSaType.ESP, errno: 0, seq: 0, pid: 0,
+      ext: {
+        sa: { spi: 0x3327ec16, replay: 32, state: 1, auth: 0, encrypt: 20, flags: 0 },
+        addressSrc: { proto: 255, prefixlen: 32, addr: { family: 2, address: '10.99.0.2', port: 4500 } },
+        addressDst: { proto: 255, prefixlen: 32, addr: { family: 2, address: '10.99.0.1', port: 4500 } },
+        lifetimeCurrent: { allocations: 3, bytes: 336n, addtime: 0n, usetime: 0n },
+      },
+    });
+    expect(sa).toMatchObject({ src: '10.99.0.2', dst: '10.99.0.1', spi: 0x3327ec16, state: 'mature', bytes: 336, packets: 3 });
+  });
   it('fails when charon has no IKE_SA at all', () => {
     expect(judge(scenario, { ike: null, tanuki: [] })).toEqual(['FAIL charon has IKE_SA "interop"']);
   });
 });
 
 describe('scenario matrix and rendering', () => {
-  it('covers both roles × 3 IKE × 3 ESP proposals, and filters by words and /regex/', () => {
+  it('has at least 48 CI scenarios covering both IKE versions, both roles and every behaviour (issue 9)', () => {
     const all = scenarios();
-    expect(all).toHaveLength(22);
-    expect(new Set(all.map((s) => s.name)).size).toBe(22);
-    expect(all.filter((s) => s.behaviour !== 'establish').map((s) => s.name.replace(/^ikev2-psk-|-aesgcm16-sha256-x25519-esp-aesgcm16/g, ''))).toEqual([
-      'tanuki-init-delete-by-tanuki',
-      'tanuki-init-delete-by-charon',
-      'charon-init-delete-by-tanuki',
-      'charon-init-delete-by-charon',
-    ]);
+    const ci = all.filter((s) => s.set === 'ci');
+    expect(ci.length).toBeGreaterThanOrEqual(48);
+    expect(new Set(all.map((s) => s.name)).size).toBe(all.length);
+    for (const v of [1, 2] as const) for (const side of ['tanuki', 'charon'] as const) expect(ci.some((s) => s.ikeVersion === v && s.initiator === side)).toBe(true);
+    const behaviours = new Set(ci.map((s) => s.behaviour));
+    for (const b of ['establish', 'delete-by-tanuki', 'delete-by-charon', 'rekey-child-by-tanuki', 'rekey-child-by-charon', 'rekey-ike-by-tanuki', 'rekey-ike-by-charon', 'dpd-charon-detects'] as const) {
+      expect(behaviours.has(b)).toBe(true);
+    }
+    expect(ci.some((s) => s.topology === 'nat')).toBe(true);
+    expect(ci.some((s) => s.ikeVersion === 1 && s.v1Mode === 'aggressive')).toBe(true);
+    // Every experimental scenario says why it is not in CI, and none of them is listed before a CI one.
+    const exp = all.filter((s) => s.set === 'experimental');
+    expect(exp.every((s) => (s.note ?? '').length > 10)).toBe(true);
+    expect(all.slice(ci.length).every((s) => s.set === 'experimental')).toBe(true);
     expect(selectScenarios(all, 'charon-init chacha')).toHaveLength(5);
-    expect(selectScenarios(all, '/^ikev2-psk-tanuki-init-aescbc/')).toHaveLength(3);
-    expect(selectScenarios(all, 'delete-by-charon')).toHaveLength(2);
+    expect(selectScenarios(all, '/^ikev2-psk-tanuki-init-aescbc-sha256-ecp256-esp-(aesgcm16|aescbc-sha256|chacha20poly1305)$/')).toHaveLength(3);
+    expect(selectScenarios(all, '/^ikev2-psk-.*-x25519-esp-aesgcm16-delete-by-charon$/').map((s) => s.initiator)).toEqual(['tanuki', 'charon']);
+  });
+  it('NAT scenarios: tanuki listens on its private address, charon accepts any peer address; small lifetimes make tanuki rekey', () => {
+    const nat = scenarios().find((s) => s.topology === 'nat')!;
+    expect(racoonConf(nat, '/d')).toContain('isakmp 192.168.99.2 [500];');
+    expect(setkeyPolicies(nat)).toContain('esp/tunnel/192.168.99.2-10.99.0.1/require');
+    expect(swanctlConf(nat)).toContain('remote_addrs = %any');
+    const rk = scenarios().find((s) => s.behaviour === 'rekey-child-by-tanuki')!;
+    expect(racoonConf(rk, '/d')).toMatch(/sainfo anonymous \{\n  lifetime time 10 sec;/);
+    const agg = scenarios().find((s) => s.v1Mode === 'aggressive')!;
+    expect(racoonConf(agg, '/d')).toContain('exchange_mode aggressive;');
+    expect(swanctlConf(agg)).toContain('aggressive = yes');
+    expect(strongswanConf(agg, '/d')).toContain('i_dont_care_about_security_and_use_aggressive_mode_psk = yes');
   });
   it('renders one description into both peers (same proposal, IDs and traffic selectors)', () => {
     const s = scenarios().find((x) => x.name === 'ikev2-psk-charon-init-chacha20poly1305-sha256-modp2048-esp-aescbc-sha256')!;
@@ -91,7 +133,9 @@ describe('scenario matrix and rendering', () => {
   it('rejects unknown commands and options', () => {
     expect(() => parseArgs(['frobnicate'])).toThrow(/unknown command 'frobnicate'/);
     expect(() => parseArgs(['run', '--bogus'])).toThrow(/unknown option '--bogus'/);
-    expect(parseArgs(['run', 'charon-init', 'gcm', '--json'])).toMatchObject({ verb: 'run', filter: 'charon-init gcm', json: true });
+    expect(parseArgs(['run', 'charon-init', 'gcm', '--json'])).toMatchObject({ verb: 'run', filter: 'charon-init gcm', json: true, all: false });
+    expect(parseArgs(['run', '--jobs', '3', '--all'])).toMatchObject({ jobs: 3, all: true });
+    expect(() => parseArgs(['run', '--jobs', '0'])).toThrow(/--jobs needs a number of scenarios from 1 to 99, got '0'/);
   });
 });
 

@@ -38,7 +38,7 @@ function scenario() {
 
 /** charon's view: IKE_SA "interop" (remote-host, SPIs) and its INSTALLED CHILD_SA SPIs. */
 function charonView(lab: Lab) {
-  const raw = lab.swanctl(['--list-sas', '--raw'], 10000).stdout;
+  const raw = lab.swanctlSync(['--list-sas', '--raw'], 10000).stdout;
   const ike = charonSas(raw).find((s) => s.name === 'interop') ?? null;
   let remoteHost = '';
   for (const m of parseViciRaw(raw)) {
@@ -62,7 +62,7 @@ describe('tanuki ↔ strongSwan charon: MOBIKE after a Mobile IPv6 MIGRATE (RFC 
     const lab = new Lab(dir);
     const untrack = track(lab);
     try {
-      writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(dir, lab.sockDir));
+      writeFileSync(join(dir, 'strongswan.conf'), strongswanConf({ behaviour: 'establish', ikeVersion: 2 }, dir, lab.sockDir));
       writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(s).replace('mobike = no', 'mobike = yes').replace(`remote_addrs = ${NET.tanukiAddr}`, 'remote_addrs = %any'));
       writeFileSync(join(dir, 'racoon.conf'), racoonConf(s, dir, lab.sockDir).replace('  ike_version 2;\n', '  ike_version 2;\n  mobike on;\n'));
       writeFileSync(join(dir, 'psk.txt'), pskTxt());
@@ -71,7 +71,7 @@ describe('tanuki ↔ strongSwan charon: MOBIKE after a Mobile IPv6 MIGRATE (RFC 
       lab.startCharon(join(dir, 'strongswan.conf'));
       lab.startRacoon(join(dir, 'racoon.conf'));
       await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 15000, 'charon vici socket');
-      const load = lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+      const load = lab.swanctlSync(['--load-all', '--file', join(dir, 'swanctl.conf')]);
       if (load.status !== 0) throw new LabError('swanctl --load-all', load.stderr + load.stdout);
       await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 15000, 'racoon sockets');
       const pol = lab.setkey(['-c'], setkeyPolicies(s));

@@ -296,7 +296,8 @@ describe('errors: file:line:column: message (near token)', () => {
     ['add 10.0.0.1 10.0.0.2 esp 1 -E aes-gcm "12345678901234567890";', "test.conf:1:32: unknown encryption algorithm \"aes-gcm\" (near 'aes-gcm')"],
     ['add 10.0.0.1 10.0.0.2 ah 1 -A tcp-md5 "x";', 'test.conf:1:31: tcp-md5 (SADB_X_AALG_TCP_MD5) is a BSD-only PF_KEY algorithm'],
     ['add 10.0.0.1 10.0.0.2 esp 1 -E 3des-cbc;', "test.conf:1:40: expected a key for 3des-cbc: \"string\" or 0xHEX (near ';')"],
-    ['add 10.0.0.1 10.0.0.2 esp 1 -E chacha20-poly1305 0x00;', 'test.conf:1:32: chacha20-poly1305 has no Linux PF_KEY (SADB) algorithm number'],
+    // tanuki-private SADB number 251 (src/crypto/registry.ts): RFC 7634 key 256 bits + 32-bit salt
+    ['add 10.0.0.1 10.0.0.2 esp 1 -E chacha20-poly1305 0x00;', 'test.conf:1:50: invalid key length for chacha20-poly1305: 8 bits given, 288 bits required'],
     ['add 10.0.0.1 10.0.0.2 ah 1 -A aes-cmac 0x00;', 'test.conf:1:31: aes-cmac has no Linux PF_KEY (SADB) algorithm number'],
     ['add 10.0.0.1 10.0.0.2 esp 1 -E AES-CBC 0x00;', 'test.conf:1:32: unknown encryption algorithm "AES-CBC"'],
     ['add 10.0.0.1 10.0.0.2 esp 1 -E aes-gcm-16 "1234567890123456";', 'test.conf:1:43: invalid key length for aes-gcm-16: 128 bits given, 160..288 bits in steps of 64 required'],

@@ -93,7 +93,7 @@ const STATE_KEYWORDS: Readonly<Record<LexState, KeywordTable>> = {
     ['gss_id_enc', 'S_GSSENC'],
   ]),
   S_PRIV: kw(['user', 'group', 'chroot']),
-  S_PTH: kw(['include', 'pre_shared_key', 'certificate', 'script', 'backupsa', 'pidfile']),
+  S_PTH: kw(['include', 'pre_shared_key', 'certificate', 'script', 'backupsa', 'pidfile', 'xauth_users']),
   S_LOG: kw(['error', 'warning', 'notify', 'info', 'debug', 'debug2']),
   S_PAD: kw(['randomize', 'randomize_length', 'maximum_length', 'strict_check', 'exclusive_tail']),
   S_LST: kw(['isakmp', 'isakmp_natt', 'admin', 'adminsock', 'disabled', 'strict_address']),

@@ -281,6 +281,7 @@ export class RacoonParser {
     script: null,
     backupsa: null,
     pidfile: null,
+    xauthUsers: null,
   };
   private pfkeyBuffer = 0;
   private gssIdEnc: 'latin1' | 'utf-16le' = 'utf-16le';
@@ -566,6 +567,7 @@ export class RacoonParser {
       script: 'script',
       backupsa: 'backupsa',
       pidfile: 'pidfile',
+      xauth_users: 'xauthUsers', // tanuki extension (docs/ikev1.md, XAUTH)
     };
     if (t.kind !== 'KW' || !(t.text in types)) this.syntax(Object.keys(types));
     this.advance();

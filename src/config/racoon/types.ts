@@ -48,6 +48,8 @@ export interface PathInfo {
   readonly script: string | null;
   readonly backupsa: string | null;
   readonly pidfile: string | null;
+  /** tanuki extension `path xauth_users "file";`: the XAUTH server's user file for `auth_source system` */
+  readonly xauthUsers: string | null;
 }
 
 export interface Padding {

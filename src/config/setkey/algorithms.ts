@@ -15,7 +15,7 @@
  * (src/crypto/registry.ts); this file adds setkey's special tokens and the
  * pfkey_dump names.
  */
-import { algorithmsOf, findAlgorithm } from '../../crypto/registry';
+import { SADB_X_EALG_CHACHA20POLY1305_TANUKI, algorithmsOf, findAlgorithm } from '../../crypto/registry';
 import { SadbAalg, SadbCalg, SadbEalg } from '../../pfkey/constants';
 
 export type AlgorithmKind = 'auth' | 'encrypt' | 'comp';
@@ -148,6 +148,8 @@ const DUMP_NAMES: Record<AlgorithmKind, ReadonlyMap<number, string>> = {
     [SadbEalg.TWOFISHCBC, 'twofish-cbc'],
     [SadbEalg.AESCTR, 'aes-ctr'],
     [SadbEalg.CAMELLIACBC, 'camellia-cbc'],
+    // tanuki-private number (src/crypto/registry.ts); pfkey_dump knows no name for it
+    [SADB_X_EALG_CHACHA20POLY1305_TANUKI, 'chacha20-poly1305'],
   ]),
   comp: new Map<number, string>([
     [SadbCalg.NONE, 'none'],

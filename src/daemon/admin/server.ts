@@ -83,7 +83,11 @@ export async function startAdminSocket(
       new Promise<void>((resolve) => {
         for (const s of streams) s.destroy();
         server.close(() => {
-          if (existsSync(opts.path)) unlinkSync(opts.path);
+          try {
+            if (existsSync(opts.path)) unlinkSync(opts.path);
+          } catch {
+            // after privsep the socket's directory may not be writable by us any more
+          }
           resolve();
         });
       }),

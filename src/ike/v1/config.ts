@@ -99,6 +99,11 @@ export interface Ikev1PeerConfig extends Ikev1PeerExtConfig {
   dpdMaxFail: number;
   /** racoon `initial_contact on` (the default) */
   initialContact: boolean;
+  /**
+   * racoon `rekey on|off|force`: renegotiate an expired phase 1 while phase 2s remain —
+   * `on` (the default) only when DPD is in use with the peer, `force` always
+   */
+  ph1Rekey?: 'off' | 'on' | 'force';
   /** racoon `passive on`: never initiate */
   passive: boolean;
   /** racoon `retry { counter 5; interval 10 sec; }` */

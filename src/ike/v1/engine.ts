@@ -104,7 +104,7 @@ export interface Ikev1EngineOptions {
   fragLimits?: ReassemblyLimits;
 }
 
-type Ph1State = 'MM_I1_SENT' | 'MM_R1_SENT' | 'MM_I2_SENT' | 'MM_R2_SENT' | 'MM_I3_SENT' | 'AM_I1_SENT' | 'AM_R1_SENT' | 'ESTABLISHED' | 'DEAD';
+type Ph1State = 'MM_I1_SENT' | 'MM_R1_SENT' | 'MM_I2_SENT' | 'MM_R2_SENT' | 'MM_I3_SENT' | 'AM_I1_SENT' | 'AM_R1_SENT' | 'ESTABLISHED' | 'EXPIRED' | 'DEAD';
 type Ph2State = 'GETSPI' | 'QI1_SENT' | 'QR1_SENT' | 'WAIT_CONNECTED' | 'ESTABLISHED' | 'DEAD';
 
 interface Retransmit {
@@ -139,6 +139,8 @@ interface Ph2 {
   retransmit: Retransmit | null;
   lastRecv: Buffer | null;
   lastSent: Buffer | null;
+  /** a soft EXPIRE already started its renegotiation (the kernel sends one per direction) */
+  rekeyStarted: boolean;
 }
 
 interface Ph1 {
@@ -175,6 +177,10 @@ interface Ph1 {
   lastSent: Buffer | null;
   createdAt: number;
   establishedAt: number;
+  /** when the phase-1 lifetime ran out and a new phase 1 was started to replace it (state EXPIRED) */
+  expiredAt: number;
+  /** an EXPIRED ISAKMP-SA whose replacement is up is deleted at this time */
+  deleteAt: number;
   lastInboundAt: number;
   ph2s: Map<number, Ph2>;
   /** sainfos waiting for phase 1 */
@@ -200,6 +206,8 @@ export interface Ph1Info {
 const NONCE_BYTES = 16;
 /** racoon's replay window in SADB_UPDATE/ADD (racoon-compat.md §5). */
 const RACOON_REPLAY = 4;
+/** How long an expired ISAKMP-SA outlives its replacement before its Delete is sent (ms). */
+const PH1_REKEY_DELETE_GRACE_MS = 2000;
 /** racoon: soft lifetime = 80 % of hard. */
 const SOFT_LIFETIME_PERCENT = 80;
 
@@ -249,7 +257,8 @@ export class Ikev1Engine {
     let t = Infinity;
     for (const sa of this.ph1s.values()) {
       if (sa.retransmit) t = Math.min(t, sa.retransmit.deadline);
-      if (sa.state !== 'ESTABLISHED' && sa.state !== 'DEAD') t = Math.min(t, sa.createdAt + this.halfOpenTimeoutMs);
+      if (sa.state === 'EXPIRED') t = Math.min(t, sa.deleteAt, sa.expiredAt + this.halfOpenTimeoutMs);
+      else if (sa.state !== 'ESTABLISHED' && sa.state !== 'DEAD') t = Math.min(t, sa.createdAt + this.halfOpenTimeoutMs);
       for (const p2 of sa.ph2s.values()) if (p2.retransmit) t = Math.min(t, p2.retransmit.deadline);
       if (this.dpdActive(sa)) t = Math.min(t, sa.dpdNextAt);
       if (sa.state === 'ESTABLISHED' && sa.lifetimeSeconds > 0) t = Math.min(t, sa.establishedAt + sa.lifetimeSeconds * 1000);
@@ -288,12 +297,17 @@ export class Ikev1Engine {
       return null;
     }
     const sainfos = sainfoName ? peer.sainfos.filter((s) => s.name === sainfoName) : peer.sainfos;
-    const existing = [...this.ph1s.values()].find((s) => s.peer === peer && s.state !== 'DEAD');
+    const existing = [...this.ph1s.values()].find((s) => s.peer === peer && s.state !== 'DEAD' && s.state !== 'EXPIRED');
     if (existing) {
       if (existing.state === 'ESTABLISHED') for (const s of sainfos) this.startQuickMode(existing, s, now);
       else existing.pendingPh2.push(...sainfos);
       return existing.serial;
     }
+    return this.beginPh1(peer, sainfos, now);
+  }
+
+  /** racoon isakmp_ph1begin_i: a new phase 1 with the peer (Main Mode, or Aggressive when listed first). */
+  private beginPh1(peer: Ikev1PeerConfig, sainfos: SainfoConfig[], now: number): number {
     const sa = this.newPh1(peer, 'initiator', this.randomCookie(), 0n, { address: peer.local.address, port: peer.local.port }, { address: peer.remote.address, port: peer.remote.port }, now);
     sa.pendingPh2.push(...sainfos);
     if (peer.exchangeModes[0] === 'aggressive') return this.initiateAggressive(sa, now);
@@ -344,10 +358,26 @@ export class Ikev1Engine {
   /** Delete a phase 1 (informational Delete with the cookies, RFC 2408 §3.15). */
   deletePh1(serial: number, now: number): boolean {
     const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
-    if (!sa || sa.state !== 'ESTABLISHED') return false;
+    if (!sa || !isUp(sa)) return false;
     this.sendInformational(sa, [{ type: PayloadType.D, doi: IPSEC_DOI, protocolId: ProtocolId.ISAKMP, spis: [Buffer.concat([km.cookieBytes(sa.cookieI), km.cookieBytes(sa.cookieR)])] }], now);
     this.killPh1(sa, 'deleted by request');
     return true;
+  }
+
+  /**
+   * racoon purge_remote (racoonctl delete-sa isakmp): a Delete (d2) for each IPsec-SA of the
+   * phase 1 with SADB_DELETE of both directions, then the Delete of the ISAKMP-SA (d1).
+   */
+  purgePh1(serial: number, now: number): boolean {
+    const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
+    if (!sa || !isUp(sa)) return false;
+    for (const p2 of [...sa.ph2s.values()]) {
+      if (p2.state !== 'ESTABLISHED') continue;
+      this.log('info', `purging IPsec-SA spi=${p2.inboundSpi}`, sa, { messageId: p2.messageId });
+      this.sendInformational(sa, [{ type: PayloadType.D, doi: IPSEC_DOI, protocolId: ProtocolId.IPSEC_ESP, spis: [spiBuffer(p2.inboundSpi)] }], now);
+      this.removePh2(sa, p2, true);
+    }
+    return this.deletePh1(serial, now);
   }
 
   // =====================================================================
@@ -390,12 +420,12 @@ export class Ikev1Engine {
     // RFC 3947 §4: the peer floated to 4500, or (behind a NAT) got a new mapping: follow it once
     // phase 1 authenticated it. Without NAT a datagram from or to another address moves nothing:
     // after a MIGRATE (src/ike/v1/migrate.ts) a stale one must not pull the ISAKMP-SA back.
-    if (sa.role === 'responder' || sa.state === 'ESTABLISHED') {
+    if (sa.role === 'responder' || isUp(sa)) {
       if (from.port !== sa.remote.port || from.address !== sa.remote.address) {
         if (to.port === NAT_T_PORT && sa.local.port !== NAT_T_PORT) {
           sa.remote = { ...from };
           sa.local = { ...to };
-        } else if (sa.state === 'ESTABLISHED' && sa.natDetected) sa.remote = { ...from };
+        } else if (isUp(sa) && sa.natDetected) sa.remote = { ...from };
       }
     }
     sa.lastInboundAt = now;
@@ -426,9 +456,17 @@ export class Ikev1Engine {
         for (const p2 of sa.ph2s.values()) {
           if (p2.state !== 'ESTABLISHED' || (p2.inboundSpi !== spi && p2.outboundSpi !== spi)) continue;
           const hard = msg.ext.lifetimeHard !== undefined && msg.ext.lifetimeSoft === undefined;
-          // racoon: an initiator renegotiates on EXPIRE, a responder drops the phase 2
-          if (p2.role === 'initiator' && !hard && sa.state === 'ESTABLISHED') this.startQuickMode(sa, p2.sainfo, now);
-          if (hard) this.removePh2(sa, p2, false);
+          // racoon pk_recvexpire: an initiator renegotiates on the soft EXPIRE (once, though the kernel
+          // sends one per direction), a responder lets the phase 2 run out; hard → forget it
+          if (p2.role === 'initiator' && !hard && !p2.rekeyStarted) {
+            p2.rekeyStarted = true;
+            this.log('info', `IPsec-SA soft lifetime expired: renegotiating phase 2 (spi=${spi})`, sa, { messageId: p2.messageId });
+            this.quickModeFor(sa, p2.sainfo, now);
+          }
+          if (hard) {
+            this.log('info', `IPsec-SA expired: ESP spi=${spi}`, sa, { messageId: p2.messageId });
+            this.removePh2(sa, p2, false);
+          }
           return;
         }
     }
@@ -436,6 +474,12 @@ export class Ikev1Engine {
 
   handleTimer(now: number): void {
     for (const sa of [...this.ph1s.values()]) {
+      if (sa.state === 'EXPIRED') {
+        // replaced (after the grace period), or the replacing phase 1 never came up: delete it (racoon isakmp_ph1delete)
+        if (now >= sa.deleteAt || now >= sa.expiredAt + this.halfOpenTimeoutMs) this.deletePh1(sa.serial, now);
+        else if (this.dpdActive(sa) && now >= sa.dpdNextAt) this.dpdTick(sa, now);
+        continue;
+      }
       if (sa.state !== 'ESTABLISHED' && sa.state !== 'DEAD' && now >= sa.createdAt + this.halfOpenTimeoutMs) {
         this.killPh1(sa, 'phase1 negotiation failed due to time up');
         continue;
@@ -449,11 +493,10 @@ export class Ikev1Engine {
       for (const p2 of [...sa.ph2s.values()])
         if (p2.retransmit && now >= p2.retransmit.deadline && !this.retransmit(sa, p2.retransmit, now)) {
           this.log('error', 'phase2 negotiation failed due to time up waiting for phase2', sa, { messageId: p2.messageId });
-          sa.ph2s.delete(p2.messageId);
+          this.removePh2(sa, p2, true);
         }
       if (sa.state === 'ESTABLISHED' && sa.lifetimeSeconds > 0 && now >= sa.establishedAt + sa.lifetimeSeconds * 1000) {
-        // racoon isakmp_ph1expire: tell the peer, forget the ISAKMP-SA; the IPsec-SAs live on in the kernel
-        this.deletePh1(sa.serial, now);
+        this.ph1Expire(sa, now);
         continue;
       }
       if (this.dpdActive(sa) && now >= sa.dpdNextAt) this.dpdTick(sa, now);
@@ -645,9 +688,6 @@ export class Ikev1Engine {
     sa.iv = nextIv;
     sa.retransmit = null;
     this.ph1Established(sa, now);
-    const pending = sa.pendingPh2;
-    sa.pendingPh2 = [];
-    for (const s of pending) this.startQuickMode(sa, s, now);
   }
 
   // =====================================================================
@@ -772,9 +812,6 @@ export class Ikev1Engine {
     const hashI = km.ph1Hash(suite.hash, sa.keys!.skeyid, 'I', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, sa.idiiBody);
     this.sendPh1(sa, [{ type: PayloadType.HASH, data: hashI }, ...this.natD(sa)], false, now, false);
     this.ph1Established(sa, now);
-    const pending = sa.pendingPh2;
-    sa.pendingPh2 = [];
-    for (const s of pending) this.startQuickMode(sa, s, now);
   }
 
   /** Responder got AM3: verify HASH_I (sent in the clear or encrypted); phase 1 is up. */
@@ -802,7 +839,64 @@ export class Ikev1Engine {
     sa.lastPh1Block = sa.iv;
     sa.dpdNextAt = now + sa.peer.dpdDelaySeconds * 1000;
     this.log('info', `ISAKMP-SA established ${sa.local.address}[${sa.local.port}]-${sa.remote.address}[${sa.remote.port}] spi:${formatCookie(sa.cookieI)}:${formatCookie(sa.cookieR)}`, sa);
+    // racoon migrate_dying_ph12: the phase 2s of an expired ISAKMP-SA with this peer move to the
+    // new one (their Deletes and EXPIREs are handled there), then the old one is deleted — after a
+    // grace period: an Aggressive Mode initiator is up before the responder has seen message 3, and
+    // a peer that gets the Delete first (strongSwan) would drop the IPsec-SAs with the old ISAKMP-SA
+    for (const old of [...this.ph1s.values()]) {
+      if (old === sa || old.state !== 'EXPIRED' || old.peer !== sa.peer || old.remote.address !== sa.remote.address) continue;
+      this.adoptPh2s(old, sa);
+      old.deleteAt = now + PH1_REKEY_DELETE_GRACE_MS;
+      this.log('info', `phase 1 rekeyed: the expired ISAKMP-SA ${formatCookie(old.cookieI)}:${formatCookie(old.cookieR)} will be deleted`, sa);
+    }
     this.cfgStart(sa, now);
+    const pending = sa.pendingPh2;
+    sa.pendingPh2 = [];
+    for (const s of pending) this.startQuickMode(sa, s, now);
+  }
+
+  private adoptPh2s(from: Ph1, to: Ph1): void {
+    for (const p2 of [...from.ph2s.values()]) {
+      if (p2.state !== 'ESTABLISHED' || to.ph2s.has(p2.messageId)) continue;
+      from.ph2s.delete(p2.messageId);
+      to.ph2s.set(p2.messageId, p2);
+    }
+  }
+
+  /**
+   * racoon isakmp_ph1expire: with phase 2s still alive and `rekey force` (or `rekey on` with DPD
+   * in use), a new phase 1 is negotiated and the expired one deleted once it is up; otherwise the
+   * ISAKMP-SA is deleted (the IPsec-SAs live on in the kernel until their own lifetimes).
+   */
+  private ph1Expire(sa: Ph1, now: number): void {
+    const peer = sa.peer;
+    const live = [...sa.ph2s.values()].some((p) => p.state === 'ESTABLISHED');
+    const mode = peer.ph1Rekey ?? 'on';
+    const rekey = live && (mode === 'force' || (mode === 'on' && this.dpdActive(sa))) && !peer.passive && peer.remote.address !== 'anonymous';
+    if (!rekey) {
+      this.log('info', 'ISAKMP-SA expired', sa);
+      this.deletePh1(sa.serial, now);
+      return;
+    }
+    sa.state = 'EXPIRED';
+    sa.expiredAt = now;
+    this.log('info', 'ISAKMP-SA expired: renegotiating phase 1', sa);
+    const fresh = [...this.ph1s.values()].some((s) => s !== sa && s.peer === peer && s.remote.address === sa.remote.address && s.state !== 'DEAD' && s.state !== 'EXPIRED');
+    if (!fresh) this.beginPh1(peer, [], now);
+  }
+
+  /** A Quick Mode for `sainfo` with the peer of `sa`: on an established phase 1, after one being negotiated, or after a new one. */
+  private quickModeFor(sa: Ph1, sainfo: SainfoConfig, now: number): void {
+    const same = (s: Ph1) => s.peer === sa.peer && s.remote.address === sa.remote.address;
+    const up = sa.state === 'ESTABLISHED' ? sa : [...this.ph1s.values()].find((s) => same(s) && s.state === 'ESTABLISHED');
+    if (up) return this.startQuickMode(up, sainfo, now);
+    const negotiating = [...this.ph1s.values()].find((s) => same(s) && s.state !== 'DEAD' && s.state !== 'EXPIRED');
+    if (negotiating) {
+      negotiating.pendingPh2.push(sainfo);
+      return;
+    }
+    if (sa.peer.passive || sa.peer.remote.address === 'anonymous') return this.log('info', 'no ISAKMP-SA to renegotiate the phase 2 on, and this remote does not initiate', sa);
+    this.beginPh1(sa.peer, [sainfo], now);
   }
 
   private deriveKeys(sa: Ph1, gxy: Buffer): void {
@@ -851,6 +945,7 @@ export class Ikev1Engine {
       retransmit: null,
       lastRecv: null,
       lastSent: null,
+      rekeyStarted: false,
     };
     sa.ph2s.set(messageId, p2);
     return p2;
@@ -924,7 +1019,7 @@ export class Ikev1Engine {
   }
 
   private quickMode(sa: Ph1, header: IsakmpHeader, body: Buffer, packet: Buffer, now: number): void {
-    if (sa.state !== 'ESTABLISHED') return this.log('warn', 'Quick Mode before phase 1 is established: dropped', sa);
+    if (!isUp(sa)) return this.log('warn', 'Quick Mode before phase 1 is established: dropped', sa);
     if ((header.flags & HeaderFlag.ENCRYPTION) === 0) return this.log('warn', 'Quick Mode message not encrypted: dropped', sa);
     let p2 = sa.ph2s.get(header.messageId);
     if (p2?.lastRecv && packet.equals(p2.lastRecv)) {
@@ -1139,27 +1234,30 @@ export class Ikev1Engine {
     this.log('info', `IPsec-SA established: ESP ${sa.remote.address}[${sa.remote.port}]->${sa.local.address}[${sa.local.port}] spi=${p2.inboundSpi}(0x${p2.inboundSpi.toString(16)})`, sa, { messageId: p2.messageId });
   }
 
+  /** Forget a phase 2; with `deleteSas`, SADB_DELETE its SAs (only the larval inbound one if it never got keyed). */
   private removePh2(sa: Ph1, p2: Ph2, deleteSas: boolean): void {
+    const keyed = p2.state === 'ESTABLISHED';
     sa.ph2s.delete(p2.messageId);
     p2.state = 'DEAD';
     if (!deleteSas) return;
-    for (const [spi, src, dst] of [
-      [p2.inboundSpi, sa.remote, sa.local],
-      [p2.outboundSpi, sa.local, sa.remote],
-    ] as const)
+    const doomed: [number, Endpoint, Endpoint][] = [[p2.inboundSpi, sa.remote, sa.local]];
+    if (keyed) doomed.push([p2.outboundSpi, sa.local, sa.remote]);
+    for (const [spi, src, dst] of doomed) {
+      if (spi === 0) continue;
       this.pfkeySend({
         type: SadbMsgType.DELETE,
         satype: SadbSaType.ESP,
         errno: 0,
         ext: { sa: { spi, replay: 0, state: SadbSaState.MATURE, auth: 0, encrypt: 0, flags: 0 }, addressSrc: sadbAddress(src), addressDst: sadbAddress(dst) },
       });
+    }
   }
 
   // =====================================================================
   // Informational (RFC 2409 §5.7, RFC 3706)
 
   private sendInformational(sa: Ph1, payloads: Payload[], now: number): void {
-    if (sa.state !== 'ESTABLISHED' || !sa.keys) {
+    if (!isUp(sa) || !sa.keys) {
       // before phase 1 is up, notifications go in the clear (RFC 2408 §4.8)
       const msg = generateMessage(this.header(sa, ExchangeType.INFORMATIONAL, 0, 0), payloadTypeOf(payloads[0]), generatePayloads(payloads));
       this.emit(sa, msg);
@@ -1182,7 +1280,7 @@ export class Ikev1Engine {
       if (pl.ok) this.log('warn', `unprotected notification: ${describePayloads(pl.value)}`, sa);
       return;
     }
-    if (sa.state !== 'ESTABLISHED') return;
+    if (!isUp(sa)) return;
     const iv = km.ph2Iv(sa.suite!.hash, sa.lastPh1Block, header.messageId, sa.suite!.encr.blockBytes);
     const d = this.decrypt(sa, iv, body);
     if (!d) return;
@@ -1195,6 +1293,10 @@ export class Ikev1Engine {
       if (p.type === PayloadType.D) {
         if (p.protocolId === ProtocolId.ISAKMP) {
           this.log('info', 'purging ISAKMP-SA on peer delete', sa);
+          // a peer that re-authenticated (strongSwan's IKEv1 reauth) deletes the old ISAKMP-SA:
+          // its IPsec-SAs belong to the new one from now on
+          const heir = [...this.ph1s.values()].find((o) => o !== sa && o.peer === sa.peer && o.remote.address === sa.remote.address && o.state === 'ESTABLISHED');
+          if (heir) this.adoptPh2s(sa, heir);
           this.killPh1(sa, 'deleted by peer');
           return;
         }
@@ -1236,7 +1338,7 @@ export class Ikev1Engine {
   }
 
   private dpdActive(sa: Ph1): boolean {
-    return sa.state === 'ESTABLISHED' && sa.peer.dpdDelaySeconds > 0 && sa.peerDpd;
+    return isUp(sa) && sa.peer.dpdDelaySeconds > 0 && sa.peerDpd;
   }
 
   /** RFC 3706 §5: R-U-THERE with a sequence number; racoon gives up after dpd_maxfail. */
@@ -1245,6 +1347,9 @@ export class Ikev1Engine {
       this.log('error', 'DPD: remote seems to be dead', sa);
       for (const p2 of [...sa.ph2s.values()]) this.removePh2(sa, p2, true);
       this.killPh1(sa, 'DPD');
+      // a phase 1 being negotiated with the dead peer (a rekey under way) goes too
+      for (const o of [...this.ph1s.values()])
+        if (o.peer === sa.peer && o.remote.address === sa.remote.address && !isUp(o)) this.killPh1(o, 'phase1 negotiation abandoned: DPD declared the peer dead');
       return;
     }
     if (sa.dpdOutstanding === 0 && now - sa.lastInboundAt < sa.peer.dpdDelaySeconds * 1000) {
@@ -1479,6 +1584,8 @@ export class Ikev1Engine {
       lastSent: null,
       createdAt: now,
       establishedAt: -1,
+      expiredAt: -1,
+      deleteAt: Infinity,
       lastInboundAt: now,
       ph2s: new Map(),
       pendingPh2: [],
@@ -1491,17 +1598,19 @@ export class Ikev1Engine {
   }
 
   private killPh1(sa: Ph1, reason: string): void {
-    if (sa.state !== 'ESTABLISHED') this.log('error', reason, sa);
+    if (!isUp(sa)) this.log('error', reason, sa);
     else this.log('info', `ISAKMP-SA expired or deleted (${reason})`, sa);
     sa.state = 'DEAD';
     sa.retransmit = null;
     this.ph1s.delete(sa.cookieI);
+    // a Quick Mode cut short leaves the larval SA of its GETSPI: delete it (the established ones stay in the kernel)
+    for (const p2 of [...sa.ph2s.values()]) if (p2.state !== 'ESTABLISHED') this.removePh2(sa, p2, true);
     this.cfgStop(sa);
     for (const [seq, p] of this.pendingPfKey) if (p.ph1 === sa) this.pendingPfKey.delete(seq);
   }
 
   private hasOtherPh1(sa: Ph1): boolean {
-    return [...this.ph1s.values()].some((o) => o !== sa && o.peer === sa.peer && o.state === 'ESTABLISHED');
+    return [...this.ph1s.values()].some((o) => o !== sa && o.peer === sa.peer && isUp(o));
   }
 
   private ph1Proposal(peer: Ikev1PeerConfig): Proposal {
@@ -1645,6 +1754,11 @@ export class Ikev1Engine {
 
 // -------------------------------------------------------------------------
 // free helpers
+
+/** An ISAKMP-SA that protects messages: established, or expired while its replacement is negotiated. */
+function isUp(sa: Ph1): boolean {
+  return sa.state === 'ESTABLISHED' || sa.state === 'EXPIRED';
+}
 
 function isNattVendorId(v: Buffer): boolean {
   return v.equals(VENDOR_ID.NATT_RFC3947) || v.equals(VENDOR_ID.NATT_DRAFT_02N) || v.equals(VENDOR_ID.NATT_DRAFT_02) || v.equals(VENDOR_ID.NATT_DRAFT_03);

@@ -10,7 +10,7 @@
  * exchanges as tasks (tasks/*.ts), retransmits requests with back-off (§2.1)
  * and replays the cached response to a retransmitted request.
  */
-import { SadbMsgType } from '../../pfkey/constants';
+import { SadbMsgType, SadbSaType } from '../../pfkey/constants';
 import type { PfKeyMessage } from '../../pfkey/types';
 import { Endpoint, NAT_KEEPALIVE, classifyUdpPayload, floatPorts, frameIkeMessage } from '../common/natt';
 import { DEFAULT_RETRANSMIT, RetransmitPolicy, retransmitDelay } from '../common/retransmit';
@@ -25,7 +25,8 @@ import {
   formatChildSpi,
   formatIkeSpi,
 } from './constants';
-import type { ChildConfig, Ikev2PeerConfig } from './config';
+import type { ChildConfig, ChildProposalConfig, Ikev2PeerConfig } from './config';
+import { installableChildProposals, type KernelAlgorithms } from './proposal';
 import type { IkeCryptoPort, RandomSource } from './crypto-port';
 import type { PubkeyPort } from './pubkey';
 import { IkeSa, QueuedExchange } from './ike-sa';
@@ -47,7 +48,7 @@ import {
 } from './payloads';
 import { ChildCreateTask } from './tasks/child-create';
 import { AuthFailedNoticeTask, IkeAuthTask } from './tasks/ike-auth';
-import { IkeRekeyTask } from './tasks/ike-rekey';
+import { IkeRekeyTask, moveToRekeyed } from './tasks/ike-rekey';
 import { IkeInitTask, evaluateIkeSaInit } from './tasks/ike-init';
 import { ChildDeleteTask, IkeDeleteTask, IkeDpdTask, removeChild } from './tasks/informational';
 import { MobikeSupportTask, MobikeUpdateTask, followsRequestAddresses, mobikeResponder } from './mobike';
@@ -71,6 +72,11 @@ export interface Ikev2EngineOptions {
   halfOpenTimeoutMs?: number;
   /** first SA2 reqid handed out to children without a configured one */
   firstReqid?: number;
+  /**
+   * what the kernel can install (its SADB_REGISTER lists); the engine also learns
+   * them from any REGISTER message it is fed. Unknown = every algorithm is offered.
+   */
+  kernelAlgorithms?: KernelAlgorithms;
 }
 
 export interface Ikev2LogEvent {
@@ -143,6 +149,9 @@ export class Ikev2Engine implements Services {
   private nextReqid: number;
   private readonly reqidByChild = new Map<ChildConfig, number>();
   private readonly cookieSecret: Buffer;
+  private kernelAlgorithms: KernelAlgorithms | null;
+  /** "child name|algorithm" pairs already reported as not installable */
+  private readonly reportedUninstallable = new Set<string>();
 
   constructor(opts: Ikev2EngineOptions) {
     this.peers = opts.peers;
@@ -156,6 +165,7 @@ export class Ikev2Engine implements Services {
     this.halfOpenTimeoutMs = opts.halfOpenTimeoutMs ?? 30000;
     this.nextReqid = opts.firstReqid ?? 1;
     this.cookieSecret = this.random.bytes(32);
+    this.kernelAlgorithms = opts.kernelAlgorithms ?? null;
   }
 
   // =====================================================================
@@ -229,6 +239,16 @@ export class Ikev2Engine implements Services {
     sa.queued.push({ exchangeType: ExchangeType.IKE_AUTH, tasks: authTasks });
     this.startNext(sa);
     return sa.serial;
+  }
+
+  /**
+   * Ask the kernel what it can install: SADB_REGISTER for ESP (RFC 2367 §3.1.2).
+   * The reply's SUPPORTED lists, fed back through receivePfKey, make the engine
+   * offer and accept only installable ESP algorithms.
+   */
+  registerWithKernel(now: number): void {
+    this.clock = now;
+    this.pfkeySend(null, { type: SadbMsgType.REGISTER, satype: SadbSaType.ESP, errno: 0, ext: {} });
   }
 
   /** Delete an IKE SA with an INFORMATIONAL Delete (RFC 7296 §1.4.1). */
@@ -373,6 +393,14 @@ export class Ikev2Engine implements Services {
 
   receivePfKey(msg: PfKeyMessage, now: number): void {
     this.clock = now;
+    if (msg.type === SadbMsgType.REGISTER && msg.errno === 0 && msg.ext.supportedEncrypt) {
+      // RFC 2367 §3.1.2: the REGISTER reply (ours, or broadcast for another registration) lists what the kernel supports
+      this.kernelAlgorithms = { encrypt: msg.ext.supportedEncrypt.algs, auth: msg.ext.supportedAuth?.algs ?? [] };
+      this.reportedUninstallable.clear();
+      this.log('debug', `kernel ESP algorithms: encrypt ${msg.ext.supportedEncrypt.algs.map((a) => a.id).join(',')}; auth ${(msg.ext.supportedAuth?.algs ?? []).map((a) => a.id).join(',')}`, null);
+      this.firedPfKey.delete(msg.seq);
+      return;
+    }
     if (msg.pid === this.pid) {
       const p = this.pendingPfKey.get(msg.seq);
       if (p && p.task.onPfKeyReply) {
@@ -559,7 +587,7 @@ export class Ikev2Engine implements Services {
     }
     sa.active = null;
     sa.nextMidOut = messageId + 1;
-    if (exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') sa.compact();
+    if (sa.state === 'established') sa.compact(); // memory layout of an established SA (ike-sa.ts)
     if (exchangeType === ExchangeType.IKE_SA_INIT && sa.udpEncap) {
       const f = floatPorts(sa.local, sa.remote);
       sa.local = f.local;
@@ -623,14 +651,17 @@ export class Ikev2Engine implements Services {
         if (sa.state !== 'connecting' || sa.role !== 'responder') return null;
         return [new IkeAuthTask(), new MobikeSupportTask(), new ChildCreateTask(null, { inIkeAuth: true })];
       case ExchangeType.CREATE_CHILD_SA: {
+        // RFC 7296 §2.25.2: an IKE SA we have rekeyed (or are deleting) takes no new work
+        if (sa.state === 'rekeyed' || sa.state === 'deleting') return [new TemporaryFailureTask(`the IKE_SA is ${sa.state}`)];
         if (sa.state !== 'established') return null;
         const rekey = findNotify(payloads, NotifyType.REKEY_SA);
         if (rekey) {
           const spi = rekey.spi.length === 4 ? rekey.spi.readUInt32BE(0) : -1;
           const old = sa.children.find((c) => c.outboundSpi === spi);
-          const t = new ChildCreateTask(old?.config ?? null, { inIkeAuth: false, rekeyOf: old });
           if (!old) return [new ChildNotFoundTask()];
-          return [t];
+          // RFC 7296 §2.25.1: a CHILD_SA we have already rekeyed or are deleting
+          if (old.state === 'rekeyed' || old.state === 'deleting') return [new TemporaryFailureTask(`CHILD_SA ${old.config.name} is ${old.state}`)];
+          return [new ChildCreateTask(old.config, { inIkeAuth: false, rekeyOf: old })];
         }
         if (findPayload(payloads, PayloadType.TSi)) return [new ChildCreateTask(null, { inIkeAuth: false })];
         return [new IkeRekeyTask()];
@@ -770,7 +801,7 @@ export class Ikev2Engine implements Services {
     sa.passive = null;
     const packets = this.sendResponse(sa, p.exchangeType, p.messageId, out);
     if (p.exchangeType === ExchangeType.IKE_SA_INIT) sa.initResponse = packets[0];
-    if (p.exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') sa.compact();
+    if (sa.state === 'established') sa.compact(); // memory layout of an established SA (ike-sa.ts)
     if (sa.state === 'established' && sa.initKey) {
       this.halfOpenByInit.delete(sa.initKey);
       sa.initKey = null;
@@ -870,6 +901,19 @@ export class Ikev2Engine implements Services {
     return r;
   }
 
+  childProposalsFor(sa: IkeSa, child: ChildConfig): ChildProposalConfig[] {
+    if (!this.kernelAlgorithms) return child.proposals;
+    const { proposals, refused } = installableChildProposals(child.proposals, this.crypto, this.kernelAlgorithms);
+    for (const r of refused) {
+      const key = `${child.name}|${r}`;
+      if (this.reportedUninstallable.has(key)) continue;
+      if (this.reportedUninstallable.size > 1024) this.reportedUninstallable.clear();
+      this.reportedUninstallable.add(key);
+      this.log('warn', `CHILD_SA ${child.name}: ESP algorithm ${r} is not supported by the kernel (not in its SADB_REGISTER list): neither offered nor accepted`, sa);
+    }
+    return proposals;
+  }
+
   peerConfigs(): readonly Ikev2PeerConfig[] {
     return this.peers;
   }
@@ -884,6 +928,13 @@ export class Ikev2Engine implements Services {
     if (sa.state === 'dead') return;
     for (const ex of [sa.active, sa.passive, ...sa.queued]) for (const t of ex?.tasks ?? []) t.abort?.(this, sa);
     for (const [seq, p] of this.pendingPfKey) if (p.sa === sa) this.pendingPfKey.delete(seq);
+    const successor = sa.ikeRekeyCollision?.created;
+    sa.ikeRekeyCollision = null;
+    // RFC 7296 §2.8.2: we answered the peer's rekey of this IKE SA; its new IKE SA keeps the CHILD_SAs
+    if (successor && successor.state === 'established' && sa.children.length > 0) {
+      sa.queued = []; // aborted above
+      moveToRekeyed(this, sa, successor);
+    }
     for (const c of [...sa.children]) removeChild(this, sa, c, 'IKE_SA deleted');
     sa.active = null;
     sa.passive = null;
@@ -895,6 +946,7 @@ export class Ikev2Engine implements Services {
   }
 
   adoptIkeSa(sa: IkeSa): void {
+    if (sa.state === 'established') sa.compact(); // a rekeyed IKE SA (ike-rekey.ts) is complete when adopted
     this.sas.set(sa.localSpi, sa);
   }
 
@@ -924,3 +976,14 @@ class ChildNotFoundTask implements Task {
   }
 }
 
+
+/** RFC 7296 §2.25: the request collides with a rekey or delete we already completed: TEMPORARY_FAILURE, the peer sorts it out. */
+class TemporaryFailureTask implements Task {
+  readonly kind = 'child_rekey' as const;
+  constructor(private readonly why: string) {}
+  buildResponse(svc: Services, sa: IkeSa, out: Payload[]): TaskResult {
+    svc.log('info', `CREATE_CHILD_SA refused with TEMPORARY_FAILURE: ${this.why}`, sa);
+    out.push(notify(NotifyType.TEMPORARY_FAILURE));
+    return 'done';
+  }
+}

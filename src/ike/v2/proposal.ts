@@ -6,6 +6,7 @@ import { EsnId, ProtocolId, TransformAttributeType, TransformType } from './cons
 import type { ChildProposalConfig, EncrChoice, IkeProposalConfig } from './config';
 import type { IkeCryptoPort } from './crypto-port';
 import type { Proposal, Transform } from './payloads';
+import type { SadbAlg } from '../../pfkey/types';
 
 /** One negotiated transform set: what the rest of the engine uses. */
 export interface ChosenTransforms {
@@ -213,4 +214,45 @@ export function answerProposal(c: ChosenTransforms, spi: Buffer): Proposal {
 /** DH groups the peer offers in its proposals (for INVALID_KE_PAYLOAD decisions). */
 export function offeredDhGroups(p: Proposal): number[] {
   return p.transforms.filter((t) => t.transformType === TransformType.DH).map((t) => t.transformId);
+}
+
+/** What the kernel behind the PF_KEY socket can install: its SADB_REGISTER lists (RFC 2367 §2.3.3). */
+export interface KernelAlgorithms {
+  encrypt: readonly SadbAlg[];
+  auth: readonly SadbAlg[];
+}
+
+/**
+ * Our ESP proposals cut down to what the kernel can install (racoon checks its
+ * sainfo algorithms against the REGISTER lists the same way, pk_checkalg):
+ * an ENCR transform whose SADB number is not listed, or whose key (with salt)
+ * is outside the listed range, and an INTEG transform whose SADB number is not
+ * listed, are neither offered nor accepted. A proposal left without ENCR (or
+ * without the INTEG it needs) is dropped. `refused` names what was removed.
+ */
+export function installableChildProposals(
+  ours: readonly ChildProposalConfig[],
+  crypto: IkeCryptoPort,
+  kernel: KernelAlgorithms,
+): { proposals: ChildProposalConfig[]; refused: string[] } {
+  const refused = new Set<string>();
+  const proposals: ChildProposalConfig[] = [];
+  for (const c of ours) {
+    const encr = c.encr.filter((e) => {
+      const k = crypto.espEncr(e.id, e.keyBits);
+      const bits = k ? k.keyBytes * 8 : 0;
+      const ok = !!k && kernel.encrypt.some((a) => a.id === k.sadbEalg && bits >= a.minbits && bits <= a.maxbits);
+      if (!ok) refused.add(`${crypto.encr(e.id, e.keyBits)?.name ?? `ENCR ${e.id}`}${e.keyBits ? ` ${e.keyBits}` : ''}`);
+      return ok;
+    });
+    const integ = c.integ.filter((i) => {
+      const k = crypto.espInteg(i);
+      const ok = !!k && (k.sadbAalg === 0 || kernel.auth.some((a) => a.id === k.sadbAalg));
+      if (!ok) refused.add(crypto.integ(i)?.name ?? `INTEG ${i}`);
+      return ok;
+    });
+    if (encr.length === 0 || (c.integ.length > 0 && integ.length === 0)) continue;
+    proposals.push({ ...c, encr, integ });
+  }
+  return { proposals, refused: [...refused] };
 }

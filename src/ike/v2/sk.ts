@@ -16,32 +16,70 @@ import {
   payloadTypeOf,
 } from './payloads';
 
-/** One direction's SK protection (SK_ei + SK_ai, or SK_er + SK_ar). */
+const NO_KEY = Buffer.alloc(0);
+
+/**
+ * One direction's SK protection (SK_ei + SK_ai, or SK_er + SK_ar).
+ *
+ * Memory per established IKE SA matters (ten thousands of them): the protector
+ * keeps only the suites (shared) and its key octets; the AEAD / cipher + MAC
+ * objects are built on first use and dropped again by `moveKeys`, which the IKE
+ * SA calls once established to pack all its long-lived key octets into one
+ * buffer of its own.
+ */
 export class SkProtector {
-  private readonly aead: AeadLike | null;
-  private readonly cipher: CipherLike | null;
-  private readonly mac: MacLike | null;
+  private encrKey: Buffer;
+  private integKey: Buffer;
+  private prims: { aead: AeadLike | null; cipher: CipherLike | null; mac: MacLike | null } | null = null;
+  /** false once the keys were moved: the primitives are then built per message and not kept */
+  private keep = true;
   readonly ivBytes: number;
   readonly icvBytes: number;
   readonly blockBytes: number;
 
-  constructor(encr: EncrSuite, integ: IntegSuite | null, encrKey: Buffer, integKey: Buffer) {
-    if (encr.aead) {
-      this.aead = encr.create(encrKey);
-      this.cipher = null;
-      this.mac = null;
-      this.ivBytes = encr.ivBytes;
-      this.icvBytes = this.aead.icvBytes;
-      this.blockBytes = Math.max(1, encr.blockBytes);
-    } else {
-      if (!integ) throw new RangeError('a non-AEAD ENCR transform needs an INTEG transform (RFC 7296 §3.3.3)');
-      this.aead = null;
-      this.cipher = encr.create(encrKey);
-      this.mac = integ.create(integKey);
-      this.ivBytes = encr.ivBytes;
-      this.icvBytes = this.mac.icvBytes;
-      this.blockBytes = Math.max(1, encr.blockBytes);
-    }
+  constructor(
+    private readonly encr: EncrSuite,
+    private readonly integ: IntegSuite | null,
+    encrKey: Buffer,
+    integKey: Buffer,
+  ) {
+    if (!encr.aead && !integ) throw new RangeError('a non-AEAD ENCR transform needs an INTEG transform (RFC 7296 §3.3.3)');
+    this.encrKey = encrKey;
+    this.integKey = integKey;
+    this.ivBytes = encr.ivBytes;
+    this.icvBytes = encr.aead ? encr.icvBytes : integ!.icvBytes;
+    this.blockBytes = Math.max(1, encr.blockBytes);
+    this.primitives(); // a bad key length fails here, not on the first message
+  }
+
+  private primitives(): { aead: AeadLike | null; cipher: CipherLike | null; mac: MacLike | null } {
+    if (this.prims) return this.prims;
+    const e = this.encr;
+    const prims = e.aead
+      ? { aead: e.create(this.encrKey), cipher: null, mac: null }
+      : { aead: null, cipher: e.create(this.encrKey), mac: this.integ!.create(this.integKey) };
+    if (this.keep) this.prims = prims;
+    return prims;
+  }
+
+  /** Octets of key material this protector holds. */
+  get keyOctets(): number {
+    return this.encrKey.length + this.integKey.length;
+  }
+
+  /**
+   * Copy the key octets into `block` at `at` and keep slices of it from now
+   * on (dropping the primitives built from the old copies; from now on they are
+   * built per message, an established IKE SA exchanges few); returns the next offset.
+   */
+  moveKeys(block: Buffer, at: number): number {
+    const e = this.encrKey.copy(block, at);
+    this.encrKey = block.subarray(at, at + e);
+    const i = this.integKey.copy(block, at + e);
+    this.integKey = i ? block.subarray(at + e, at + e + i) : NO_KEY;
+    this.prims = null;
+    this.keep = false;
+    return at + e + i;
   }
 
   /** Octets the SK wrapping adds around `plainLen` octets of inner payloads (for fragmentation). */
@@ -88,14 +126,15 @@ export class SkProtector {
     // RFC 7383 §2.5: only the first fragment names the first inner payload
     skHdr[0] = frag && frag.fragmentNumber !== 1 ? 0 : firstInner;
     skHdr.writeUInt16BE(skLen, 2);
-    if (this.aead) {
+    const p = this.primitives();
+    if (p.aead) {
       const aad = Buffer.concat([hdr, skHdr, fragHdr]);
-      const sealed = this.aead.seal(iv, aad, pt);
+      const sealed = p.aead.seal(iv, aad, pt);
       return Buffer.concat([hdr, skHdr, fragHdr, iv, sealed]);
     }
-    const ct = this.cipher!.encrypt(iv, pt);
+    const ct = p.cipher!.encrypt(iv, pt);
     const signed = Buffer.concat([hdr, skHdr, fragHdr, iv, ct]);
-    const icv = this.mac!.compute(signed).subarray(0, this.icvBytes);
+    const icv = p.mac!.compute(signed).subarray(0, this.icvBytes);
     return Buffer.concat([signed, icv]);
   }
 
@@ -113,16 +152,17 @@ export class SkProtector {
     if (end - bodyStart < this.ivBytes + this.icvBytes + 1) return null;
     const iv = datagram.subarray(bodyStart, bodyStart + this.ivBytes);
     let pt: Buffer | null;
-    if (this.aead) {
+    const p = this.primitives();
+    if (p.aead) {
       const aad = datagram.subarray(0, bodyStart);
-      pt = this.aead.open(Buffer.from(iv), Buffer.from(aad), Buffer.from(datagram.subarray(bodyStart + this.ivBytes, end)));
+      pt = p.aead.open(Buffer.from(iv), Buffer.from(aad), Buffer.from(datagram.subarray(bodyStart + this.ivBytes, end)));
     } else {
       const icvAt = end - this.icvBytes;
-      const icv = this.mac!.compute(datagram.subarray(0, icvAt)).subarray(0, this.icvBytes);
+      const icv = p.mac!.compute(datagram.subarray(0, icvAt)).subarray(0, this.icvBytes);
       if (!timingSafeEqualBuf(icv, datagram.subarray(icvAt))) return null;
       const ct = datagram.subarray(bodyStart + this.ivBytes, icvAt);
       if (ct.length === 0 || ct.length % this.blockBytes !== 0) return null;
-      pt = this.cipher!.decrypt(Buffer.from(iv), Buffer.from(ct));
+      pt = p.cipher!.decrypt(Buffer.from(iv), Buffer.from(ct));
     }
     if (!pt || pt.length < 1) return null;
     const padLen = pt[pt.length - 1];

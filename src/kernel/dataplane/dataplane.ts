@@ -24,6 +24,7 @@ import type { EspSa } from '../../xform/esp';
 import { IPPROTO, parseIp } from '../../xform/ip';
 import { DROP_REASONS, type DropReason } from '../../xform/result';
 import { buildUdpEncapHeader, NAT_KEEPALIVE } from '../../xform/udpencap';
+import { selectCryptoBackend, setCryptoBackendReporter } from '../../xform/crypto-provider';
 import type { UserspaceKernel } from '../userspace/kernel';
 import { ipPacket, selectorOf } from './packet';
 import { adaptSa, type UdpFallback } from './sa-adapter';
@@ -134,6 +135,10 @@ export class DataPlane {
     this.log = opts.log ?? pino({ level: 'silent' });
     this.queuePerFlow = opts.queuePerFlow ?? 8;
     this.udpFallback = opts.udpFallback === undefined ? { sport: 4500, dport: 4500 } : opts.udpFallback;
+    // The libcrypto fast path is chosen (and its shim compiled) now rather than at the first packet.
+    setCryptoBackendReporter((st) => this.log.warn({ reason: st.reason }, 'ESP/AH crypto falls back to node:crypto'));
+    const crypto = selectCryptoBackend();
+    this.log.debug({ backend: crypto.enabled ? 'libcrypto' : 'node:crypto', reason: crypto.reason }, 'ESP/AH crypto backend');
     this.unsubscribe.push(
       kernel.onSa((e) => {
         // Contexts are rebuilt lazily from the SA as it is now.

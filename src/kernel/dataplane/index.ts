@@ -8,10 +8,11 @@ import type { UserspaceKernel } from '../userspace/kernel';
 import { DataPlaneControl } from './control';
 import { DataPlane, type ProtectedTransport } from './dataplane';
 import { InProcessHost } from './host';
+import { RawIpTransport } from './raw-transport';
 import { TunPort } from './tun';
 import { UdpEspTransport } from './udp-transport';
 
-export { DataPlane, InProcessHost, UdpEspTransport, DataPlaneControl };
+export { DataPlane, InProcessHost, UdpEspTransport, DataPlaneControl, RawIpTransport };
 
 export interface DataPlaneConfig {
   hosts: readonly string[];
@@ -22,6 +23,13 @@ export interface DataPlaneConfig {
   peerPort?: number;
   /** Serve the control socket here. */
   controlPath?: string;
+  /**
+   * Open raw ESP/AH sockets on these local addresses ('0.0.0.0' / '::' = all)
+   * for SAs without NAT-T; without CAP_NET_RAW this is logged and skipped.
+   */
+  raw?: readonly string[];
+  /** A failure to open them (other than permission) is logged instead of failing the start. */
+  rawOptional?: boolean;
 }
 
 export interface RunningDataPlane {
@@ -30,6 +38,8 @@ export interface RunningDataPlane {
   transport: UdpEspTransport | null;
   tun: TunPort | null;
   control: DataPlaneControl | null;
+  /** Raw ESP/AH sockets, when asked for and permitted. */
+  raw: RawIpTransport | null;
   /** Give the plane a sender (racoon's NAT-T socket). */
   setTransport(t: ProtectedTransport): void;
   close(): Promise<void>;
@@ -47,15 +57,30 @@ export async function startDataPlane(kernel: UserspaceKernel, cfg: DataPlaneConf
     transport: null,
     tun: null,
     control: null,
-    setTransport: (t) => plane.setTransport(t),
+    raw: null,
+    // With raw sockets, every transport also sends whole ESP/AH packets through them.
+    setTransport: (t) => {
+      const raw = running.raw;
+      plane.setTransport(raw ? { sendUdp: (p, dst, dport, src, sport) => t.sendUdp(p, dst, dport, src, sport), sendRaw: (p) => raw.sendRaw(p) } : t);
+    },
     close: async () => {
       for (const c of cleanups.reverse()) await c();
     },
   };
   try {
+    if (cfg.raw && cfg.raw.length > 0) {
+      const raw = RawIpTransport.open(plane, cfg.raw, log, { optional: cfg.rawOptional ?? false });
+      if (raw) {
+        running.raw = raw;
+        cleanups.push(() => raw.close());
+        // Until a UDP transport is given, ESP-in-UDP has nowhere to go: counted as a send error.
+        plane.setTransport({ sendUdp: () => raw.counters.sendErrors++, sendRaw: (p) => raw.sendRaw(p) });
+      }
+    }
     if (cfg.natt) {
       const t = await UdpEspTransport.bind(plane, cfg.natt.address, cfg.natt.port);
       running.transport = t;
+      running.setTransport(t);
       cleanups.push(() => t.close());
       log.info({ address: t.address, port: t.port }, 'ESP-in-UDP transport bound');
     }

@@ -5,24 +5,18 @@
  * rows of the one registry (src/crypto/registry.ts) found by their PF_KEY
  * (SADB_EALG_* / SADB_AALG_*) number.
  */
-import { createAead } from '../../crypto/aead';
-import { createCipher } from '../../crypto/cipher';
-import { createMac } from '../../crypto/mac';
-import { findAlgorithm, type EncrAlg, type IntegAlg } from '../../crypto/registry';
+import { findAlgorithm, type IntegAlg } from '../../crypto/registry';
 import { IpsecMode, NatTType, SadbSaFlags } from '../../pfkey/constants';
 import type { SecurityAssociation } from '../../sadb/sadb';
 import { parseIp } from '../../util/ip';
 import { AhSa } from '../../xform/ah';
 import { EspSa } from '../../xform/esp';
 import { IPPROTO } from '../../xform/ip';
-import { DEFAULT_TUNNEL_OPTIONS, type CryptoProvider, type NatTEncap, type UsageCallback, type XformSa } from '../../xform/sa';
+import { registryProvider } from '../../xform/crypto-provider';
+import { DEFAULT_TUNNEL_OPTIONS, type NatTEncap, type UsageCallback, type XformSa } from '../../xform/sa';
 
-/** src/crypto's primitives as the transforms call them. */
-export const registryProvider: CryptoProvider<EncrAlg, IntegAlg> = {
-  createAead: (alg, key) => createAead(alg, key),
-  createCipher: (alg, key) => createCipher(alg, key),
-  createMac: (alg, key) => createMac(alg, key),
-};
+/** src/crypto's primitives as the transforms call them (the libcrypto fast path by default). */
+export { registryProvider };
 
 /** SADB_AALG_NONE (pfkeyv2.h): no integrity transform. */
 const SADB_AALG_NONE = 0;

@@ -109,6 +109,8 @@ export const AEAD_ALGORITHMS: readonly AeadAlgorithm[] = [
   aead('aes-gcm-12', 'rfc4106(gcm(aes))'),
   aead('aes-gcm-16', 'rfc4106(gcm(aes))'),
   aead('null-aes-gmac', 'rfc4543(gcm(aes))'),
+  // RFC 7634: tanuki-private PF_KEY number (src/crypto/registry.ts); key = 256 bits + 32-bit salt
+  aead('chacha20-poly1305', 'rfc7539esp(chacha20,poly1305)'),
 ];
 
 export const COMP_ALGORITHMS: readonly CompAlgorithm[] = [

@@ -6,7 +6,8 @@
  * land in both userspace kernels. RSA uses `my_identifier asn1dn` (the
  * certificate's subject, ID_DER_ASN1_DN) against a `peers_identifier asn1dn
  * "C=JP, O=tanuki, CN=…"`; ECDSA P-256 uses FQDN identities found in the
- * certificates' subjectAltName. A daemon whose key file is garbage says so.
+ * certificates' subjectAltName, and ChaCha20-Poly1305 (RFC 7634) for IKE and
+ * ESP. A daemon whose key file is garbage says so.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,8 @@ function config(s: Side, kind: KeyKind, port: number, pkiDir: string, keyFile = 
     kind === 'rsa'
       ? `my_identifier asn1dn;\n  peers_identifier asn1dn "C=JP, O=tanuki, CN=${other}.test";`
       : `my_identifier fqdn "${s.name}.test";\n  peers_identifier fqdn "${other}.test";`;
+  // the ECDSA pair also runs ChaCha20-Poly1305 for IKE and ESP (tanuki's SADB number 251)
+  const enc = kind === 'rsa' ? 'aes_gcm_16 128' : 'chacha20_poly1305';
   return `path certificate "${pkiDir}";
 listen { isakmp ${s.addr} [${port}]; isakmp_natt ${s.addr} [${port + 1}]; adminsock "${join(s.dir, 'racoon.sock')}"; }
 remote "${s.peer}" {
@@ -50,11 +53,11 @@ remote "${s.peer}" {
   certificate_type x509 "${s.name}.pem" "${keyFile}";
   ca_type x509 "ca.pem";
   lifetime time 1 hour;
-  proposal { encryption_algorithm aes_gcm_16 128; hash_algorithm sha256; authentication_method ${kind === 'rsa' ? 'rsasig' : 'ecdsa_sig'}; dh_group ecp256; }
+  proposal { encryption_algorithm ${enc}; hash_algorithm sha256; authentication_method ${kind === 'rsa' ? 'rsasig' : 'ecdsa_sig'}; dh_group ecp256; }
 }
 sainfo anonymous {
   lifetime time 30 min;
-  encryption_algorithm aes_gcm_16 128;
+  encryption_algorithm ${enc};
   authentication_algorithm non_auth;
   compression_algorithm deflate;
 }
@@ -74,7 +77,7 @@ function start(s: Side): void {
   s.proc = spawn(process.execPath, [bin('racoon'), '-F', '-d', '-f', join(s.dir, 'racoon.conf'), '-l', join(s.dir, 'racoon.log'), '--socket', join(s.dir, 'pfkey.sock'), '--pid-file', join(s.dir, 'racoon.pid')], { stdio: 'ignore' });
 }
 
-describe.each(['rsa', 'ec'] as const)('two tanuki daemons, IKEv2 with %s certificates', (kind) => {
+describe.each(['rsa', 'ec'] as const)('two tanuki daemons, IKEv2 with %s certificates (ec: ChaCha20-Poly1305)', (kind) => {
   const port = 30000 + (process.pid % 10000) + (kind === 'rsa' ? 40 : 50);
   const pki = mkdtempSync(join(tmpdir(), `tanuki-pki-${kind}-`));
   const left: Side = { name: 'left', addr: '127.0.0.1', peer: '127.0.0.2', localNet: '10.1.0.0/24', remoteNet: '10.2.0.0/24', dir: mkdtempSync(join(tmpdir(), 'tanuki-cl-')) };
@@ -105,6 +108,7 @@ describe.each(['rsa', 'ec'] as const)('two tanuki daemons, IKEv2 with %s certifi
     const spi = (text: string, src: string, dst: string) => new RegExp(`${src.replace(/\./g, '\\.')}\\S* ${dst.replace(/\./g, '\\.')}\\S*\\s*\\n\\s*esp mode=tunnel spi=(\\d+)`).exec(text)?.[1];
     expect(spi(dump(left), left.addr, right.addr)).toBe(spi(dump(right), left.addr, right.addr));
     expect(spi(dump(right), right.addr, left.addr)).toBe(spi(dump(left), right.addr, left.addr));
+    expect(dump(left)).toMatch(kind === 'rsa' ? /E: 20  / : /E: chacha20-poly1305  /);
     const rlog = readFileSync(join(right.dir, 'racoon.log'), 'utf8');
     // the responder saw our certificate and CA hint, and chose the configuration by the certificate identity
     expect(rlog).toMatch(/received IKE_AUTH request 1 \[ IDi CERT CERTREQ N\(INITIAL_CONTACT\) IDr AUTH/);

@@ -76,6 +76,7 @@ describe('IkeCryptoPort over src/crypto', () => {
   it('refuses ENCR_NULL for an IKE SA (RFC 7296 §3.3.2) but knows it for ESP', () => {
     expect(registryCryptoPort.encr(11, undefined)?.ikeAllowed).toBe(false);
     expect(registryCryptoPort.espEncr(11, undefined)).not.toBeNull();
-    expect(registryCryptoPort.espEncr(28, undefined)).toBeNull(); // Linux has no PF_KEY number for ChaCha20-Poly1305
+    // Linux has no PF_KEY number for ChaCha20-Poly1305: tanuki's private SADB_X_EALG 251, key 256 bits + 4-byte salt (RFC 7634 §2)
+    expect(registryCryptoPort.espEncr(28, undefined)).toEqual({ sadbEalg: 251, keyBytes: 36 });
   });
 });

@@ -9,7 +9,7 @@ import { SadbMsgType } from '../../../pfkey/constants';
 import type { PfKeyMessage } from '../../../pfkey/types';
 import { ExchangeType, NotifyType, PayloadType, ProtocolId, isErrorNotify } from '../constants';
 import { ChildDeleteTask } from './informational';
-import type { ChildConfig } from '../config';
+import type { ChildConfig, ChildProposalConfig } from '../config';
 import type { DhLike } from '../crypto-port';
 import { EMPTY, type ChildSa, type IkeSa } from '../ike-sa';
 import { deriveChildSaKeys } from '../keymat';
@@ -58,6 +58,8 @@ export class ChildCreateTask implements Task {
   private peerKe: Buffer | null = null;
   private error: { type: NotifyType; data?: Buffer } | null = null;
   private peerRequested = false;
+  /** our proposals that the kernel can install (RFC 2367 REGISTER lists), set when first needed */
+  private offered: ChildProposalConfig[] | null = null;
   /** the CHILD_SA created, once installed */
   created: ChildSa | null = null;
 
@@ -72,9 +74,18 @@ export class ChildCreateTask implements Task {
     return this.peerRequested ? this.nonceR : this.nonceI;
   }
 
+  private proposals(svc: Services, sa: IkeSa, cfg: ChildConfig): ChildProposalConfig[] {
+    this.offered ??= svc.childProposalsFor(sa, cfg);
+    return this.offered;
+  }
+
   prepare(svc: Services, sa: IkeSa): void {
     if (this.error || sa.authFailed || !this.config) return;
     if (this.peerRequested && !this.chosen) return;
+    if (!this.peerRequested && this.proposals(svc, sa, this.config).length === 0) {
+      svc.log('error', `CHILD_SA ${this.config.name}: no ESP proposal the kernel can install: not negotiated`, sa);
+      return; // no GETSPI: the request goes without this CHILD_SA
+    }
     this.reqid = this.opts.rekeyOf?.reqid ?? this.config.reqid ?? svc.allocateReqid(this.config);
     this.waiting = true;
     svc.pfkeyRequest(sa, this, getSpiRequest(sa, this.reqid, this.mode));
@@ -96,7 +107,9 @@ export class ChildCreateTask implements Task {
   }
 
   abort(svc: Services, sa: IkeSa): void {
-    if (this.opts.rekeyOf && this.opts.rekeyOf.state === 'rekeying' && !this.peerRequested) this.opts.rekeyOf.state = 'installed';
+    if (this.opts.rekeyOf && this.opts.rekeyOf.state === 'rekeying' && !this.peerRequested)
+      // our rekey failed; if we answered the peer's rekey of it (§2.8.1), the peer deletes it
+      this.opts.rekeyOf.state = this.opts.rekeyOf.peerRekey ? 'rekeyed' : 'installed';
     if (this.inboundSpi !== null && !this.created) svc.pfkeySend(sa, deleteRequest(this.inboundSpi, sa.remote, sa.local));
     this.inboundSpi = null;
   }
@@ -105,11 +118,12 @@ export class ChildCreateTask implements Task {
   buildRequest(svc: Services, sa: IkeSa, out: Payload[]): void {
     const cfg = this.config!;
     if (this.inboundSpi === null) return; // GETSPI failed: logged; the exchange goes without a CHILD_SA
-    const pfsGroup = !this.opts.inIkeAuth ? (cfg.proposals[0]?.dh[0] ?? 0) : 0;
+    const offered = this.proposals(svc, sa, cfg);
+    const pfsGroup = !this.opts.inIkeAuth ? (offered[0]?.dh[0] ?? 0) : 0;
     if (this.opts.rekeyOf)
       out.push(notify(NotifyType.REKEY_SA, Buffer.alloc(0), ProtocolId.ESP, spiBuffer(this.opts.rekeyOf.inboundSpi)));
     if (this.mode === 'transport') out.push(notify(NotifyType.USE_TRANSPORT_MODE));
-    out.push({ type: PayloadType.SA, proposals: childProposals(cfg.proposals, spiBuffer(this.inboundSpi), !this.opts.inIkeAuth, pfsGroup || undefined) });
+    out.push({ type: PayloadType.SA, proposals: childProposals(offered, spiBuffer(this.inboundSpi), !this.opts.inIkeAuth, pfsGroup || undefined) });
     if (!this.opts.inIkeAuth) {
       this.nonceI = svc.random.bytes(NONCE_BYTES);
       out.push({ type: PayloadType.NONCE, nonce: this.nonceI });
@@ -146,7 +160,7 @@ export class ChildCreateTask implements Task {
       this.abort(svc, sa);
       return 'child-failed';
     }
-    const chosen = checkAnswer(saP.proposals, 'esp', cfg.proposals, svc.crypto, !this.opts.inIkeAuth && this.dh !== null);
+    const chosen = checkAnswer(saP.proposals, 'esp', this.proposals(svc, sa, cfg), svc.crypto, !this.opts.inIkeAuth && this.dh !== null);
     if (!chosen || chosen.spi.length !== 4 || (this.dh !== null && chosen.dh !== this.dhGroup)) {
       svc.log('error', 'no proposal chosen: the responder answered with an ESP proposal we did not offer', sa);
       this.abort(svc, sa);
@@ -247,7 +261,8 @@ export class ChildCreateTask implements Task {
     }
     this.mode = wantTransport && cfg.mode === 'transport' ? 'transport' : 'tunnel';
     const ke = findPayload(payloads, PayloadType.KE);
-    const chosen = selectChildProposal(saP.proposals, cfg.proposals, svc.crypto, !this.opts.inIkeAuth && cfg.proposals.some((p) => p.dh.length > 0), this.opts.inIkeAuth);
+    const ours = this.proposals(svc, sa, cfg);
+    const chosen = selectChildProposal(saP.proposals, ours, svc.crypto, !this.opts.inIkeAuth && cfg.proposals.some((p) => p.dh.length > 0), this.opts.inIkeAuth);
     if (!chosen) {
       svc.log('error', 'no proposal chosen', sa, { child: cfg.name });
       this.error = { type: NotifyType.NO_PROPOSAL_CHOSEN };

@@ -3,7 +3,7 @@
  * with build/process for each role; several tasks write into one message.
  */
 import type { PfKeyMessage } from '../../../pfkey/types';
-import type { ChildConfig, Ikev2PeerConfig } from '../config';
+import type { ChildConfig, ChildProposalConfig, Ikev2PeerConfig } from '../config';
 import type { IkeCryptoPort, RandomSource } from '../crypto-port';
 import type { PubkeyPort } from '../pubkey';
 import type { IkeSa } from '../ike-sa';
@@ -44,6 +44,8 @@ export interface Services {
   /** send a PF_KEY message; a reply is only checked for errno and logged */
   pfkeySend(sa: IkeSa | null, msg: PfKeyRequest): void;
   allocateReqid(child: ChildConfig): number;
+  /** the child's ESP proposals cut to what the kernel can install (its SADB_REGISTER lists), with a log line for what is left out */
+  childProposalsFor(sa: IkeSa, child: ChildConfig): ChildProposalConfig[];
   peerConfigs(): readonly Ikev2PeerConfig[];
   /** other live IKE SAs with the same peer identity (INITIAL_CONTACT, RFC 7296 §2.4) */
   otherSasWithPeer(sa: IkeSa): IkeSa[];
