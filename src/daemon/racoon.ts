@@ -351,6 +351,10 @@ export class RacoonDaemon {
       this.log,
     );
     this.dataplane.plane.setUdpFallbackSport(nattPort);
+    // A MIGRATE that binds IKE sockets on a new care-of address needs raw ESP/AH there too.
+    this.sockets.onBound((locals) => {
+      for (const address of new Set(locals.map((l) => l.address))) this.dataplane?.raw?.addAddress(address);
+    });
     this.dataplane.setTransport({
       sendUdp: (payload, dst, dport, src) => {
         const family = dst.includes(':') ? 6 : 4;
