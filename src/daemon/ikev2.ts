@@ -257,6 +257,7 @@ export class Ikev2Keying extends SansIoKeying {
       return null;
     }
     const req = p.policy.requests[0];
+    const reqids = this.spd.reqidsOf(p);
     return {
       name: `spid-${p.id}`,
       proposals: childProposals(s),
@@ -264,7 +265,8 @@ export class Ikev2Keying extends SansIoKeying {
       remoteTs: [tsOf(p.dst)],
       mode: req.mode === IpsecMode.TRANSPORT ? 'transport' : 'tunnel',
       lifetime: { softSeconds: Math.floor(s.lifetime * 0.8), hardSeconds: s.lifetime },
-      ...(req.reqid ? { reqid: req.reqid } : {}),
+      ...(reqids.out ? { reqid: reqids.out } : {}),
+      ...(reqids.in ? { inboundReqid: reqids.in } : {}),
     };
   }
 
