@@ -20,13 +20,13 @@ import { AuthMethod, IdType } from '../ike/v1/constants';
 import type { Ikev1CertConfig, Ikev1Identity, Ikev1PeerConfig, Ph1ProposalConfig, SainfoConfig } from '../ike/v1/config';
 import { certificateSubject } from '../ike/v2/der';
 import { formatCertError, isCertMethod, loadRemoteCertificates, remoteAuthMethod, type RemoteCertificates } from './certs';
-import { encodePh1Dump } from './admin/wire';
+import { EvtType, encodePh1Dump, type EvtAsync } from './admin/wire';
 import { peerForEndpoints, SansIoKeying, sockAddr, spiBytes, type Phase1View } from './keying';
 import type { DaemonContext, KeyingEngine } from './racoon';
 import { MigrateHandler, onMigrate, type MigrateIkeView } from './migrate';
 import type { PfKeyMessage } from '../pfkey/types';
 import { SpdCache, type CachedPolicy } from './spd-cache';
-import { buildCfgServer, peerExtensions } from './ikev1-cfg';
+import { buildCfgServer, modeCfgHookEnv, peerExtensions } from './ikev1-cfg';
 
 const IKEV1_VERSION_BYTE = 0x10; // RFC 2408 §3.1: major 1, minor 0
 
@@ -264,7 +264,24 @@ export class Ikev1Keying extends SansIoKeying {
   }
 
   protected phase1s(): Phase1View[] {
-    return this.engine.ph1Sas().map((s) => ({ serial: s.serial, established: s.state === 'ESTABLISHED', local: s.local, remote: s.remote }));
+    // racoon isakmp_ph1established: an XAUTH client's phase1_up (and PHASE1_UP) waits for its Mode-Config (isakmp_cfg_reply)
+    return this.engine.ph1Sas().map((s) => ({ serial: s.serial, established: s.state === 'ESTABLISHED' && this.cfgSettled(s.serial), local: s.local, remote: s.remote }));
+  }
+
+  private cfgSettled(serial: number): boolean {
+    const c = this.engine.cfgInfo(serial);
+    if (!c || c.xauthRole !== 'client') return true;
+    const peer = this.engine.ph1Sas().find((s) => s.serial === serial);
+    const wantsCfg = this.peers.find((p) => p.name === peer?.peer)?.modeCfg === true;
+    return c.xauth === 'ok' && (!wantsCfg || c.modeCfg === 'done');
+  }
+
+  /** racoon's Mode-Config script variables for the ISAKMP-SA of a PHASE1_UP event. */
+  hookEnvironment(e: EvtAsync): Record<string, string> {
+    if (e.type !== EvtType.PHASE1_UP || !e.ph1dst) return {};
+    const s = this.engine.ph1Sas().find((x) => x.remote.address === e.ph1dst!.address && x.remote.port === e.ph1dst!.port);
+    const c = s && this.engine.cfgInfo(s.serial);
+    return c ? modeCfgHookEnv(c.client, c.xauthRole === 'server' ? c.login : null) : {};
   }
 
   reconfigure(config: RacoonConfig): void {
@@ -327,6 +344,40 @@ export class Ikev1Keying extends SansIoKeying {
     }
     this.pump();
     return sas.length > 0 ? 0 : 2;
+  }
+
+  /** XAUTH / Mode-Config progress already announced, per ISAKMP-SA serial. */
+  private readonly cfgAnnounced = new Map<number, Set<EvtType>>();
+
+  protected override pump(): void {
+    super.pump();
+    this.cfgEvents();
+  }
+
+  /**
+   * racoon's EVT_PHASE1_XAUTH_SUCCESS and EVT_PHASE1_MODE_CFG for
+   * racoonctl show-event and `vpn-connect` / `establish-sa -w` (which wait for
+   * MODE_CFG), once per ISAKMP-SA. (A failed XAUTH removes the ISAKMP-SA at
+   * once; it shows as PHASE1_DOWN.)
+   */
+  private cfgEvents(): void {
+    const live = new Set<number>();
+    for (const s of this.engine.ph1Sas()) {
+      live.add(s.serial);
+      const c = this.engine.cfgInfo(s.serial);
+      if (!c) continue;
+      const seen = this.cfgAnnounced.get(s.serial) ?? new Set<EvtType>();
+      this.cfgAnnounced.set(s.serial, seen);
+      const due: EvtType[] = [];
+      if (c.xauth === 'ok' && c.xauthRole) due.push(EvtType.PHASE1_XAUTH_SUCCESS);
+      if (c.modeCfg === 'done') due.push(EvtType.PHASE1_MODE_CFG);
+      for (const type of due) {
+        if (seen.has(type)) continue;
+        seen.add(type);
+        this.ctx.emit({ type, timestamp: Math.floor(Date.now() / 1000), ph1src: sockAddr(s.local), ph1dst: sockAddr(s.remote), ph2msgid: 0 });
+      }
+    }
+    for (const serial of this.cfgAnnounced.keys()) if (!live.has(serial)) this.cfgAnnounced.delete(serial);
   }
 
   /** racoonctl logout-user: delete the ISAKMP-SAs (and IPsec-SAs) of an XAUTH login; ENOENT when none. */

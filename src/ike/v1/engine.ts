@@ -1457,10 +1457,10 @@ export class Ikev1Engine {
   }
 
   /** XAUTH / Mode-Config state of an ISAKMP-SA (the login, the pool address, what a client learned). */
-  cfgInfo(serial: number): { xauth: string; login: string | null; assigned: string | null; client: ModeCfgClientInfo } | null {
+  cfgInfo(serial: number): { xauthRole: 'client' | 'server' | null; xauth: string; modeCfg: string; login: string | null; assigned: string | null; client: ModeCfgClientInfo } | null {
     const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
     const c = sa && this.cfgSessions.get(sa);
-    return c ? { xauth: c.xauthState, login: c.login, assigned: c.assigned, client: c.client } : null;
+    return c ? { xauthRole: c.roles.xauth, xauth: c.xauthState, modeCfg: c.modeCfgState, login: c.login, assigned: c.assigned, client: c.client } : null;
   }
 
   private cfgStart(sa: Ph1, now: number): void {
@@ -1746,7 +1746,7 @@ export class Ikev1Engine {
     const v: { type: PayloadType.VID; data: Buffer }[] = [];
     if (peer.natTraversal) v.push({ type: PayloadType.VID, data: VENDOR_ID.NATT_RFC3947 }, { type: PayloadType.VID, data: VENDOR_ID.NATT_DRAFT_02N });
     if (peer.dpdDelaySeconds > 0) v.push({ type: PayloadType.VID, data: VENDOR_ID.DPD });
-    if (peer.ikeFrag && peer.ikeFrag !== 'off') v.push({ type: PayloadType.VID, data: fragmentationVendorId(peer.exchangeModes[0] === 'aggressive') });
+    if (peer.ikeFrag && peer.ikeFrag !== 'off') v.push({ type: PayloadType.VID, data: fragmentationVendorId() });
     if (xauthRole(peer.ph1Proposals.map((p) => p.authMethod))) v.push({ type: PayloadType.VID, data: XAUTH_VENDOR_ID });
     return v;
   }
