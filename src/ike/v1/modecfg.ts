@@ -148,6 +148,8 @@ export class CfgServer {
   constructor(
     readonly config: ModeCfgServerConfig | null,
     readonly users: XauthUserSource | null,
+    /** racoon `auth_throttle` (seconds): a failed login is answered only after this delay */
+    readonly authThrottleSeconds = 0,
   ) {
     this.pool = config && config.poolSize > 0 && config.network4 !== '0.0.0.0' ? new AddressPool(config.network4, config.poolSize) : null;
   }
@@ -368,6 +370,8 @@ export class CfgSession {
   readonly client: ModeCfgClientInfo = emptyClientInfo();
   private readonly exchanges = new Map<number, Exchange>();
   private retransmit: { packet: Buffer; tries: number; deadline: number; messageId: number } | null = null;
+  /** a failed login's SET(FAIL), held back by auth_throttle */
+  private throttled: { at: number } | null = null;
   private statusSent: XauthStatus | null = null;
   private readied = false;
 
@@ -406,10 +410,15 @@ export class CfgSession {
   }
 
   nextTimer(): number | null {
-    return this.retransmit ? this.retransmit.deadline : null;
+    const t = Math.min(this.retransmit?.deadline ?? Infinity, this.throttled?.at ?? Infinity);
+    return t === Infinity ? null : t;
   }
 
   tick(now: number): void {
+    if (this.throttled && now >= this.throttled.at) {
+      this.throttled = null;
+      this.sendNew(CfgType.SET, [{ type: XauthAttr.XAUTH_STATUS, value: XauthStatus.FAIL }], now);
+    }
     const r = this.retransmit;
     if (!r || now < r.deadline) return;
     if (r.tries >= this.port.retry.counter) {
@@ -467,6 +476,7 @@ export class CfgSession {
     if (this.assigned && this.server?.pool?.release(this.assigned)) this.port.log('info', `mode-cfg: released address ${this.assigned}`);
     this.assigned = null;
     this.retransmit = null;
+    this.throttled = null;
   }
 
   // ---- XAUTH, client side
@@ -535,7 +545,10 @@ export class CfgSession {
     this.statusSent = ok ? XauthStatus.OK : XauthStatus.FAIL;
     // the client may pull its configuration right after its ACK: accept it as soon as OK is sent
     if (ok) this.xauthState = 'ok';
-    this.sendNew(CfgType.SET, [{ type: XauthAttr.XAUTH_STATUS, value: this.statusSent }], now);
+    const throttle = this.server!.authThrottleSeconds;
+    // racoon auth_throttle: slow down password guessing by answering a failure late
+    if (!ok && throttle > 0) this.throttled = { at: now + throttle * 1000 };
+    else this.sendNew(CfgType.SET, [{ type: XauthAttr.XAUTH_STATUS, value: this.statusSent }], now);
   }
 
   private xauthAck(now: number): void {

@@ -121,6 +121,23 @@ describe('XAUTH PSK + Mode-Config (racoon road warrior)', () => {
     expect(server.pool!.inUse()).toBe(0);
   });
 
+  it('auth_throttle 3: the FAIL status of a wrong password is sent only 3 s later (racoon slows password guessing)', () => {
+    const server = new CfgServer(serverConfig(), userFileSource(USERS.ok ? USERS.users : []), 3);
+    const p = new Pair(
+      new Ikev1Engine({ peers: [clientPeer('gw', CLIENT, { xauthPassword: Buffer.from('guess') })], random: seededRandom('tc'), pid: 100 }),
+      new Ikev1Engine({ peers: [serverPeer()], random: seededRandom('ts'), pid: 200, cfgServer: server }),
+    );
+    p.a.initiate('gw', 0);
+    p.run();
+    expect(transactions(p).map((w) => w.from)).toEqual(['b', 'a']);
+    expect(p.b.getTimer()).toBe(p.now + 3000);
+    p.tick();
+    expect(p.now).toBe(3000);
+    expect(transactions(p).map((w) => w.from)).toEqual(['b', 'a', 'b', 'a']);
+    expect(p.a.ph1Sas()).toHaveLength(0);
+    expect(p.b.ph1Sas()).toHaveLength(0);
+  });
+
   it('an unknown login fails the same way as a wrong password', () => {
     const { p } = xauthPair({ xauthLogin: 'mallory' });
     p.a.initiate('gw', 0);
