@@ -15,7 +15,8 @@
  *     pulls its configuration with a REQUEST (and accepts a pushed SET).
  *
  * Every Transaction message is HDR*, HASH, ATTR with
- * HASH = prf(SKEYID_a, M-ID | ATTR) (draft-dukes §3.? "as in RFC 2409 §5.7")
+ * HASH = prf(SKEYID_a, M-ID | ATTR) (the informational-exchange HASH of
+ * RFC 2409 §5.7, which draft-dukes-ike-mode-cfg reuses)
  * and its own IV chain: hash(last phase-1 CBC block | M-ID) for the first
  * message of an exchange, then the last ciphertext block of the previous
  * message of the same exchange (RFC 2409 App. B), exactly like Quick Mode.
