@@ -106,9 +106,15 @@ export interface ModeCfgServerConfig {
   pfsGroup: number;
 }
 
-/** racoon isakmp_cfg_getport / getaddr4: the address of slot i is network4 + i, i < pool_size. */
+/**
+ * racoon isakmp_cfg_getport / getaddr4: the address of slot i is network4 + i,
+ * i < pool_size. A login that already holds a slot from the same address (its previous ISAKMP-SA is
+ * still alive, e.g. during a phase-1 rekey) gets the same address again, so the
+ * client's virtual IP and the IPsec-SAs bound to it survive; the slot is freed
+ * when the last ISAKMP-SA holding it goes.
+ */
 export class AddressPool {
-  private readonly used = new Map<number, string>();
+  private readonly used = new Map<number, { owner: string; refs: number }>();
   private readonly base: number;
 
   constructor(
@@ -120,21 +126,39 @@ export class AddressPool {
     this.base = b.readUInt32BE(0);
   }
 
-  /** A free address for `owner`, or null when the pool is exhausted ("No more addresses available"). */
-  allocate(owner: string): string | null {
+  /**
+   * The address for `owner`: the one it already holds when `shared` (an XAUTH
+   * login), else a free one; null when the pool is exhausted ("No more addresses available").
+   */
+  allocate(owner: string, shared = false): string | null {
+    if (shared)
+      for (const [i, slot] of this.used)
+        if (slot.owner === owner) {
+          slot.refs++;
+          return this.addressOf(i);
+        }
     for (let i = 0; i < this.size; i++) {
       if (this.used.has(i)) continue;
-      const n = (this.base + i) >>> 0;
-      this.used.set(i, owner);
-      return formatIp(u32(n));
+      this.used.set(i, { owner, refs: 1 });
+      return this.addressOf(i);
     }
     return null;
   }
 
+  /** Drop one holder of the address; true when the slot became free. */
   release(address: string): boolean {
     const b = parseIp(address);
     if (!b || b.length !== 4) return false;
-    return this.used.delete((b.readUInt32BE(0) - this.base) >>> 0);
+    const i = (b.readUInt32BE(0) - this.base) >>> 0;
+    const slot = this.used.get(i);
+    if (!slot) return false;
+    if (--slot.refs > 0) return false;
+    this.used.delete(i);
+    return true;
+  }
+
+  private addressOf(i: number): string {
+    return formatIp(u32((this.base + i) >>> 0));
   }
 
   inUse(): number {
@@ -574,7 +598,8 @@ export class CfgSession {
     if (this.roles.xauth === 'server' && this.xauthState !== 'ok') return this.port.log('error', 'Mode-Config REQUEST before Xauth succeeded: dropped');
     const wantsAddress = req.attributes.some((a) => a.type === ModeCfgAttr.INTERNAL_IP4_ADDRESS);
     if (wantsAddress && !this.assigned && this.server?.pool) {
-      this.assigned = this.server.pool.allocate(this.login ?? `serial-${this.port.serial}`);
+      // the same login from the same address (a phase-1 rekey) keeps its address; another device gets its own
+      this.assigned = this.login ? this.server.pool.allocate(`${this.login}@${this.port.remote.address}`, true) : this.server.pool.allocate(`serial:${this.port.serial}`);
       if (!this.assigned) this.port.log('error', 'mode-cfg: No more addresses available');
     }
     const out = modeCfgReplyAttributes(req.attributes, cfg, this.assigned);
