@@ -23,6 +23,10 @@
  *     lifetime 24 s) makes the MN negotiate a new IKE SA from the new CoA:
  *     a second IKE_SA_INIT, from 10.78.0.3, answered by the HA.
  *
+ * The data plane carries raw ESP (IP protocol 50): when a MIGRATE makes the
+ * daemon bind its IKE sockets on the new CoA, raw ESP/AH sockets are opened
+ * there too, so inbound ESP on the new path is received.
+ *
  * Needs `npm run build` (dist/ for bin/*) and root (ip netns).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
