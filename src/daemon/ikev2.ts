@@ -21,14 +21,14 @@ import { IpsecMode, SadbMsgType } from '../pfkey/constants';
 import type { PfKeyMessage, SadbAddress } from '../pfkey/types';
 import { Ikev2Engine } from '../ike/v2/engine';
 import { registryCryptoPort } from '../ike/v2/crypto-registry-port';
-import { IdType } from '../ike/v2/constants';
+import { EsnId, IdType } from '../ike/v2/constants';
 import type { ChildConfig, ChildProposalConfig, IkeProposalConfig, Ikev2Identity, Ikev2PeerConfig, TrafficSelectorConfig } from '../ike/v2/config';
 import { addressId, dnToDer } from '../config/racoon/ids';
 import { nodePubkeyPort } from '../ike/v2/x509-node-port';
 import { certificateSubject } from '../ike/v2/der';
 import type { AuthConfig } from '../ike/v2/config';
 import { formatCertError, isCertMethod, loadRemoteCertificates, remoteAuthMethod, type RemoteCertificates } from './certs';
-import { encodePh1Dump } from './admin/wire';
+import { EvtType, encodePh1Dump } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
 import { peerForEndpoints, prefixRange, sockAddr, spiBytes, SansIoKeying, type Phase1View } from './keying';
 import { MigrateHandler, onMigrate, type MigrateIkeView } from './migrate';
@@ -76,13 +76,21 @@ function ikeProposals(r: RemoteConf): IkeProposalConfig[] {
   });
 }
 
+/**
+ * RFC 7296 §3.3.2 ESN transforms of our ESP proposals: both kernels tanuki
+ * drives install 64-bit sequence numbers (userspace: SADB_X_SAFLAGS_ESN; XFRM:
+ * XFRM_STATE_ESN + XFRMA_REPLAY_ESN_VAL), so ESN is offered first and NO_ESN
+ * accepted — a peer that allows ESN gets it, strongSwan's default (noesn) gets NO_ESN.
+ */
+const ESN_CHOICES = [EsnId.ESN, EsnId.NO_ESN];
+
 function childProposals(s: SaInfo): ChildProposalConfig[] {
   const dh = s.pfsGroup?.ikev2 ? [s.pfsGroup.ikev2] : [];
   const out: ChildProposalConfig[] = [];
   for (const e of s.encryption) {
     const encr = [{ id: e.alg.ikev2 ?? 0, ...(e.keyLength ? { keyBits: e.keyLength } : {}) }];
-    if (e.alg.aead) out.push({ encr, integ: [], dh, esn: [0] });
-    else out.push({ encr, integ: s.authentication.map((a) => a.alg.ikev2 ?? 0).filter((n) => n !== 0), dh, esn: [0] });
+    if (e.alg.aead) out.push({ encr, integ: [], dh, esn: [...ESN_CHOICES] });
+    else out.push({ encr, integ: s.authentication.map((a) => a.alg.ikev2 ?? 0).filter((n) => n !== 0), dh, esn: [...ESN_CHOICES] });
   }
   return out;
 }
@@ -120,6 +128,7 @@ export class Ikev2Keying extends SansIoKeying {
       pubkey: nodePubkeyPort,
       random: { bytes: (n) => randomBytes(n) },
       pid: ctx.pfkey.pid,
+      debugLogs: () => ctx.log.isLevelEnabled('debug'),
     });
     // learn what the kernel can install, so that nothing else is offered or accepted
     this.engine.registerWithKernel(this.now());
@@ -154,7 +163,10 @@ export class Ikev2Keying extends SansIoKeying {
           auth: auth.config,
           ikeProposals: ikeProposals(r),
           children: [],
-          dpdDelaySeconds: r.dpdDelay,
+          // racoon: `dpd off` disables it; dpd_delay 0 (the default) means no liveness checks
+          dpdDelaySeconds: r.dpd ? r.dpdDelay : 0,
+          dpdRetrySeconds: r.dpdRetry,
+          dpdMaxFail: r.dpdMaxfail,
           fragmentation: r.ikeFrag !== 'off',
           initialContact: r.initialContact,
           ikeLifetime: { softSeconds: Math.floor(hard * 0.8), hardSeconds: hard },
@@ -301,8 +313,15 @@ export class Ikev2Keying extends SansIoKeying {
     };
   }
 
-  /** After each engine step: an IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along. */
+  /**
+   * After each engine step: an IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along.
+   * Before it: racoon's EVT_PHASE1_DPD_TIMEOUT (→ the phase1_dead hook) for every peer the engine found
+   * dead (RFC 7296 §2.4), announced before the phase 1 goes down as racoon does.
+   */
   protected override pump(): void {
+    const now = Math.floor(Date.now() / 1000);
+    for (const d of this.engine?.pollDeadPeers() ?? [])
+      this.ctx.emit({ type: EvtType.PHASE1_DPD_TIMEOUT, timestamp: now, ph1src: sockAddr(d.local), ph1dst: sockAddr(d.remote), ph2msgid: 0 });
     super.pump();
     if (!this.migrations) return;
     const moves = this.migrations.followPeerMoves(this.engine.ikeSas(), this.spd, { pid: this.ctx.pfkey.pid, seq: () => this.migrateSeq++ });
