@@ -158,8 +158,6 @@ const SIDES = ['tanuki', 'charon'] as const;
 
 /** Capabilities that are not (yet) on this branch's engines: their scenarios stay out of the CI set. */
 const EXPERIMENTAL: Partial<Record<string, string>> = {
-  mobike:
-    "intermittent: when charon rekeys the CHILD_SA right after the move, tanuki's replaced inbound SA can stay in its kernel (racoon logs 'MIGRATE does not match the policy' for the in/fwd policies)",
   'certreq-missing':
     "tanuki's IKE_SA_INIT response carries no CERTREQ (RFC 7296 §3.7), so charon with the default send_cert = ifasked sends no certificate and tanuki fails the authentication",
   'dpd-tanuki-detects': "passes, but takes about 3 minutes: tanuki's IKEv2 retransmission schedule (4 s x 1.8^n, 5 tries) is not configurable from racoon.conf",
