@@ -367,7 +367,7 @@ function createFfiAead(alg: EncrAlg, key: Buffer): BatchAead | null {
     },
     sealBatch: (items) => runBatch(items, true) as Buffer[],
     openBatch: (items) => runBatch(items, false),
-    espBatch: (spi, esn) => espAeadBatch(n, a, encAddr, decAddr, salt.readUInt32BE(0), spi >>> 0, esn, icvBytes),
+    espBatch: (spi, esn) => espAeadBatch(aead, n, a, encAddr, decAddr, salt.readUInt32BE(0), spi >>> 0, esn, icvBytes),
   };
   contexts.register(aead, { n, ctxs: [encCtx, decCtx] });
   return aead;
@@ -376,10 +376,16 @@ function createFfiAead(alg: EncrAlg, key: Buffer): BatchAead | null {
 /** ESP header (SPI 4, SN 4) and IV (8) in front of the AEAD ciphertext (RFC 4303 §2, RFC 4106 §3.1, RFC 7634 §2). */
 const ESP_AEAD_HEAD = 16;
 
-function espAeadBatch(n: Native, a: Arena, encAddr: number, decAddr: number, salt: number, spi: number, esn: boolean, icvBytes: number): EspAeadBatch {
+/**
+ * `owner` is the BatchAead whose EVP contexts (encAddr, decAddr) this uses: referenced from the
+ * methods so that the contexts are not freed (FinalizationRegistry) while the engine lives.
+ */
+function espAeadBatch(owner: BatchAead, n: Native, a: Arena, encAddr: number, decAddr: number, salt: number, spi: number, esn: boolean, icvBytes: number): EspAeadBatch {
   const esnFlag = esn ? 1 : 0;
+  const alive = (): BatchAead => owner;
   return {
     seal(items, front) {
+      alive();
       const out: Buffer[] = new Array<Buffer>(items.length);
       let i = 0;
       while (i < items.length) {
@@ -420,6 +426,7 @@ function espAeadBatch(n: Native, a: Arena, encAddr: number, decAddr: number, sal
       return out;
     },
     open(items) {
+      alive();
       const out: (Buffer | null)[] = new Array<Buffer | null>(items.length);
       let i = 0;
       while (i < items.length) {

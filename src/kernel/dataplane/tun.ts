@@ -7,8 +7,8 @@
  * TUNSETIFF with struct ifreq { char ifr_name[IFNAMSIZ]; short ifr_flags; }
  * and IFF_TUN | IFF_NO_PI, then every read() is one IP packet and every
  * write() injects one. libc's ioctl is called through koffi. The fd is
- * non-blocking: libc's poll() waits for it on a koffi worker thread (with a
- * timeout, so that close is never stuck behind it), and each wake-up drains
+ * non-blocking: libc's poll() waits for it on a poller thread of its own (with
+ * a timeout, so that close is never stuck behind it), and each wake-up drains
  * a burst of packets into the data plane at once (DataPlane.sendCleartextBatch).
  *
  * Routes: for each OUTBOUND IPSEC policy with a tunnel-mode template, the
@@ -17,6 +17,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants as fsc, openSync, writeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
 import type { Logger } from 'pino';
 import { IpsecDir, IpsecMode, IpsecPolicyType } from '../../pfkey/constants';
@@ -56,15 +57,32 @@ function ioctl(): IoctlFn {
   return ioctlFn;
 }
 
-/** libc poll(struct pollfd *, nfds_t, int), called asynchronously on a koffi worker thread. */
-interface PollFn {
-  async(fds: Buffer, nfds: number, timeoutMs: number, cb: (err: unknown, rc: number) => void): void;
+/**
+ * The poller thread: blocks in libc poll() on the device while the main thread has armed it
+ * (state[0] = 1), disarms and posts one message when the device is readable, and leaves when
+ * state[1] = 1. One persistent thread with Atomics is cheaper per wake-up than an asynchronous
+ * FFI call per wake-up.
+ */
+const POLLER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const koffi = require(workerData.koffi);
+const poll = koffi.load('libc.so.6').func('int poll(void *fds, unsigned long nfds, int timeout)');
+const state = new Int32Array(workerData.state);
+const fds = Buffer.alloc(8);
+fds.writeInt32LE(workerData.fd, 0);
+fds.writeInt16LE(${POLLIN}, 4);
+for (;;) {
+  Atomics.wait(state, 0, 0);
+  if (Atomics.load(state, 1) === 1) break;
+  fds.writeInt16LE(0, 6);
+  const rc = poll(fds, 1, ${POLL_TIMEOUT_MS});
+  if (Atomics.load(state, 1) === 1) break;
+  if (rc !== 0) {
+    Atomics.store(state, 0, 0);
+    parentPort.postMessage(rc);
+  }
 }
-let pollFn: PollFn | null = null;
-function poll(): PollFn {
-  if (!pollFn) pollFn = koffi.load('libc.so.6').func('int poll(void *fds, unsigned long nfds, int timeout)') as unknown as PollFn;
-  return pollFn;
-}
+`;
 
 /** libc read(): -1 with errno EAGAIN on an empty device, without the exception fs.readSync throws. */
 type ReadFn = (fd: number, buf: Buffer, len: number) => number;
@@ -89,8 +107,9 @@ export class TunPort implements CleartextPort {
   readonly name: string;
   private closed = false;
   private timer: NodeJS.Immediate | null = null;
-  /** struct pollfd { int fd; short events; short revents; } */
-  private readonly pollfd = Buffer.alloc(8);
+  /** Shared with the poller thread: [0] armed, [1] closing. */
+  private readonly pollState = new Int32Array(new SharedArrayBuffer(8));
+  private readonly poller: Worker;
   private readonly scratch = Buffer.allocUnsafe(MAX_PACKET);
   private readonly routes = new Map<number, string>();
   private readonly detach: () => void;
@@ -108,6 +127,14 @@ export class TunPort implements CleartextPort {
     this.detach = plane.attach(this);
     this.unsubscribe = kernel.onPolicy((e) => (e.kind === 'add' ? this.addRoute(e.policy) : this.removeRoute(e.policy)));
     for (const p of kernel.spd.list()) this.addRoute(p);
+    this.poller = new Worker(POLLER_SOURCE, { eval: true, workerData: { fd, state: this.pollState.buffer, koffi: require.resolve('koffi') } });
+    this.poller.on('message', () => {
+      if (this.closed) return;
+      this.counters.wakeups++;
+      this.drain();
+    });
+    this.poller.on('error', (err) => this.log.error({ tun: ifname, err: err.message }, 'TUN poller thread failed'));
+    this.poller.unref();
     this.poll();
   }
 
@@ -155,17 +182,11 @@ export class TunPort implements CleartextPort {
     }
   }
 
-  /** Wait (off the event loop) until the device has a packet, then drain it. */
+  /** Let the poller thread wait (off the event loop) until the device has a packet. */
   private poll(): void {
     if (this.closed) return;
-    this.pollfd.writeInt32LE(this.fd, 0);
-    this.pollfd.writeInt16LE(POLLIN, 4);
-    this.pollfd.writeInt16LE(0, 6);
-    poll().async(this.pollfd, 1, POLL_TIMEOUT_MS, () => {
-      if (this.closed) return;
-      this.counters.wakeups++;
-      this.drain();
-    });
+    Atomics.store(this.pollState, 0, 1);
+    Atomics.notify(this.pollState, 0);
   }
 
   /**
@@ -225,6 +246,11 @@ export class TunPort implements CleartextPort {
     if (this.timer) clearImmediate(this.timer);
     this.unsubscribe();
     this.detach();
+    // the poller leaves at its next look at the state (at most POLL_TIMEOUT_MS)
+    Atomics.store(this.pollState, 1, 1);
+    Atomics.store(this.pollState, 0, 1);
+    Atomics.notify(this.pollState, 0);
+    void this.poller.terminate();
     closeSync(this.fd); // a non-persistent TUN device disappears with its last fd, and its routes with it
   }
 }
