@@ -317,8 +317,8 @@ export class Ikev2Keying extends SansIoKeying {
 
   /**
    * After each engine step: an IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along.
-   * Before it: racoon's EVT_PHASE1_DPD_TIMEOUT (→ the phase1_dead hook) for every peer the engine found
-   * dead (RFC 7296 §2.4), announced before the phase 1 goes down as racoon does.
+   * A dead peer's EVT_PHASE1_DPD_TIMEOUT (→ phase1_dead) is announced by SansIoKeying.trackEvents from the
+   * engine's own list of dead peers (RFC 7296 §2.4; pollDeadPeerEnds below), before the phase 1 goes down.
    */
   protected override readonly reportsDeadPeers = true;
 

@@ -425,7 +425,7 @@ export class Ikev2Engine implements Services {
 
   receivePfKey(msg: PfKeyMessage, now: number): void {
     this.clock = now;
-    if (msg.type === SadbMsgType.REGISTER && msg.errno === 0 && msg.ext.supportedEncrypt) {
+    if (msg.type === SadbMsgType.REGISTER && msg.satype === SadbSaType.ESP && msg.errno === 0 && msg.ext.supportedEncrypt) {
       // RFC 2367 §3.1.2: the REGISTER reply (ours, or broadcast for another registration) lists what the kernel supports
       this.kernelAlgorithms = { encrypt: msg.ext.supportedEncrypt.algs, auth: msg.ext.supportedAuth?.algs ?? [] };
       this.reportedUninstallable.clear();

@@ -144,10 +144,10 @@ sainfo anonymous { encryption_algorithm aes_gcm_16 128; authentication_algorithm
     expect(dump(left)).toMatch(/state=mature[\s\S]*state=mature/);
     expect(existsSync(join(left.dir, 'hook.log'))).toBe(false);
     right.proc!.kill('SIGKILL');
-    await waitFor(() => existsSync(join(left.dir, 'hook.log')) && readFileSync(join(left.dir, 'hook.log'), 'utf8').includes('phase1_down'), 20000);
+    await waitFor(() => existsSync(join(left.dir, 'hook.log')) && readFileSync(join(left.dir, 'hook.log'), 'utf8').includes('phase1_down'), 30000);
     const hooks = readFileSync(join(left.dir, 'hook.log'), 'utf8').trim().split('\n');
     expect(hooks).toEqual([`phase1_dead ${right.addr} ${port}`, `phase1_down ${right.addr} ${port}`]);
     expect(dump(left)).toContain('No SAD entries.');
     expect(readFileSync(join(left.dir, 'racoon.log'), 'utf8')).toMatch(/DPD: remote \(ISAKMP-SA spi=[0-9a-f]+:[0-9a-f]+\) seems to be dead\./);
-  }, 40000);
+  }, 60000);
 });
