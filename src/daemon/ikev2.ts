@@ -302,9 +302,12 @@ export class Ikev2Keying extends SansIoKeying {
     };
   }
 
-  /** After each engine step: an IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along. */
-  protected override pump(): void {
-    super.pump();
+  /**
+   * An IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along.
+   * Run after a burst of engine steps, not after each: it looks at every IKE SA
+   * (docs/ikev2.md "Performance").
+   */
+  protected override afterBurst(): void {
     if (!this.migrations) return;
     const moves = this.migrations.followPeerMoves(this.engine.ikeSas(), this.spd, { pid: this.ctx.pfkey.pid, seq: () => this.migrateSeq++ });
     for (const m of moves) this.ctx.pfkey.send(m);
