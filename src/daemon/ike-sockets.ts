@@ -61,7 +61,15 @@ export class IkeSockets {
     this.listener = listener;
   }
 
+  private readonly boundListeners: ((locals: Endpoint[]) => void)[] = [];
+
+  /** Told the endpoints of every later listen() (a MIGRATE binding a new care-of address, say). */
+  onBound(listener: (locals: Endpoint[]) => void): void {
+    this.boundListeners.push(listener);
+  }
+
   async listen(specs: ListenSpec[]): Promise<Endpoint[]> {
+    const added: Endpoint[] = [];
     for (const spec of specs) {
       const family = spec.address.includes(':') ? 6 : 4;
       const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', reuseAddr: false, ...(family === 6 ? { ipv6Only: true } : {}) });
@@ -77,7 +85,9 @@ export class IkeSockets {
       socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.deliver(spec, local, msg, rinfo));
       socket.on('error', () => undefined);
       this.bound.push({ spec, socket, local });
+      added.push(local);
     }
+    for (const l of this.boundListeners) l(added);
     return this.bound.map((b) => b.local);
   }
 

@@ -82,7 +82,11 @@ export abstract class SansIoKeying implements KeyingEngine {
   protected readonly spd = new SpdCache();
   private timer: NodeJS.Timeout | null = null;
   private housekeeping: NodeJS.Timeout | null = null;
+  /** This engine's row in the daemon's schedule (show-schedule). */
+  private scheduled: number | null = null;
   private up = new Map<number, { local: SockAddr; remote: SockAddr }>();
+  /** A DPD failure was reported in the current pump (phase1_dead / EVT_PHASE1_DPD_TIMEOUT). */
+  private dpdDead = false;
   /** When the daemon first saw each phase 1 / IKE SA (ph1dump `created`), by engine serial. */
   private readonly created = new Map<number, number>();
 
@@ -185,6 +189,8 @@ export abstract class SansIoKeying implements KeyingEngine {
         return;
       case 'log': {
         const { level, msg, ...fields } = a.event;
+        // racoon's "DPD: remote (ISAKMP-SA ...) seems to be dead." — the phase 1 this pump removes died of DPD.
+        if (/seems to be dead/.test(msg)) this.dpdDead = true;
         const lv = level === 'warn' || level === 'error' || level === 'debug' ? level : 'info';
         this.ctx.log[lv]({ ike: this.name, ...fields }, msg);
         return;
@@ -207,8 +213,11 @@ export abstract class SansIoKeying implements KeyingEngine {
       if (!this.up.has(s.serial)) this.ctx.emit({ type: EvtType.PHASE1_UP, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
     for (const [serial, ends] of this.up) {
-      if (!current.has(serial)) this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
+      if (current.has(serial)) continue;
+      if (this.dpdDead) this.ctx.emit({ type: EvtType.PHASE1_DPD_TIMEOUT, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
+      this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
+    this.dpdDead = false;
     this.up = current;
   }
 
@@ -225,10 +234,13 @@ export abstract class SansIoKeying implements KeyingEngine {
   private arm(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.unschedule();
     const at = this.engine.getTimer();
     if (at === null) return;
+    this.scheduled = this.ctx.schedule?.add(`${this.name} next timer`, at) ?? null;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.unschedule();
       this.engine.handleTimer(this.now());
       for (const a of this.engine.pollActions()) this.act(a);
       this.houseKeep();
@@ -242,6 +254,23 @@ export abstract class SansIoKeying implements KeyingEngine {
     if (this.housekeeping) clearTimeout(this.housekeeping);
     this.housekeeping = null;
     this.trackEvents();
+    this.unschedule();
+  }
+
+  private unschedule(): void {
+    if (this.scheduled !== null) this.ctx.schedule?.remove(this.scheduled);
+    this.scheduled = null;
+  }
+
+  /** ADMIN_GET_SA_CERT: the phase 1 / IKE SA between these addresses and the peer certificate it used. */
+  peerCertificate(local: string, remote: string): { cert: Buffer | null } | undefined {
+    const s = this.phase1s().find((p) => p.local.address === local && p.remote.address === remote);
+    return s ? { cert: this.phase1Certificate(s.serial) } : undefined;
+  }
+
+  /** The DER certificate the peer of this phase 1 authenticated with; engines that keep it override this. */
+  protected phase1Certificate(_serial: number): Buffer | null {
+    return null;
   }
 
   /** The local addresses racoon listens on for IKE (not the NAT-T sockets), of a family. */

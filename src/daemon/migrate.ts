@@ -193,14 +193,14 @@ export class MigrateHandler {
       }
     }
 
-    // Step 5: the SP hints.
-    m.pairs.forEach((pair, i) => {
-      const rq = sp.policy.requests[i];
-      if ((rq.mode === IpsecMode.TUNNEL || rq.mode === IpsecMode.BEET) && pair.new.src && pair.new.dst) {
-        rq.src = { ...pair.new.src };
-        rq.dst = { ...pair.new.dst };
-      }
-    });
+    // Step 5: the SP hints. A new request list: the cached one may be shared with the other keying engine's cache.
+    sp.policy = {
+      ...sp.policy,
+      requests: sp.policy.requests.map((rq, i) => {
+        const nw = m.pairs[i]?.new;
+        return (rq.mode === IpsecMode.TUNNEL || rq.mode === IpsecMode.BEET) && nw?.src && nw.dst ? { ...rq, src: { ...nw.src }, dst: { ...nw.dst } } : rq;
+      }),
+    };
     log.info(
       { spid: sp.id, dir: IpsecDir[m.dir], kbit, from: `${old.local}-${old.remote}`, to: next ? `${next.local}-${next.remote}` : undefined, moved: outcome.moved, abandoned: outcome.abandoned, dropped: outcome.dropped },
       'MIGRATE applied',

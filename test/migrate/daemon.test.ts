@@ -9,7 +9,8 @@
 import pino from 'pino';
 import { IPPROTO, IpsecDir, IpsecLevel, IpsecMode, IpsecPolicyType, SadbMsgType, SadbSaType } from '../../src/pfkey/constants';
 import type { PfKeyMessage, SadbXIpsecRequest } from '../../src/pfkey/types';
-import { MigrateHandler, parseMigrate, type KbitMode, type MigrateIkeView } from '../../src/daemon/migrate';
+import { MigrateHandler, migrateMessagesFor, parseMigrate, type KbitMode, type MigrateIkeView } from '../../src/daemon/migrate';
+import { kernelEnv, KEYS, settle } from './helpers';
 import { SpdCache } from '../../src/daemon/spd-cache';
 import type { Ikev2Engine } from '../../src/ike/v2/engine';
 import { ExchangeType } from '../../src/ike/v2/constants';
@@ -186,5 +187,68 @@ describe('daemon MIGRATE handling (racoon pk_recvmigrate, RFC 6275 §6.1.7)', ()
     const p = parseMigrate(OUT_K);
     expect(p.ok && p.value.kmaddress).toEqual({ local: NEW_COA, remote: HA });
     expect(p.ok && p.value.pairs.map((x) => [x.old.src!.address, x.new.src!.address])).toEqual([[MN, NEW_COA]]);
+  });
+
+  it("a remote's mip6_kbit overrides the MIGRATE's reading per IKE SA: 'off' abandons despite KMADDRESS, 'on' moves without it", () => {
+    const off = mobileNode();
+    establish(off.net, off.A);
+    const offView: MigrateIkeView = { ...view(off.A.engine), ikeSas: () => off.A.engine.ikeSas().map((x) => ({ ...x, kbit: 'off' as const })) };
+    expect(off.handler.handle(OUT_K, off.spd, offView)).toMatchObject({ moved: [], abandoned: [expect.any(Number)] });
+    const on = mobileNode();
+    const s = establish(on.net, on.A);
+    const onView: MigrateIkeView = { ...view(on.A.engine), ikeSas: () => on.A.engine.ikeSas().map((x) => ({ ...x, kbit: 'on' as const })) };
+    const noKm = migrate(IpsecDir.OUTBOUND, '10.1.0.0', '10.2.0.0', tunnel(MN, HA, 7), tunnel(NEW_COA, HA, 7));
+    expect(on.handler.handle(noKm, on.spd, onView)).toMatchObject({ moved: [s.serial], abandoned: [] });
+  });
+
+  it('a MIGRATE the daemon sent itself (its own pid) updates the SP hints only', () => {
+    const { net, A, spd } = mobileNode();
+    const before = establish(net, A);
+    const handler = new MigrateHandler({ kbit: 'kmaddress', log: pino({ level: 'silent' }), selfPid: 4242 });
+    expect(handler.handle({ ...OUT_K, pid: 4242 }, spd, view(A.engine))).toMatchObject({ kind: 'migrated', moved: [], abandoned: [] });
+    expect(A.engine.ikeSas()[0].local).toEqual(before.local);
+    expect(SpdCache.peerOf(spd.get(1)!)).toEqual({ local: NEW_COA, remote: HA });
+  });
+
+  it('followPeerMoves: an IKE SA the peer moved (MOBIKE UPDATE_SA_ADDRESSES) yields MIGRATEs that the userspace kernel applies to the tunnel policies and SAs', async () => {
+    const env = kernelEnv();
+    // the home agent's kernel: tunnel policies (out, in + fwd) and SAs towards the MN's old address, a transport BU/BA policy
+    const setup = `
+spdadd 10.2.0.0/24 10.1.0.0/24 any -P out ipsec esp/tunnel/${HA}-${MN}/unique:9;
+spdadd 10.1.0.0/24 10.2.0.0/24 any -P in ipsec esp/tunnel/${MN}-${HA}/unique:10;
+spdadd 10.2.0.1 10.1.0.1 135 -P out ipsec esp/transport//require;
+add ${HA} ${MN} esp 0x1001 -m tunnel -u 9 ${KEYS};
+add ${MN} ${HA} esp 0x2001 -m tunnel -u 10 ${KEYS};
+`;
+    expect(await env.script(setup)).toEqual({ code: 0, out: '', err: '' });
+    const km = await env.keyManager(77);
+    const spd = new SpdCache();
+    // racoon's startup SPDDUMP fills the SP cache
+    await km.sock.request({ type: SadbMsgType.X_SPDDUMP, satype: 0, errno: 0, seq: 2, pid: 77, ext: {} });
+    await settle();
+    for (const m of km.seen) spd.observe(m);
+    expect(spd.all().length).toBeGreaterThanOrEqual(3);
+    const handler = new MigrateHandler({ kbit: 'kmaddress', log: pino({ level: 'silent' }), selfPid: 77 });
+    const ike = (remote: string) => [{ serial: 1, role: 'responder' as const, state: 'established', local: { address: HA, port: 500 }, remote: { address: remote, port: 500 } }];
+    let seq = 100;
+    expect(handler.followPeerMoves(ike(MN), spd, { pid: 77, seq: () => seq++ })).toEqual([]); // first sight: recorded only
+    const msgs = handler.followPeerMoves(ike(NEW_COA), spd, { pid: 77, seq: () => seq++ });
+    expect(msgs.map((m) => IpsecDir[m.ext.policy!.dir]).sort()).toEqual(['FWD', 'INBOUND', 'OUTBOUND']);
+    for (const m of msgs) {
+      expect(m.ext.kmaddress).toMatchObject({ local: { address: HA }, remote: { address: NEW_COA } });
+      const reply = await km.sock.request(m);
+      expect(reply.errno).toBe(0);
+    }
+    const sad = (await env.setkey(['-D'])).out;
+    expect(sad).toContain(`${HA} ${NEW_COA} \n\tesp mode=tunnel spi=4097(0x00001001)`);
+    expect(sad).toContain(`${NEW_COA} ${HA} \n\tesp mode=tunnel spi=8193(0x00002001)`);
+    const pol = (await env.setkey(['-DP'])).out;
+    expect(pol).toContain(`esp/tunnel/${HA}-${NEW_COA}/unique:9`);
+    expect(pol).toContain(`esp/tunnel/${NEW_COA}-${HA}/unique:10`);
+    expect(pol).not.toContain(`${MN}-`);
+    expect(pol).toContain('esp/transport//require');
+    // unchanged addresses (a port float) produce nothing
+    expect(handler.followPeerMoves([{ ...ike(NEW_COA)[0], remote: { address: NEW_COA, port: 4500 } }], spd, { pid: 77, seq: () => seq++ })).toEqual([]);
+    expect(migrateMessagesFor(spd, { local: HA, remote: '10.99.9.9' }, { local: HA, remote: NEW_COA }, { pid: 77, seq: () => 1 })).toEqual([]);
   });
 });

@@ -7,10 +7,10 @@
  * sends MIGRATE out/in/fwd with KMADDRESS (K set, RFC 6275 §6.1.7). Then:
  * both kernels' tunnel SAs are at the new CoA, the IKE SA on both sides is at
  * the new address with the same SPIs, DPD flows on the new path, and no new
- * IKE_SA_INIT was needed. Only the MN runs DPD: a request the HA sent to the
- * old CoA before its own MIGRATE would, by the engine's RFC 7296 §2.23 rule
- * (follow the source of the latest request), pull the MN's IKE SA back to
- * the old address (docs/migrate.md, "Missing or partial").
+ * IKE_SA_INIT was needed. Both sides run DPD every second, so requests the
+ * HA sent to the old CoA before its own MIGRATE are in flight during the move:
+ * they must not pull the MN's IKE SA back (RFC 4555 §3.5 / RFC 7296 §2.23:
+ * without NAT or MOBIKE a request's addresses move nothing).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,7 +50,7 @@ remote "${s.peer}" {
   my_identifier fqdn "${s.name}.test";
   peers_identifier fqdn "${peerName}.test";
   lifetime time 1 hour;
-  dpd_delay ${s.name === 'mn' ? 1 : 0};
+  dpd_delay 1;
   proposal { encryption_algorithm aes_gcm_16 128; hash_algorithm sha256; authentication_method pre_shared_key; dh_group curve25519; }
 }
 remote anonymous {
@@ -58,7 +58,7 @@ remote anonymous {
   my_identifier fqdn "${s.name}.test";
   peers_identifier fqdn "${peerName}.test";
   lifetime time 1 hour;
-  dpd_delay ${s.name === 'mn' ? 1 : 0};
+  dpd_delay 1;
   proposal { encryption_algorithm aes_gcm_16 128; hash_algorithm sha256; authentication_method pre_shared_key; dh_group curve25519; }
 }
 sainfo anonymous {
@@ -136,14 +136,19 @@ describe('Mobile IPv6 move with the K-bit: two racoon daemons, userspace kernels
     }
     expect([...dump(mn).matchAll(/spi=(\d+)/g)].map((m) => m[1]).sort()).toEqual(spisBefore);
 
-    // daemons: the HA's IKE SA now has the new CoA as its peer (show-sa isakmp lists the destination): it followed the
-    // MN's first request from the new address (RFC 7296 §2.23) or its own OUTBOUND MIGRATE moved it
+    // daemons: the HA's IKE SA now has the new CoA as its peer (show-sa isakmp lists the destination): its own
+    // OUTBOUND MIGRATE moved it
     await waitFor(`show-sa isakmp with ${COA2} at the HA`, () => showSa(ha).includes(`${COA2}.${port}`));
     expect(showSa(ha)).not.toContain(`${MN}.${port}`);
     expect(showSa(mn).trim().split('\n')).toHaveLength(2); // header + the one IKE SA, still towards the HA
     const logBefore = racoonLog(ha).length;
     await waitFor('DPD from the new CoA at the HA', () => racoonLog(ha).slice(logBefore).includes(`"peer":"${COA2}[${port}]"`) && /INFORMATIONAL/.test(racoonLog(ha).slice(logBefore)));
     expect(racoonLog(mn)).toMatch(/moved from 127\.0\.0\.1\[\d+\]-127\.0\.0\.2\[\d+\] to 127\.0\.0\.3\[\d+\]-127\.0\.0\.2\[\d+\]/);
+    // a few DPD rounds later (the HA's own DPD requests crossed the move) the MN still talks from the new CoA
+    await new Promise((r) => setTimeout(r, 2500));
+    const later = racoonLog(ha).length;
+    await waitFor('DPD from the new CoA at the HA, later', () => racoonLog(ha).slice(later).includes(`"peer":"${COA2}[${port}]"`) && /received INFORMATIONAL request/.test(racoonLog(ha).slice(later)));
+    expect(racoonLog(ha).slice(later)).not.toContain(`"peer":"${MN}[${port}]"`);
     expect(initiations()).toBe(1);
   }, 60000);
 });

@@ -16,9 +16,11 @@ import {
   NatTType,
   SadbAalg,
   SadbMsgType,
+  SadbSaFlags,
   SadbSaState,
   SadbSaType,
 } from '../../pfkey/constants';
+import { EsnId } from './constants';
 import { formatIp } from '../../util/ip';
 import type { TrafficSelectorWire } from './payloads';
 import type { SadbAddress, SadbLifetime, SockAddr } from '../../pfkey/types';
@@ -61,7 +63,8 @@ function lifetime(seconds: number, bytes: bigint | undefined): SadbLifetime {
 
 /**
  * SADB_UPDATE (inbound) or SADB_ADD (outbound) carrying the negotiated
- * algorithms, keys, SA2 mode/reqid, lifetimes and, when NAT-T applies,
+ * algorithms, keys, SA2 mode/reqid, lifetimes, SADB_X_SAFLAGS_ESN when ESN
+ * was negotiated (the FreeBSD/OpenBSD flag value) and, when NAT-T applies,
  * the RFC 3948 UDP encapsulation extensions.
  */
 export function installRequest(sa: IkeSa, child: ChildSa, dir: 'in' | 'out', crypto: IkeCryptoPort, softJitterSeconds: number): PfKeyRequest | null {
@@ -85,7 +88,8 @@ export function installRequest(sa: IkeSa, child: ChildSa, dir: 'in' | 'out', cry
         state: SadbSaState.MATURE,
         auth: integ ? integ.sadbAalg : SadbAalg.NONE,
         encrypt: encr.sadbEalg,
-        flags: 0,
+        // RFC 4303 §2.2.1 / RFC 7296 §3.3.2: 64-bit sequence numbers when the ESN transform was chosen
+        flags: child.chosen.esn === EsnId.ESN ? SadbSaFlags.X_ESN : 0,
       },
       sa2: { mode: ipsecMode(child.mode), sequence: 0, reqid: child.reqid },
       addressSrc: address(src),

@@ -106,6 +106,10 @@ export interface Ikev2PeerConfig {
   children: ChildConfig[];
   /** seconds of silence before a liveness check (RFC 7296 §2.4); 0 = off */
   dpdDelaySeconds: number;
+  /** racoon dpd_retry: seconds between unanswered liveness checks (default: the normal back-off) */
+  dpdRetrySeconds?: number;
+  /** racoon dpd_maxfail: liveness checks sent in all before the peer is declared dead */
+  dpdMaxFail?: number;
   /** offer RFC 7383 fragmentation */
   fragmentation: boolean;
   /** fragment IKE_AUTH (and later) messages larger than this many octets (RFC 7383 §2.5.1) */

@@ -15,6 +15,7 @@ import type { PfKeyMessage } from '../../pfkey/types';
 import { Endpoint, NAT_KEEPALIVE, classifyUdpPayload, floatPorts, frameIkeMessage } from '../common/natt';
 import { DEFAULT_RETRANSMIT, RetransmitPolicy, retransmitDelay } from '../common/retransmit';
 import {
+  EsnId,
   ExchangeType,
   HeaderFlag,
   IKE_HEADER_BYTES,
@@ -83,6 +84,12 @@ export interface Ikev2EngineOptions {
    * them from any REGISTER message it is fed. Unknown = every algorithm is offered.
    */
   kernelAlgorithms?: KernelAlgorithms;
+  /**
+   * why the kernel behind the PF_KEY socket cannot install Extended Sequence
+   * Numbers (RFC 4303 §2.2.1), if it cannot; the ESN transform is then neither
+   * offered nor accepted. null/absent: ESN SAs can be installed (SADB_X_SAFLAGS_ESN).
+   */
+  esnUnsupported?: string | null;
 }
 
 export interface Ikev2LogEvent {
@@ -109,6 +116,14 @@ export interface ChildSaInfo {
   outboundSpi: number;
   state: string;
 }
+/** A peer whose IKE SA was deleted because it stopped answering (pollDeadPeers). */
+export interface DeadPeer {
+  serial: number;
+  peer: string;
+  local: Endpoint;
+  remote: Endpoint;
+}
+
 export interface IkeSaInfo {
   serial: number;
   peer: string;
@@ -157,6 +172,8 @@ export class Ikev2Engine implements Services {
   private readonly cookieSecret: Buffer;
   private readonly debugLogs: () => boolean;
   private kernelAlgorithms: KernelAlgorithms | null;
+  private deadPeers: DeadPeer[] = [];
+  private readonly esnUnsupported: string | null;
   /** "child name|algorithm" pairs already reported as not installable */
   private readonly reportedUninstallable = new Set<string>();
 
@@ -174,6 +191,7 @@ export class Ikev2Engine implements Services {
     this.cookieSecret = this.random.bytes(32);
     this.debugLogs = opts.debugLogs ?? (() => true);
     this.kernelAlgorithms = opts.kernelAlgorithms ?? null;
+    this.esnUnsupported = opts.esnUnsupported ?? null;
   }
 
   // =====================================================================
@@ -361,16 +379,22 @@ export class Ikev2Engine implements Services {
     for (const sa of [...this.sas.values()]) {
       const a = sa.active;
       if (a?.packets && now >= a.deadline) {
-        if (a.retransmits >= this.retransmitPolicy.tries) {
+        const policy = this.policyFor(sa, a.tasks);
+        if (a.retransmits >= policy.tries) {
           this.log('error', `giving up after ${a.retransmits} retransmissions of ${exchangeName(a.exchangeType)} request`, sa, { messageId: a.messageId });
           if (sa.state === 'connecting' && sa.role === 'initiator') this.log('error', 'phase1 negotiation failed due to time up', sa);
+          if (sa.state === 'established') {
+            // RFC 7296 §2.4: an exchange that is never answered means the peer is dead (racoon's words)
+            this.log('error', `DPD: remote (ISAKMP-SA spi=${formatIkeSpi(sa.spiI)}:${formatIkeSpi(sa.spiR)}) seems to be dead.`, sa, { dpd: 'dead' });
+            this.deadPeers.push({ serial: sa.serial, peer: sa.peer.name, local: { ...sa.local }, remote: { ...sa.remote } });
+          }
           this.destroyIkeSa(sa, 'peer did not answer');
           continue;
         }
         a.retransmits++;
         this.log('info', `retransmit ${a.retransmits} of request with message ID ${a.messageId}`, sa, { exchange: exchangeName(a.exchangeType), messageId: a.messageId });
         this.send(sa, a.packets);
-        a.deadline = now + retransmitDelay(this.retransmitPolicy, a.retransmits);
+        a.deadline = now + retransmitDelay(policy, a.retransmits);
       }
       if (sa.role === 'responder' && sa.state === 'connecting' && now >= sa.halfOpenDeadline) {
         this.destroyIkeSa(sa, 'half-open IKE_SA timed out');
@@ -788,6 +812,30 @@ export class Ikev2Engine implements Services {
     this.tryBuildRequest(sa);
   }
 
+  /**
+   * The retransmission schedule of a request: a liveness check uses racoon's
+   * dpd_retry (seconds between tries, not backed off) and dpd_maxfail (tries in
+   * all) when configured; everything else the engine's policy (RFC 7296 §2.1).
+   */
+  private policyFor(sa: IkeSa, tasks: Task[]): RetransmitPolicy {
+    const retry = sa.peer.dpdRetrySeconds;
+    const maxfail = sa.peer.dpdMaxFail;
+    if (tasks.some((t) => t.kind === 'ike_dpd') && retry !== undefined && maxfail !== undefined && retry > 0 && maxfail > 0)
+      return { timeoutMs: retry * 1000, base: 1, tries: maxfail - 1 };
+    return this.retransmitPolicy;
+  }
+
+  /**
+   * Peers found dead since the last call (an exchange on an established IKE SA
+   * went unanswered, RFC 7296 §2.4), whose IKE SA and CHILD_SAs are deleted:
+   * the daemon fires racoon's phase1_dead hook for them.
+   */
+  pollDeadPeers(): DeadPeer[] {
+    const d = this.deadPeers;
+    this.deadPeers = [];
+    return d;
+  }
+
   private tryBuildRequest(sa: IkeSa): void {
     const a = sa.active;
     if (!a || a.packets || a.tasks.some((t) => t.pending?.())) return;
@@ -796,7 +844,7 @@ export class Ikev2Engine implements Services {
     const packets = this.encode(sa, a.exchangeType, a.messageId, false, out);
     if (a.exchangeType === ExchangeType.IKE_SA_INIT) sa.initRequest = packets[0];
     a.packets = packets;
-    a.deadline = this.clock + retransmitDelay(this.retransmitPolicy, 0);
+    a.deadline = this.clock + retransmitDelay(this.policyFor(sa, a.tasks), 0);
     if (this.debugLogs()) this.log('debug', `sending ${exchangeName(a.exchangeType)} request ${a.messageId} [ ${describePayloads(out)} ]`, sa, { messageId: a.messageId, exchange: exchangeName(a.exchangeType) });
     this.send(sa, packets);
   }
@@ -911,16 +959,25 @@ export class Ikev2Engine implements Services {
   }
 
   childProposalsFor(sa: IkeSa, child: ChildConfig): ChildProposalConfig[] {
-    if (!this.kernelAlgorithms) return child.proposals;
-    const { proposals, refused } = installableChildProposals(child.proposals, this.crypto, this.kernelAlgorithms);
-    for (const r of refused) {
-      const key = `${child.name}|${r}`;
-      if (this.reportedUninstallable.has(key)) continue;
-      if (this.reportedUninstallable.size > 1024) this.reportedUninstallable.clear();
-      this.reportedUninstallable.add(key);
-      this.log('warn', `CHILD_SA ${child.name}: ESP algorithm ${r} is not supported by the kernel (not in its SADB_REGISTER list): neither offered nor accepted`, sa);
+    let list = child.proposals;
+    if (this.esnUnsupported !== null && list.some((p) => p.esn.includes(EsnId.ESN))) {
+      // RFC 7296 §3.3.2: offer (and accept) only NO_ESN; a proposal allowing nothing else goes
+      list = list.filter((p) => p.esn.length === 0 || p.esn.includes(EsnId.NO_ESN)).map((p) => ({ ...p, esn: [EsnId.NO_ESN] }));
+      this.reportOnce(sa, child, 'ESN', `CHILD_SA ${child.name}: Extended Sequence Numbers are neither offered nor accepted: ${this.esnUnsupported}`);
     }
+    if (!this.kernelAlgorithms) return list;
+    const { proposals, refused } = installableChildProposals(list, this.crypto, this.kernelAlgorithms);
+    for (const r of refused)
+      this.reportOnce(sa, child, r, `CHILD_SA ${child.name}: ESP algorithm ${r} is not supported by the kernel (not in its SADB_REGISTER list): neither offered nor accepted`);
     return proposals;
+  }
+
+  private reportOnce(sa: IkeSa, child: ChildConfig, what: string, msg: string): void {
+    const key = `${child.name}|${what}`;
+    if (this.reportedUninstallable.has(key)) return;
+    if (this.reportedUninstallable.size > 1024) this.reportedUninstallable.clear();
+    this.reportedUninstallable.add(key);
+    this.log('warn', msg, sa);
   }
 
   peerConfigs(): readonly Ikev2PeerConfig[] {

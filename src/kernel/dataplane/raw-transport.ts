@@ -37,13 +37,29 @@ export interface RawTransportCounters {
 
 export class RawIpTransport {
   readonly counters: RawTransportCounters = { sent: 0, sendErrors: 0, receivedEsp: 0, receivedAh: 0, notDelivered: 0 };
-  private sockets!: RawIpSockets;
+  /** One set of sockets per open(): the addresses given at start, then one per addAddress(). */
+  private readonly sets: { specs: readonly RawSocketSpec[]; sockets: RawIpSockets }[] = [];
 
   private constructor(
     private readonly plane: DataPlane,
-    private readonly specs: readonly RawSocketSpec[],
     private readonly log: Logger,
   ) {}
+
+  private static specsFor(addresses: readonly string[]): RawSocketSpec[] {
+    return addresses.flatMap((address) => [
+      { protocol: IPPROTO_ESP, address },
+      { protocol: IPPROTO_AH, address },
+    ]);
+  }
+
+  private openSet(specs: readonly RawSocketSpec[]): void {
+    const sockets = RawIpSockets.open(
+      specs,
+      (d) => this.receive(specs, d),
+      (err) => this.log.warn({ err: err.message }, 'raw IP socket error'),
+    );
+    this.sets.push({ specs, sockets });
+  }
 
   /**
    * Raw ESP and AH sockets on each address ('0.0.0.0' / '::' for all of a
@@ -53,17 +69,9 @@ export class RawIpTransport {
    * own initiative) are logged and return null too.
    */
   static open(plane: DataPlane, addresses: readonly string[], log: Logger, opts: { optional?: boolean } = {}): RawIpTransport | null {
-    const specs: RawSocketSpec[] = addresses.flatMap((address) => [
-      { protocol: IPPROTO_ESP, address },
-      { protocol: IPPROTO_AH, address },
-    ]);
-    const t = new RawIpTransport(plane, specs, log);
+    const t = new RawIpTransport(plane, log);
     try {
-      t.sockets = RawIpSockets.open(
-        specs,
-        (d) => t.receive(d),
-        (err) => log.warn({ err: err.message }, 'raw IP socket error'),
-      );
+      t.openSet(RawIpTransport.specsFor(addresses));
     } catch (err) {
       if (err instanceof RawSocketError && err.permission) {
         log.warn(
@@ -82,6 +90,28 @@ export class RawIpTransport {
     return t;
   }
 
+  /**
+   * Raw sockets on one more local address (a MIGRATE moved us to a care-of
+   * address racoon did not listen on at start): true when they were opened,
+   * false when a socket (or a wildcard one) of that family already receives
+   * for it or the address cannot be bound (logged).
+   */
+  addAddress(address: string): boolean {
+    const family = address.includes(':') ? 6 : 4;
+    const covered = this.sets.some((set) =>
+      set.specs.some((sp) => (sp.address.includes(':') ? 6 : 4) === family && (sp.address === address || sp.address === '0.0.0.0' || sp.address === '::')),
+    );
+    if (covered) return false;
+    try {
+      this.openSet(RawIpTransport.specsFor([address]));
+    } catch (err) {
+      this.log.warn({ address, err: err instanceof Error ? err.message : String(err) }, 'raw ESP/AH sockets could not be opened on a new local address');
+      return false;
+    }
+    this.log.info({ address, protocols: ['esp', 'ah'] }, 'raw ESP/AH sockets open on a new local address');
+    return true;
+  }
+
   /** Send a whole outer IP packet (ESP or AH as the outermost header). */
   sendRaw(packet: Buffer): void {
     const ip = parseIp(packet);
@@ -90,15 +120,24 @@ export class RawIpTransport {
       return;
     }
     const family = ip.value.family;
-    const index = this.specs.findIndex((s) => (s.address.includes(':') ? 6 : 4) === family);
-    if (index < 0) {
+    // HDRINCL: the packet carries its own source address, so any socket of the family sends it.
+    let set: (typeof this.sets)[number] | undefined;
+    let index = -1;
+    for (const candidate of this.sets) {
+      index = candidate.specs.findIndex((sp) => (sp.address.includes(':') ? 6 : 4) === family);
+      if (index >= 0) {
+        set = candidate;
+        break;
+      }
+    }
+    if (!set || index < 0) {
       this.counters.sendErrors++;
       this.log.debug({ family }, 'no raw socket of this family');
       return;
     }
     const dst = formatIp(ip.value.header.dst);
     try {
-      this.sockets.send(index, packet.subarray(0, ip.value.totalLength), dst);
+      set.sockets.send(index, packet.subarray(0, ip.value.totalLength), dst);
       this.counters.sent++;
     } catch (err) {
       this.counters.sendErrors++;
@@ -106,8 +145,8 @@ export class RawIpTransport {
     }
   }
 
-  private receive(d: RawDatagram): void {
-    const spec = this.specs[d.index];
+  private receive(specs: readonly RawSocketSpec[], d: RawDatagram): void {
+    const spec = specs[d.index];
     if (!spec) return;
     if (spec.protocol === IPPROTO_ESP) this.counters.receivedEsp++;
     else this.counters.receivedAh++;
@@ -123,7 +162,7 @@ export class RawIpTransport {
     if (!r.ok) this.counters.notDelivered++;
   }
 
-  close(): Promise<void> {
-    return this.sockets.close();
+  async close(): Promise<void> {
+    await Promise.all(this.sets.splice(0).map((set) => set.sockets.close()));
   }
 }

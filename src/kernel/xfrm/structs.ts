@@ -627,6 +627,52 @@ function readWithKey<H extends { algKeyLen: number }>(def: StructDef<H>, buf: Bu
   return { ...head, key: Buffer.from(buf.subarray(def.size, def.size + keyBytes)) };
 }
 
+/**
+ * struct xfrm_replay_state_esn (include/uapi/linux/xfrm.h, XFRMA_REPLAY_ESN_VAL):
+ * the 64-bit sequence state of an XFRM_STATE_ESN SA (RFC 4303 §2.2.1), then
+ * bmp_len __u32 words of replay bitmap.
+ */
+export interface XfrmReplayStateEsnHead {
+  bmpLen: number;
+  oseq: number;
+  seq: number;
+  oseqHi: number;
+  seqHi: number;
+  replayWindow: number;
+}
+export type XfrmReplayStateEsn = XfrmReplayStateEsnHead & { bmp: number[] };
+
+export const XFRM_REPLAY_STATE_ESN: StructDef<XfrmReplayStateEsnHead> = {
+  name: 'xfrm_replay_state_esn',
+  size: 24,
+  fields: {
+    bmpLen: { offset: 0, kind: 'u32' },
+    oseq: { offset: 4, kind: 'u32' },
+    seq: { offset: 8, kind: 'u32' },
+    oseqHi: { offset: 12, kind: 'u32' },
+    seqHi: { offset: 16, kind: 'u32' },
+    replayWindow: { offset: 20, kind: 'u32' },
+  },
+};
+
+function encodeReplayEsn(v: XfrmReplayStateEsn): Buffer {
+  if (v.bmp.length !== v.bmpLen) throw new XfrmEncodeError(`xfrm_replay_state_esn: bmp_len ${v.bmpLen} but ${v.bmp.length} bitmap words`);
+  const { bmp, ...head } = v;
+  const words = Buffer.alloc(4 * bmp.length);
+  bmp.forEach((w, i) => words.writeUInt32LE(w >>> 0, 4 * i));
+  return Buffer.concat([encodeStruct(XFRM_REPLAY_STATE_ESN, head), words]);
+}
+
+function decodeReplayEsn(buf: Buffer, base: number): XfrmReplayStateEsn | XfrmDecodeError {
+  const head = decodeStruct(XFRM_REPLAY_STATE_ESN, buf, 0, base);
+  if (head instanceof XfrmDecodeError) return head;
+  if (buf.length < 24 + 4 * head.bmpLen)
+    return new XfrmDecodeError(base, 'attr-short', `xfrm_replay_state_esn says bmp_len ${head.bmpLen} but only ${buf.length - 24} bitmap bytes follow`);
+  const bmp: number[] = [];
+  for (let i = 0; i < head.bmpLen; i++) bmp.push(buf.readUInt32LE(24 + 4 * i));
+  return { ...head, bmp };
+}
+
 /* ---- netlink attributes: one table --------------------------------------- */
 
 /** The attributes tanuki reads or writes, by name. */
@@ -656,6 +702,7 @@ export interface XfrmAttrs {
   proto?: number;
   saExtraFlags?: number;
   ifId?: number;
+  replayEsnVal?: XfrmReplayStateEsn;
 }
 
 interface AttrCodec<V> {
@@ -749,6 +796,7 @@ export const XFRM_ATTR_TABLE: { [K in keyof XfrmAttrs]-?: AttrCodec<NonNullable<
   },
   saExtraFlags: u32Attr(XfrmAttr.SA_EXTRA_FLAGS),
   ifId: u32Attr(XfrmAttr.IF_ID),
+  replayEsnVal: { type: XfrmAttr.REPLAY_ESN_VAL, encode: (v) => [encodeReplayEsn(v)], decode: (b, base) => decodeReplayEsn(b, base) },
 };
 
 const ATTR_ORDER = Object.keys(XFRM_ATTR_TABLE) as (keyof XfrmAttrs)[];

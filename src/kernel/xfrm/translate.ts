@@ -56,6 +56,7 @@ import {
   IPSEC_PROTO_ANY,
   XFRM_INF,
   XFRM_STATE_DECAP_DSCP,
+  XFRM_STATE_ESN,
   XFRM_STATE_NOECN,
   XFRM_STATE_NOPMTUDISC,
   XFRM_STATE_ALIGN4,
@@ -466,12 +467,16 @@ export function spdIdToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsg
 
 /* ---- SAs ----------------------------------------------------------------- */
 
+/** include/uapi/linux/xfrm.h XFRMA_REPLAY_ESN_MAX: the largest ESN replay window (bits) XFRM accepts. */
+const ESN_MAX_REPLAY_WINDOW = 4096;
+
 function saFlagsToXfrm(flags: number): number {
   let f = 0;
   if (flags & SadbSaFlags.X_NOECN) f |= XFRM_STATE_NOECN;
   if (flags & SadbSaFlags.X_DECAP_DSCP) f |= XFRM_STATE_DECAP_DSCP;
   if (flags & SadbSaFlags.X_NOPMTUDISC) f |= XFRM_STATE_NOPMTUDISC;
   if (flags & SadbSaFlags.X_ALIGN4) f |= XFRM_STATE_ALIGN4;
+  if (flags & SadbSaFlags.X_ESN) f |= XFRM_STATE_ESN;
   return f;
 }
 
@@ -481,6 +486,7 @@ function xfrmFlagsToSa(f: number): number {
   if (f & XFRM_STATE_DECAP_DSCP) flags |= SadbSaFlags.X_DECAP_DSCP;
   if (f & XFRM_STATE_NOPMTUDISC) flags |= SadbSaFlags.X_NOPMTUDISC;
   if (f & XFRM_STATE_ALIGN4) flags |= SadbSaFlags.X_ALIGN4;
+  if (f & XFRM_STATE_ESN) flags |= SadbSaFlags.X_ESN;
   return flags;
 }
 
@@ -543,6 +549,8 @@ export function saAddToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsg
   if (proto === null) return fail(Errno.EINVAL, `satype ${msg.satype} is not AH, ESP or IPCOMP`);
   if (!sa || !addressSrc || !addressDst) return fail(Errno.EINVAL, 'ADD/UPDATE needs SA, ADDRESS_SRC and ADDRESS_DST');
   if (sa.spi === 0) return fail(Errno.EINVAL, 'SPI 0 is reserved (RFC 4303 §2.1)');
+  // RFC 4304 ESN needs XFRM_STATE_ESN + XFRMA_REPLAY_ESN_VAL, not mapped yet: refuse rather than install a non-ESN SA
+  if (sa.flags & SadbSaFlags.X_ESN) return fail(Errno.EOPNOTSUPP, 'ESN SAs (SADB_X_SAFLAGS_ESN) are not supported by the xfrm backend yet');
   if (addressSrc.addr.family !== addressDst.addr.family) return fail(Errno.EINVAL, 'ADDRESS_SRC and ADDRESS_DST have different address families');
   if (!addrBytes(addressSrc.addr) || !addrBytes(addressDst.addr)) return fail(Errno.EINVAL, 'ADDRESS_SRC/DST is not a valid address');
   const family = addressSrc.addr.family;
@@ -582,6 +590,14 @@ export function saAddToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsg
     replayWindow: Math.min(sa.replay, 32),
     flags: saFlagsToXfrm(sa.flags),
   };
+  if (sa.flags & SadbSaFlags.X_ESN) {
+    // SADB_X_SAFLAGS_ESN (RFC 4303 §2.2.1): XFRM keeps 64-bit sequence state in XFRMA_REPLAY_ESN_VAL;
+    // the kernel needs a non-zero window there (xfrm_user.c verify_replay / xfrm_init_replay)
+    const window = Math.min(sa.replay > 0 ? sa.replay : 32, ESN_MAX_REPLAY_WINDOW);
+    const bmpLen = Math.ceil(window / 32);
+    attrs.replayEsnVal = { bmpLen, oseq: 0, seq: 0, oseqHi: 0, seqHi: 0, replayWindow: window, bmp: new Array<number>(bmpLen).fill(0) };
+    info.replayWindow = 0;
+  }
   return ok({ type: msg.type === SadbMsgType.UPDATE ? XfrmMsgType.UPDSA : XfrmMsgType.NEWSA, body: info, attrs });
 }
 
@@ -668,7 +684,7 @@ export function saToPfKey(
   const hasAlg = !!(attrs.algAuthTrunc || attrs.algAuth || attrs.algAead || attrs.algCrypt || attrs.algComp);
   const sa: SadbSa = {
     spi: info.id.spi,
-    replay: info.replayWindow,
+    replay: attrs.replayEsnVal?.replayWindow ?? info.replayWindow,
     state: hasAlg ? SadbSaState.MATURE : SadbSaState.LARVAL,
     auth,
     encrypt,

@@ -109,6 +109,8 @@ describe.each(['rsa', 'ec'] as const)('two tanuki daemons, IKEv2 with %s certifi
     expect(spi(dump(left), left.addr, right.addr)).toBe(spi(dump(right), left.addr, right.addr));
     expect(spi(dump(right), right.addr, left.addr)).toBe(spi(dump(left), right.addr, left.addr));
     expect(dump(left)).toMatch(kind === 'rsa' ? /E: 20  / : /E: chacha20-poly1305  /);
+    // both daemons allow ESN (RFC 7296 §3.3.2): installed with SADB_X_SAFLAGS_ESN
+    expect(dump(right)).toMatch(/flags=0x00000400/);
     const rlog = readFileSync(join(right.dir, 'racoon.log'), 'utf8');
     // the responder saw our certificate and CA hint, and chose the configuration by the certificate identity
     expect(rlog).toMatch(/received IKE_AUTH request 1 \[ IDi CERT CERTREQ N\(INITIAL_CONTACT\) IDr AUTH/);

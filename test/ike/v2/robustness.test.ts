@@ -1,5 +1,5 @@
 import { ExchangeType, NotifyType, PayloadType } from '../../../src/ike/v2/constants';
-import { generateMessage, parseHeader, parseMessage } from '../../../src/ike/v2/payloads';
+import { generateMessage, notify, parseHeader, parseMessage } from '../../../src/ike/v2/payloads';
 import type { IkeSa } from '../../../src/ike/v2/ike-sa';
 import { VirtualNet } from '../helpers/harness';
 import { pskPair } from '../helpers/configs';
@@ -65,6 +65,51 @@ describe('IKEv2 responder robustness', () => {
     // half-open SAs time out (30 s)
     B.engine.handleTimer(31_000);
     expect(B.engine.ikeSas()).toEqual([]);
+  });
+
+  it('initiators that do return the COOKIE (real addresses, 1,000 of them) are capped at maxHalfOpen, then time out; a legitimate initiator gets through afterwards', () => {
+    const net = new VirtualNet();
+    const { a, b } = pskPair({ dh: [19] });
+    b.remote.address = '%any';
+    const B = net.add('B', '10.99.0.2', [b], { cookieThreshold: 10, maxHalfOpen: 200 });
+    const A = net.add('A', '10.99.0.1', [a]);
+    A.engine.initiate('v2psk', 0);
+    const req = A.engine.pollActions().find((x) => x.kind === 'datagram');
+    if (!req || req.kind !== 'datagram') throw new Error('no request');
+    A.engine.deleteIkeSa(A.engine.ikeSas()[0].serial, 0);
+    A.engine.pollActions();
+    const template = parseMessage(req.data);
+    if (!template.ok) throw new Error('template');
+    let maxSeen = 0;
+    let dropped = 0;
+    for (let i = 0; i < 1000; i++) {
+      const from = { address: `203.0.${(i >> 8) & 0xff}.${i & 0xff}`, port: 500 };
+      const h = { ...template.value.header, spiI: BigInt(i + 1) };
+      B.engine.receiveDatagram(generateMessage(h, template.value.payloads), from, { address: '10.99.0.2', port: 500 }, 1000);
+      const reply = B.engine.pollActions().find((x) => x.kind === 'datagram');
+      if (!reply) dropped++; // over the cap: dropped before any work (no COOKIE computed, no state)
+      const p = reply && reply.kind === 'datagram' ? parseMessage(reply.data) : null;
+      const first = p?.ok ? p.value.payloads[0] : undefined;
+      if (first?.type === PayloadType.NOTIFY && first.notifyType === NotifyType.COOKIE) {
+        // RFC 7296 §2.6: the initiator repeats its request with the COOKIE first
+        B.engine.receiveDatagram(generateMessage(h, [notify(NotifyType.COOKIE, first.data), ...template.value.payloads]), from, { address: '10.99.0.2', port: 500 }, 1000);
+        B.engine.pollActions();
+      }
+      maxSeen = Math.max(maxSeen, B.engine.ikeSas().length);
+    }
+    expect(maxSeen).toBe(200);
+    expect(dropped).toBe(1000 - 200);
+    // charon's 30 s half-open timeout frees them all; then a real initiator completes
+    B.engine.handleTimer(32_000);
+    expect(B.engine.ikeSas()).toEqual([]);
+    const net2 = new VirtualNet();
+    net2.nodes.push(B);
+    const { a: a2 } = pskPair({ dh: [19] });
+    const A2 = net2.add('A2', '10.99.0.1', [a2]);
+    net2.now = 33_000;
+    A2.engine.initiate('v2psk', 33_000);
+    net2.pump();
+    expect(A2.engine.ikeSas()[0]?.state).toBe('established');
   });
 
   it('an initiator completes the COOKIE round trip when the responder demands it', () => {
