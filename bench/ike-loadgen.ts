@@ -60,6 +60,8 @@ export interface LoadgenResult {
   /** median and 99th percentile of the handshake latency (ms), timed part */
   latencyMs: { p50: number; p99: number };
   retransmits: number;
+  /** CPU seconds the generator itself used (to tell whether it, not the responder, was the limit) */
+  generatorCpuSeconds: number;
   /** first few error log lines of the generator, for diagnosis */
   errors: string[];
 }
@@ -148,6 +150,7 @@ export async function runLoad(o: LoadgenOptions): Promise<LoadgenResult> {
   const latencies: number[] = [];
   const errors: string[] = [];
   const t0 = Date.now();
+  const cpu0 = process.cpuUsage();
 
 
   return await new Promise<LoadgenResult>((resolve) => {
@@ -167,6 +170,10 @@ export async function runLoad(o: LoadgenOptions): Promise<LoadgenResult> {
         handshakesPerSecond: seconds > 0 ? timed / seconds : 0,
         latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
         retransmits,
+        generatorCpuSeconds: (() => {
+          const u = process.cpuUsage(cpu0);
+          return (u.user + u.system) / 1e6;
+        })(),
         errors,
       });
     };

@@ -235,7 +235,7 @@ export async function againstRacoon(dir: string): Promise<RoundResult> {
     // the lab's own addresses are 10.99.0.1 (charon end) and 10.99.0.2 (tanuki end)
     const racoon = spawn(
       'ip',
-      ['netns', 'exec', lab.nsTanuki, process.execPath, ...profileFlags(dir), join(PROJECT_ROOT, 'bin', 'racoon'), '-F', '-f', join(dir, 'racoon.conf'), '-l', join(dir, 'racoon.log'), '--socket', lab.pfkeySocket, '--pid-file', join(dir, 'racoon.pid')],
+      ['netns', 'exec', lab.nsTanuki, process.execPath, ...profileFlags(dir), join(PROJECT_ROOT, 'bin', 'racoon'), ...(process.env.BENCH_RACOON_ARGS ?? '').split(' ').filter(Boolean), '-F', '-f', join(dir, 'racoon.conf'), '-l', join(dir, 'racoon.log'), '--socket', lab.pfkeySocket, '--pid-file', join(dir, 'racoon.pid')],
       { stdio: 'ignore' },
     );
     lab.racoon = racoon;

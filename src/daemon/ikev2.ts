@@ -316,9 +316,9 @@ export class Ikev2Keying extends SansIoKeying {
   }
 
   /**
-   * After each engine step: an IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along.
-   * A dead peer's EVT_PHASE1_DPD_TIMEOUT (→ phase1_dead) is announced by SansIoKeying.trackEvents from the
-   * engine's own list of dead peers (RFC 7296 §2.4; pollDeadPeerEnds below), before the phase 1 goes down.
+   * racoon's EVT_PHASE1_DPD_TIMEOUT (→ the phase1_dead hook) for a peer the engine found dead
+   * (RFC 7296 §2.4) is announced by SansIoKeying.trackEvents from the engine's own list of dead
+   * peers (pollDeadPeerEnds), right before that phase 1's PHASE1_DOWN.
    */
   protected override readonly reportsDeadPeers = true;
 
@@ -326,8 +326,12 @@ export class Ikev2Keying extends SansIoKeying {
     return this.engine?.pollDeadPeers() ?? [];
   }
 
-  protected override pump(): void {
-    super.pump();
+  /**
+   * An IKE SA the peer moved (MOBIKE, NAT) takes its kernel SAs and policies along.
+   * Run after a burst of engine steps, not after each: it looks at every IKE SA
+   * (docs/ikev2.md "Performance").
+   */
+  protected override afterBurst(): void {
     if (!this.migrations) return;
     const moves = this.migrations.followPeerMoves(this.engine.ikeSas(), this.spd, { pid: this.ctx.pfkey.pid, seq: () => this.migrateSeq++ });
     for (const m of moves) this.ctx.pfkey.send(m);

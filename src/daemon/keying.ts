@@ -172,9 +172,13 @@ export abstract class SansIoKeying implements KeyingEngine {
     if (this.housekeeping) clearTimeout(this.housekeeping);
     this.housekeeping = null;
     this.trackEvents();
+    this.afterBurst();
     // An armed timer fires within TIMER_SLICE_MS and recomputes the next deadline then.
     if (!this.timer) this.arm();
   }
+
+  /** Work over all IKE SAs a subclass wants done after a burst of datagrams (not per datagram). */
+  protected afterBurst(): void {}
 
   private act(a: EngineAction): void {
     switch (a.kind) {

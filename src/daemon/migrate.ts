@@ -114,6 +114,7 @@ export type MigrateOutcome =
     };
 
 function same(a: string, b: string): boolean {
+  if (a === b) return true; // the common case, without parsing (followPeerMoves runs over every IKE SA)
   const x = parseIp(a);
   const y = parseIp(b);
   return !!x && !!y && x.equals(y);

@@ -145,9 +145,24 @@ export function signedOctets(prf: PrfLike, realMessage: Buffer, peerNonce: Buffe
   return Buffer.concat([realMessage, peerNonce, prf.compute(skP, idBody)]);
 }
 
+/**
+ * prf(Shared Secret, "Key Pad for IKEv2") depends only on the PRF and the PSK:
+ * remembered per PRF object and PSK buffer (both live as long as their
+ * configuration), so a responder does not recompute it twice per handshake.
+ */
+const PAD_KEYS = new WeakMap<PrfLike, WeakMap<Buffer, Buffer>>();
+
+function padKey(prf: PrfLike, psk: Buffer): Buffer {
+  let byPsk = PAD_KEYS.get(prf);
+  if (!byPsk) PAD_KEYS.set(prf, (byPsk = new WeakMap()));
+  let k = byPsk.get(psk);
+  if (!k) byPsk.set(psk, (k = prf.compute(psk, KEY_PAD_FOR_IKEV2)));
+  return k;
+}
+
 /** RFC 7296 §2.15: AUTH = prf( prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>). */
 export function pskAuth(prf: PrfLike, psk: Buffer, octets: Buffer): Buffer {
-  return prf.compute(prf.compute(psk, KEY_PAD_FOR_IKEV2), octets);
+  return prf.compute(padKey(prf, psk), octets);
 }
 
 /** The ID payload body as signed (RFC 7296 §2.15 RestOfInitIDPayload). */
