@@ -23,9 +23,8 @@
  *     lifetime 24 s) makes the MN negotiate a new IKE SA from the new CoA:
  *     a second IKE_SA_INIT, from 10.78.0.3, answered by the HA.
  *
- * The data plane runs ESP-in-UDP on the daemons' NAT-T sockets (`--no-raw`):
- * the daemon binds those on a MIGRATE's new address, but the raw ESP sockets
- * (docs/dataplane.md) are opened on the listen addresses at start only.
+ * The daemons bind their IKE, NAT-T and raw ESP sockets (docs/dataplane.md)
+ * on the MIGRATE's new address.
  *
  * Needs `npm run build` (dist/ for bin/*) and root (ip netns).
  */
@@ -144,7 +143,7 @@ class Mip6Lab {
       chmodSync(join(s.dir, 'psk.txt'), 0o600);
       s.proc = spawn(
         'ip',
-        ['netns', 'exec', s.ns, process.execPath, bin('racoon'), '-F', '-d', '-f', join(s.dir, 'racoon.conf'), '-l', join(s.dir, 'racoon.log'), '--socket', sock(s), '--pid-file', join(s.dir, 'racoon.pid'), '--host', s.host, '--no-raw'],
+        ['netns', 'exec', s.ns, process.execPath, bin('racoon'), '-F', '-d', '-f', join(s.dir, 'racoon.conf'), '-l', join(s.dir, 'racoon.log'), '--socket', sock(s), '--pid-file', join(s.dir, 'racoon.pid'), '--host', s.host],
         { stdio: 'ignore' },
       );
     }
