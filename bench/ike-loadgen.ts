@@ -21,7 +21,7 @@
  * prints one LoadgenResult as JSON on stdout (bench/ikev2-udp.ts starts it
  * inside a network namespace).
  */
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { IdType } from '../src/ike/v2/constants';
 import { tsFromCidr, type Ikev2PeerConfig } from '../src/ike/v2/config';
@@ -30,6 +30,8 @@ import { registryCryptoPort } from '../src/ike/v2/crypto-registry-port';
 import { Ikev2Engine, type Ikev2Action } from '../src/ike/v2/engine';
 import { SadbMsgType } from '../src/pfkey/constants';
 import type { PfKeyMessage } from '../src/pfkey/types';
+
+const NATT_PORT = 4500; // RFC 3948 §2
 
 export interface LoadgenOptions {
   local: { address: string; port: number };
@@ -119,15 +121,22 @@ export async function runLoad(o: LoadgenOptions): Promise<LoadgenResult> {
     random: { bytes: (n) => randomBytes(n) },
     pid: process.pid,
     retransmit: { timeoutMs: 2000, base: 1.8, tries: 3 },
+    debugLogs: () => false,
   });
-  const socket = createSocket({ type: 'udp4' });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(o.local.port, o.local.address, () => resolve());
-  });
-  // enough socket buffer for a burst of responses
-  socket.setRecvBufferSize(4 << 20);
-  socket.setSendBufferSize(4 << 20);
+  // the IKE port and the NAT-T port: a responder may float to 4500 (charon with
+  // kernel-libipsec fakes a NAT to force UDP-encapsulated ESP, RFC 3948)
+  const sockets = new Map<number, Socket>();
+  for (const port of [o.local.port, NATT_PORT]) {
+    const socket = createSocket({ type: 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, o.local.address, () => resolve());
+    });
+    // enough socket buffer for a burst of responses
+    socket.setRecvBufferSize(4 << 20);
+    socket.setSendBufferSize(4 << 20);
+    sockets.set(port, socket);
+  }
 
   let nextSpi = 0x1000;
   let started = 0;
@@ -140,6 +149,7 @@ export async function runLoad(o: LoadgenOptions): Promise<LoadgenResult> {
   const errors: string[] = [];
   const t0 = Date.now();
 
+
   return await new Promise<LoadgenResult>((resolve) => {
     let finished = false;
     const finish = () => {
@@ -149,7 +159,7 @@ export async function runLoad(o: LoadgenOptions): Promise<LoadgenResult> {
       const seconds = Number(process.hrtime.bigint() - timedStart) / 1e9;
       const timed = Math.max(0, completed - o.warmup);
       latencies.sort((a, b) => a - b);
-      socket.close();
+      for (const socket of sockets.values()) socket.close();
       resolve({
         completed,
         failed,
@@ -179,21 +189,24 @@ export async function runLoad(o: LoadgenOptions): Promise<LoadgenResult> {
     };
     const act = (actions: Ikev2Action[]): void => {
       for (const a of actions) {
-        if (a.kind === 'datagram') socket.send(a.data, a.to.port, a.to.address);
+        if (a.kind === 'datagram') (sockets.get(a.from.port) ?? sockets.get(o.local.port)!).send(a.data, a.to.port, a.to.address);
         else if (a.kind === 'pfkey') kernel(a.msg);
         else if (a.kind === 'log') {
           const msg = a.event.msg;
           if (msg.startsWith('retransmit')) retransmits++;
           if (msg === 'CHILD_SA bench established') done(String(a.event.ikeSa ?? ''));
-          if (a.event.level === 'error') {
-            if (errors.length < 5) errors.push(msg);
-            if (/giving up|failed|AUTHENTICATION_FAILED|NO_PROPOSAL/.test(msg) && !/phase1 negotiation failed/.test(msg)) {
-              failed++;
-              if (completed + failed >= o.count) finish();
-            }
-          }
+          if (a.event.level === 'error') fail(String(a.event.ikeSa ?? ''), msg);
         }
       }
+    };
+    /** Any error of a handshake still under way (one per IKE SA: giving up also logs "phase1 negotiation failed"). */
+    const fail = (ikeSa: string, msg: string): void => {
+      const serial = Number(/\[(\d+)\]$/.exec(ikeSa)?.[1]);
+      if (!startedAt.has(serial)) return;
+      startedAt.delete(serial);
+      failed++;
+      if (errors.length < 5) errors.push(msg);
+      if (completed + failed >= o.count) finish();
     };
     const startMore = (): void => {
       while (!finished && started < o.count && started - completed - failed < o.concurrency) {
@@ -202,11 +215,12 @@ export async function runLoad(o: LoadgenOptions): Promise<LoadgenResult> {
         act(engine.pollActions());
       }
     };
-    socket.on('message', (msg, rinfo) => {
-      engine.receiveDatagram(msg, { address: rinfo.address, port: rinfo.port }, o.local, Date.now());
-      act(engine.pollActions());
-      startMore();
-    });
+    for (const [port, socket] of sockets)
+      socket.on('message', (msg, rinfo) => {
+        engine.receiveDatagram(msg, { address: rinfo.address, port: rinfo.port }, { address: o.local.address, port }, Date.now());
+        act(engine.pollActions());
+        startMore();
+      });
     const ticker = setInterval(() => {
       const now = Date.now();
       engine.handleTimer(now);

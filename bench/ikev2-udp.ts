@@ -26,7 +26,8 @@
  * responder spends two such operations per handshake (key pair + shared secret).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHARON, Lab, PROJECT_ROOT, cmd, sleep, track, waitFor } from '../src/interop/lab';
 import { STRONGSWAN_LOAD } from '../src/interop/scenario';
@@ -104,7 +105,7 @@ function strongswanConf(sockDir: string): string {
   block_threshold = 1000
   filelog {
     stderr {
-      default = 0
+      default = ${process.env.BENCH_CHARON_LOG ?? 0}
     }
   }
   syslog {
@@ -121,7 +122,7 @@ function strongswanConf(sockDir: string): string {
 `;
 }
 
-function swanctlConf(responder: string, generator: string): string {
+function swanctlConf(responder: string, generator: string, responderTs: string, generatorTs: string): string {
   return `connections {
   bench {
     version = 2
@@ -139,8 +140,8 @@ function swanctlConf(responder: string, generator: string): string {
     }
     children {
       bench {
-        local_ts = ${NET.responderTs}
-        remote_ts = ${NET.generatorTs}
+        local_ts = ${responderTs}
+        remote_ts = ${generatorTs}
         esp_proposals = aes128gcm16
         mode = tunnel
       }
@@ -173,13 +174,56 @@ function loadgenOptions(generator: string, responder: string): LoadgenOptions {
   };
 }
 
-function check(r: LoadgenResult, who: string): LoadgenResult {
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime (fields 14, 15)
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pid of the process named `comm` in namespace `ns`. */
+function pidIn(ns: string, comm: string): number | null {
+  for (const p of cmd('ip', ['netns', 'pids', ns]).stdout.split(/\s+/).filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm) return Number(p);
+    } catch {
+      /* gone */
+    }
+  }
+  return null;
+}
+
+export interface RoundResult extends LoadgenResult {
+  /** CPU seconds the responder process used during the generator's run */
+  responderCpuSeconds: number;
+  /** completed handshakes per CPU second of the responder: independent of other load on the machine */
+  handshakesPerCpuSecond: number;
+}
+
+/** Run the generator against the responder process `pid`, measuring the CPU time the responder spends. */
+async function measured(pid: number, run: () => Promise<LoadgenResult>): Promise<RoundResult> {
+  const before = cpuSeconds(pid);
+  const r = await run();
+  const cpu = cpuSeconds(pid) - before;
+  return { ...r, responderCpuSeconds: cpu, handshakesPerCpuSecond: r.completed / cpu };
+}
+
+function check<R extends LoadgenResult>(r: R, who: string): R {
   if (r.completed < COUNT) throw new Error(`${who}: only ${r.completed} of ${COUNT} handshakes completed (${r.failed} failed): ${r.errors.join('; ')}`);
   return r;
 }
 
+/** BENCH_RACOON_PROF=1: racoon writes a V8 CPU profile (--cpu-prof) into the round's directory at exit. */
+function profileFlags(dir: string): string[] {
+  return process.env.BENCH_RACOON_PROF ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+}
+
 /** One round against tanuki's racoon; the generator is at the "charon" end of the lab. */
-export async function againstRacoon(dir: string): Promise<LoadgenResult> {
+export async function againstRacoon(dir: string): Promise<RoundResult> {
   mkdirSync(dir, { recursive: true });
   const lab = new Lab(dir);
   const untrack = track(lab);
@@ -191,7 +235,7 @@ export async function againstRacoon(dir: string): Promise<LoadgenResult> {
     // the lab's own addresses are 10.99.0.1 (charon end) and 10.99.0.2 (tanuki end)
     const racoon = spawn(
       'ip',
-      ['netns', 'exec', lab.nsTanuki, process.execPath, join(PROJECT_ROOT, 'bin', 'racoon'), '-F', '-f', join(dir, 'racoon.conf'), '-l', join(dir, 'racoon.log'), '--socket', lab.pfkeySocket, '--pid-file', join(dir, 'racoon.pid')],
+      ['netns', 'exec', lab.nsTanuki, process.execPath, ...profileFlags(dir), join(PROJECT_ROOT, 'bin', 'racoon'), '-F', '-f', join(dir, 'racoon.conf'), '-l', join(dir, 'racoon.log'), '--socket', lab.pfkeySocket, '--pid-file', join(dir, 'racoon.pid')],
       { stdio: 'ignore' },
     );
     lab.racoon = racoon;
@@ -200,7 +244,15 @@ export async function againstRacoon(dir: string): Promise<LoadgenResult> {
     const pol = lab.setkey(['-c'], setkeyPolicies());
     if (pol.status !== 0) throw new Error(`setkey -c: ${pol.stderr.trim()}`);
     await sleep(300);
-    return check(await runGenerator(lab.nsCharon, dir, loadgenOptions(NET.generator, NET.responder)), 'racoon');
+    const pid = pidIn(lab.nsTanuki, 'node');
+    if (pid === null) throw new Error('racoon process not found in its namespace');
+    const r = check(await measured(pid, () => runGenerator(lab.nsCharon, dir, loadgenOptions(NET.generator, NET.responder))), 'racoon');
+    if (process.env.BENCH_RACOON_PROF) {
+      // let racoon delete its SAs and exit by itself, so that it writes the profile
+      racoon.kill('SIGTERM');
+      await waitFor(() => racoon.exitCode !== null || racoon.signalCode !== null, 120000, 'racoon exit');
+    }
+    return r;
   } finally {
     await lab.teardown();
     untrack();
@@ -208,16 +260,17 @@ export async function againstRacoon(dir: string): Promise<LoadgenResult> {
 }
 
 /** One round against charon (kernel-libipsec); charon sits at 10.99.0.1, so the roles of the addresses swap. */
-export async function againstCharon(dir: string): Promise<LoadgenResult> {
+export async function againstCharon(dir: string): Promise<RoundResult> {
   mkdirSync(dir, { recursive: true });
   const lab = new Lab(dir);
   const untrack = track(lab);
   try {
-    // the lab puts charon at 10.99.0.1: here the responder is at NET.generator's address and vice versa
+    // The lab puts charon at 10.99.0.1 with a host address in 10.1.0.0/24 (libipsec routes
+    // need a local address inside the local TS): addresses and selectors swap ends here.
     const responder = NET.generator;
     const generator = NET.responder;
     writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(lab.sockDir));
-    writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(responder, generator));
+    writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(responder, generator, NET.generatorTs, NET.responderTs));
     lab.up();
     const charon = lab.startCharon(join(dir, 'strongswan.conf'));
     await waitFor(() => lab.viciReady() || charon.exitCode !== null, 20000, 'charon vici socket');
@@ -225,7 +278,10 @@ export async function againstCharon(dir: string): Promise<LoadgenResult> {
     const load = lab.swanctlSync(['--load-all', '--file', join(dir, 'swanctl.conf')]);
     if (load.status !== 0) throw new Error(`swanctl --load-all: ${(load.stderr || load.stdout).trim()}`);
     await sleep(300);
-    return check(await runGenerator(lab.nsTanuki, dir, loadgenOptions(generator, responder)), 'charon');
+    const o = { ...loadgenOptions(generator, responder), localTs: NET.responderTs, remoteTs: NET.generatorTs };
+    const pid = pidIn(lab.nsCharon, 'charon');
+    if (pid === null) throw new Error('charon process not found in its namespace');
+    return check(await measured(pid, () => runGenerator(lab.nsTanuki, dir, o)), 'charon');
   } finally {
     await lab.teardown();
     untrack();
@@ -266,11 +322,12 @@ export async function run(): Promise<BenchResult[]> {
     process.stderr.write(`bench ikev2-udp: skipped, missing ${missing}\n`);
     return [];
   }
-  const dir = join(PROJECT_ROOT, 'bench', 'results', 'ikev2-udp');
+  // configs, logs and the generator's output of each round (kept when a round fails)
+  const dir = mkdtempSync(join(tmpdir(), 'tanuki-bench-ikev2-'));
   const haveCharon = existsSync(CHARON);
   if (!haveCharon) process.stderr.write(`bench ikev2-udp: ${CHARON} missing, charon is not measured\n`);
-  const tanuki: LoadgenResult[] = [];
-  const charon: LoadgenResult[] = [];
+  const tanuki: RoundResult[] = [];
+  const charon: RoundResult[] = [];
   const dh: number[] = [];
   // alternate, so that both responders see the same machine (other load comes and goes)
   for (let round = 0; round < ROUNDS; round++) {
@@ -279,38 +336,64 @@ export async function run(): Promise<BenchResult[]> {
     tanuki.push(await againstRacoon(join(dir, `racoon-${round}`)));
     if (haveCharon) charon.push(await againstCharon(join(dir, `charon-${round}`)));
   }
-  const best = (rs: LoadgenResult[]) => rs.reduce((a, b) => (b.handshakesPerSecond > a.handshakesPerSecond ? b : a));
+  const best = (rs: RoundResult[]) => rs.reduce((a, b) => (b.handshakesPerSecond > a.handshakesPerSecond ? b : a));
+  const bestCpu = (rs: RoundResult[]) => Math.max(...rs.map((r) => r.handshakesPerCpuSecond));
   const dhOps = dh.length ? Math.max(...dh) : NaN;
   const t = best(tanuki);
+  const tCpu = bestCpu(tanuki);
   const out: BenchResult[] = [
     {
-      name: `IKEv2 handshakes over UDP, tanuki racoon responder (x25519, AES-GCM-16, PSK, 1 CHILD_SA; ${CONCURRENCY} concurrent; p50 ${t.latencyMs.p50} ms; best of ${ROUNDS}) vs openssl x25519 ops/s`,
+      name: `IKEv2 handshakes/s over UDP (wall clock), tanuki racoon responder (x25519, AES-GCM-16, PSK, 1 CHILD_SA; ${CONCURRENCY} concurrent; p50 ${t.latencyMs.p50} ms; best of ${ROUNDS}) vs openssl x25519 ops/s`,
       value: t.handshakesPerSecond,
       unit: 'handshakes/s',
       baseline: dhOps,
       ratio: t.handshakesPerSecond / dhOps,
     },
+    {
+      name: 'IKEv2 handshakes per CPU-second of the responder process, tanuki racoon, vs openssl x25519 ops per CPU-second',
+      value: tCpu,
+      unit: 'handshakes/cpu-s',
+      baseline: dhOps,
+      ratio: tCpu / dhOps,
+    },
   ];
   if (charon.length) {
     const c = best(charon);
+    const cCpu = bestCpu(charon);
     out.push(
       {
-        name: `IKEv2 handshakes over UDP, strongSwan charon responder (kernel-libipsec; same generator; p50 ${c.latencyMs.p50} ms; best of ${ROUNDS}) vs openssl x25519 ops/s`,
+        name: `IKEv2 handshakes/s over UDP (wall clock), strongSwan charon responder (kernel-libipsec; same generator; p50 ${c.latencyMs.p50} ms; best of ${ROUNDS}) vs openssl x25519 ops/s`,
         value: c.handshakesPerSecond,
         unit: 'handshakes/s',
         baseline: dhOps,
         ratio: c.handshakesPerSecond / dhOps,
       },
       {
-        name: 'IKEv2 handshakes over UDP, tanuki racoon vs strongSwan charon (goal: ratio > 1)',
+        name: 'IKEv2 handshakes per CPU-second of the responder process, strongSwan charon (kernel-libipsec), vs openssl x25519 ops per CPU-second',
+        value: cCpu,
+        unit: 'handshakes/cpu-s',
+        baseline: dhOps,
+        ratio: cCpu / dhOps,
+      },
+      {
+        name: 'IKEv2 handshakes/s over UDP (wall clock), tanuki racoon vs strongSwan charon (goal: ratio > 1)',
         value: t.handshakesPerSecond,
         unit: 'handshakes/s',
         baseline: c.handshakesPerSecond,
         ratio: t.handshakesPerSecond / c.handshakesPerSecond,
       },
+      {
+        name: 'IKEv2 handshakes per responder CPU-second, tanuki racoon vs strongSwan charon (goal: ratio > 1)',
+        value: tCpu,
+        unit: 'handshakes/cpu-s',
+        baseline: cCpu,
+        ratio: tCpu / cCpu,
+      },
     );
   }
-  writeFileSync(join(dir, 'rounds.json'), `${JSON.stringify({ dh, tanuki, charon }, null, 2)}\n`);
+  mkdirSync(join(PROJECT_ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(PROJECT_ROOT, 'bench', 'results', 'ikev2-udp-rounds.json'), `${JSON.stringify({ dh, tanuki, charon }, null, 2)}\n`);
+  rmSync(dir, { recursive: true, force: true });
   return out;
 }
 

@@ -15,7 +15,9 @@
  * module prints why it skipped and returns no rows. Namespaces, veths and
  * processes carry this process's pid and are removed also on failure.
  *
- * Standalone: `node dist/bench/iperf.js` (TANUKI_IPERF_SECONDS, default 5).
+ * Standalone: `node dist/bench/iperf.js` (TANUKI_IPERF_SECONDS, default 5;
+ * TANUKI_IPERF_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", is
+ * passed to both tanuki-kernel processes).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -151,10 +153,10 @@ async function tanukiGoodput(): Promise<number> {
   try {
     p.up();
     const sock = (s: string): string => join(p.dir, `${s}.sock`);
-    const node = process.execPath;
+    const node = [process.execPath, ...(process.env['TANUKI_IPERF_NODE_ARGS'] ?? '').split(' ').filter((x) => x.length > 0)];
     const kernel = join(ROOT, 'bin', 'tanuki-kernel');
-    p.spawn(p.a, 'kernel-a', [node, kernel, '--socket', sock('a'), '--tun', 'tkbt0', '--natt-port', '4500', '--natt-addr', '192.168.77.1']);
-    p.spawn(p.b, 'kernel-b', [node, kernel, '--socket', sock('b'), '--tun', 'tkbt0', '--natt-port', '4500', '--natt-addr', '192.168.77.2']);
+    p.spawn(p.a, 'kernel-a', [...node, kernel, '--socket', sock('a'), '--tun', 'tkbt0', '--natt-port', '4500', '--natt-addr', '192.168.77.1']);
+    p.spawn(p.b, 'kernel-b', [...node, kernel, '--socket', sock('b'), '--tun', 'tkbt0', '--natt-port', '4500', '--natt-addr', '192.168.77.2']);
     await until(() => existsSync(sock('a')) && existsSync(sock('b')), 20_000, 'tanuki-kernel sockets');
     const keys = `add 192.168.77.1[4500] 192.168.77.2[4500] esp-udp 0x5001 -m tunnel -r 64 -E aes-gcm-16 0x${'51'.repeat(20)};
 add 192.168.77.2[4500] 192.168.77.1[4500] esp-udp 0x5002 -m tunnel -r 64 -E aes-gcm-16 0x${'52'.repeat(20)};
@@ -260,7 +262,8 @@ export async function run(): Promise<BenchResult[]> {
     return [];
   }
   let swan = Number.NaN;
-  if (why.strongswan) process.stderr.write(`bench iperf: strongSwan baseline skipped: ${why.strongswan}\n`);
+  if (process.env['TANUKI_IPERF_ONLY'] === 'tanuki') process.stderr.write('bench iperf: strongSwan baseline not run (TANUKI_IPERF_ONLY=tanuki)\n');
+  else if (why.strongswan) process.stderr.write(`bench iperf: strongSwan baseline skipped: ${why.strongswan}\n`);
   else {
     try {
       swan = await strongswanGoodput();
@@ -268,6 +271,7 @@ export async function run(): Promise<BenchResult[]> {
       process.stderr.write(`bench iperf: strongSwan baseline failed: ${err instanceof Error ? err.message : String(err)}\n`);
     }
   }
+  if (process.env['TANUKI_IPERF_ONLY'] === 'tanuki') swan = Number.NaN;
   const tanuki = await tanukiGoodput();
   const rows: BenchResult[] = [
     { name: `iperf3 TCP goodput, tanuki-kernel --tun ↔ tanuki-kernel --tun, AES-GCM-128 ESP-in-UDP, ${SECONDS}s`, value: tanuki, unit: 'Mbit/s', baseline: swan, ratio: tanuki / swan },

@@ -9,6 +9,7 @@ import * as crypto from './crypto';
 import * as esp from './esp';
 import * as espMulticore from './esp-multicore';
 import * as ikev2 from './ikev2';
+import * as ikev2Udp from './ikev2-udp';
 import * as iperf from './iperf';
 import * as kernel from './kernel';
 import * as pfkey from './pfkey';
@@ -22,6 +23,7 @@ export const MODULES: BenchModule[] = [
   { name: 'kernel', run: kernel.run },
   { name: 'pfkey', run: pfkey.run },
   { name: 'ikev2', run: ikev2.run },
+  { name: 'ikev2-udp', run: ikev2Udp.run },
   { name: 'iperf', run: iperf.run },
 ];
 

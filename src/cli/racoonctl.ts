@@ -10,6 +10,7 @@ import { PFKEY_UNIT64 } from '../pfkey/constants';
 import type { SockAddr } from '../pfkey/types';
 import { adminCall, type AdminResponse } from '../daemon/admin/client';
 import {
+  decodeSchedDumps,
   AdminCmd,
   AdminProto,
   EvtType,
@@ -336,7 +337,20 @@ export async function main(argv: string[]): Promise<number> {
   } else if (cmd.verb === 'status' || cmd.verb === 'get-cert') {
     process.stdout.write(res.payload.toString(cmd.verb === 'status' ? 'utf8' : 'latin1'));
   } else if (cmd.verb === 'show-schedule') {
-    process.stdout.write(`${res.payload.length / 32} scheduled events\n`);
+    process.stdout.write(formatSchedule(res.payload));
   }
   return 0;
+}
+
+/** racoonctl's print_schedule: one line per scheddump row (index, tick, xtime, created). */
+export function formatSchedule(payload: Buffer): string {
+  let rows: ReturnType<typeof decodeSchedDumps>;
+  try {
+    rows = decodeSchedDumps(payload);
+  } catch (err) {
+    return `invalid schedule: ${(err as Error).message}\n`;
+  }
+  const lines = ['index    tick     xtime      created'];
+  for (const r of rows) lines.push(`${String(r.id).padEnd(8)} ${String(r.tick).padEnd(8)} ${String(r.xtime).padEnd(10)} ${new Date(r.created * 1000).toISOString().replace('T', ' ').slice(0, 19)}`);
+  return lines.join('\n') + '\n';
 }

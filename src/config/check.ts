@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { type FileSystem, parsePrivateKey, parseX509, realFileSystem } from './racoon/files';
 import { type KernelAlgorithms, certificatePath, formatConfigError, parseRacoonConfig, type RacoonConfig } from './racoon';
 import { type PskEnvironment, parsePskText, realPskEnvironment, safefile } from './psk';
+import { formatXauthUsersError, parseXauthUsers } from './xauth-users';
 
 export interface CheckOptions {
   readonly fs?: FileSystem;
@@ -83,6 +84,22 @@ export function checkConfiguration(path: string, opts: CheckOptions = {}): Check
     }
     for (const [kind, s] of Object.entries(r.scripts)) {
       if (s !== null && !isExec(s)) errors.push(`${where}: script ${s} (${kind}) is not an executable file`);
+    }
+  }
+  // XAUTH server (tanuki: auth_source system = the `path xauth_users` file; docs/ikev1.md)
+  const xauthServer = config.remotes.some((r) => r.proposals.some((p) => /^(xauth|hybrid)_(psk|rsa|dss)_server$/.test(p.authMethod.alg.name)));
+  if (xauthServer) {
+    const src = config.modeCfg.authSource;
+    // valid racoon, but tanuki's daemon will refuse every XAUTH client: a warning, not a syntax error
+    if (src !== 'system') warnings.push(`mode_cfg auth_source ${src} is not supported by tanuki (no ${src === 'pam' ? 'PAM binding' : src === 'ldap' ? 'LDAP client' : 'RADIUS client'}): use auth_source system with path xauth_users`);
+    else if (config.path.xauthUsers === null) errors.push('an xauth server method is configured but there is no user file: add `path xauth_users "file";` (tanuki extension)');
+    else {
+      const data = fsys.readFile(config.path.xauthUsers);
+      if (data === null) errors.push(`xauth_users file ${config.path.xauthUsers} is not readable`);
+      else {
+        const parsed = parseXauthUsers(data.toString('utf8'), config.path.xauthUsers);
+        if (!parsed.ok) errors.push(formatXauthUsersError(parsed.error));
+      }
     }
   }
   if (config.path.backupsa !== null) {

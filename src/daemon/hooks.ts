@@ -41,13 +41,13 @@ export function remoteForEvent(config: RacoonConfig, e: EvtAsync): RemoteConf | 
 }
 
 /** Run the hook for this event, if the remote configures one. Returns the script run, or null. */
-export function runHook(config: RacoonConfig, e: EvtAsync, log: DaemonLogger): string | null {
+export function runHook(config: RacoonConfig, e: EvtAsync, log: DaemonLogger, extra: Record<string, string> = {}): string | null {
   const phase = PHASE_OF[e.type as EvtType];
   if (!phase) return null;
   const remote = remoteForEvent(config, e);
   const script = remote?.scripts[phase] ?? null;
   if (!script) return null;
-  const env = hookEnvironment(e, remote);
+  const env = { ...hookEnvironment(e, remote), ...extra };
   try {
     const child = spawn(script, [phase], { env: { ...process.env, ...env }, stdio: 'ignore', detached: false });
     child.on('error', (err) => log.error({ script, phase, err: err.message }, `script ${script} failed`));

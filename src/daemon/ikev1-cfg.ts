@@ -15,8 +15,10 @@ import { readFileSync } from 'node:fs';
 import type { RacoonConfig, RemoteConf } from '../config/racoon';
 import { lookupXauthPassword } from '../config/psk';
 import { CfgServer, checkModeCfgServer, type ModeCfgServerConfig } from '../ike/v1/modecfg';
-import { parseXauthUsers, unsupportedAuthSource, userFileSource, type XauthUserSource } from '../ike/v1/xauth';
+import { unsupportedAuthSource, userFileSource, type XauthUserSource } from '../ike/v1/xauth';
+import { formatXauthUsersError, parseXauthUsers } from '../config/xauth-users';
 import type { Ikev1PeerExtConfig } from '../ike/v1/config';
+import type { ModeCfgClientInfo } from '../ike/v1/modecfg';
 
 export interface CfgLog {
   error(obj: object, msg: string): void;
@@ -77,8 +79,7 @@ function userSource(config: RacoonConfig, log: CfgLog): XauthUserSource | null {
   }
   const parsed = parseXauthUsers(text, file);
   if (!parsed.ok) {
-    const e = parsed.error;
-    log.error({ file }, `${e.file}:${e.line}:${e.column}: ${e.message} near "${e.token}"`);
+    log.error({ file }, formatXauthUsersError(parsed.error));
     return null;
   }
   return userFileSource(parsed.users);
@@ -119,4 +120,50 @@ export function buildCfgServer(config: RacoonConfig, log: CfgLog): CfgServer | u
   const users = server && xauthServerProblems(config).length === 0 ? userSource(config, log) : null;
   log.info({ pool: pool ? `${m.network4}+${m.poolSize}` : null, xauth: server }, 'mode-cfg server ready');
   return new CfgServer(problems.length ? null : cfg, users);
+}
+
+function cidr(netmask: string | null): string {
+  if (!netmask) return '';
+  let n = 0;
+  for (const part of netmask.split('.')) for (let x = Number(part); x; x >>= 1) n += x & 1;
+  return String(n);
+}
+
+/**
+ * racoon's script variables after Mode-Config (isakmp_cfg_setenv): INTERNAL_ADDR4,
+ * INTERNAL_NETMASK4, INTERNAL_CIDR4, INTERNAL_DNS4 (first), INTERNAL_DNS4_LIST,
+ * INTERNAL_WINS4, INTERNAL_WINS4_LIST, SPLIT_INCLUDE / SPLIT_LOCAL ("a/mask" list),
+ * SPLIT_INCLUDE_CIDR / SPLIT_LOCAL_CIDR ("a/len" list), DEFAULT_DOMAIN; on the
+ * server XAUTH_USER.
+ */
+export function modeCfgHookEnv(c: ModeCfgClientInfo, serverLogin: string | null): Record<string, string> {
+  const env: Record<string, string> = {};
+  const maskOf = (len: number) => {
+    const m = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+    return [24, 16, 8, 0].map((sh) => (m >>> sh) & 0xff).join('.');
+  };
+  if (c.address) env.INTERNAL_ADDR4 = c.address;
+  if (c.netmask) {
+    env.INTERNAL_NETMASK4 = c.netmask;
+    env.INTERNAL_CIDR4 = cidr(c.netmask);
+  }
+  if (c.dns.length) {
+    env.INTERNAL_DNS4 = c.dns[0];
+    env.INTERNAL_DNS4_LIST = c.dns.join(' ');
+  }
+  if (c.nbns.length) {
+    env.INTERNAL_WINS4 = c.nbns[0];
+    env.INTERNAL_WINS4_LIST = c.nbns.join(' ');
+  }
+  if (c.splitInclude.length) {
+    env.SPLIT_INCLUDE = c.splitInclude.map((n) => `${n.address}/${maskOf(n.prefixlen)}`).join(' ');
+    env.SPLIT_INCLUDE_CIDR = c.splitInclude.map((n) => `${n.address}/${n.prefixlen}`).join(' ');
+  }
+  if (c.splitLocalLan.length) {
+    env.SPLIT_LOCAL = c.splitLocalLan.map((n) => `${n.address}/${maskOf(n.prefixlen)}`).join(' ');
+    env.SPLIT_LOCAL_CIDR = c.splitLocalLan.map((n) => `${n.address}/${n.prefixlen}`).join(' ');
+  }
+  if (c.defaultDomain) env.DEFAULT_DOMAIN = c.defaultDomain;
+  if (serverLogin) env.XAUTH_USER = serverLogin;
+  return env;
 }

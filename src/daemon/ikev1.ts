@@ -13,22 +13,30 @@
  */
 import { randomBytes } from 'node:crypto';
 import { selectSaInfo, type Identifier, type RacoonConfig, type RemoteConf, type SaInfo } from '../config/racoon';
-import { addressId } from '../config/racoon/ids';
+import { addressId, dnToDer } from '../config/racoon/ids';
 import { IpsecMode, SadbMsgType, SadbSaType } from '../pfkey/constants';
 import { Ikev1Engine } from '../ike/v1/engine';
 import { AuthMethod, IdType } from '../ike/v1/constants';
-import type { Ikev1Identity, Ikev1PeerConfig, Ph1ProposalConfig, SainfoConfig } from '../ike/v1/config';
-import { encodePh1Dump } from './admin/wire';
+import type { Ikev1CertConfig, Ikev1Identity, Ikev1PeerConfig, Ph1ProposalConfig, SainfoConfig } from '../ike/v1/config';
+import { certificateSubject } from '../ike/v2/der';
+import { formatCertError, isCertMethod, loadRemoteCertificates, remoteAuthMethod, type RemoteCertificates } from './certs';
+import { EvtType, encodePh1Dump, type EvtAsync } from './admin/wire';
 import { peerForEndpoints, SansIoKeying, sockAddr, spiBytes, type Phase1View } from './keying';
 import type { DaemonContext, KeyingEngine } from './racoon';
 import { MigrateHandler, onMigrate, type MigrateIkeView } from './migrate';
 import type { PfKeyMessage } from '../pfkey/types';
 import { SpdCache, type CachedPolicy } from './spd-cache';
-import { buildCfgServer, peerExtensions } from './ikev1-cfg';
+import { buildCfgServer, modeCfgHookEnv, peerExtensions } from './ikev1-cfg';
 
 const IKEV1_VERSION_BYTE = 0x10; // RFC 2408 §3.1: major 1, minor 0
 
-function identity(id: Identifier, fallbackAddress: string): Ikev1Identity {
+/**
+ * An IKEv1 identity (RFC 2407 §4.6.2.1) from racoon's my_identifier /
+ * peers_identifier. `asn1dn "C=.., O=.."` is encoded to DER; `asn1dn` without
+ * a value is the certificate's subject (`subject`: ours, or the peers_certfile
+ * one); for the peer, null then means "whatever its certificate names".
+ */
+function identity(id: Identifier, fallbackAddress: string, subject: Buffer | null = null): Ikev1Identity | null {
   switch (id.type) {
     case 'fqdn':
       return { type: IdType.FQDN, value: id.value ?? '' };
@@ -36,8 +44,11 @@ function identity(id: Identifier, fallbackAddress: string): Ikev1Identity {
       return { type: IdType.USER_FQDN, value: id.value ?? '' };
     case 'keyid':
       return { type: IdType.KEY_ID, value: Buffer.from(id.value ?? '', 'latin1').toString('hex') };
-    case 'asn1dn':
-      return { type: IdType.DER_ASN1_DN, value: Buffer.from(id.value ?? '', 'latin1').toString('hex') };
+    case 'asn1dn': {
+      const der = id.value !== null ? dnToDer(id.value) : null;
+      const bytes = der ? Buffer.from(der) : subject;
+      return bytes ? { type: IdType.DER_ASN1_DN, value: bytes.toString('hex') } : null;
+    }
     default: {
       const a = id.value ?? fallbackAddress;
       return { type: a.includes(':') ? IdType.IPV6_ADDR : IdType.IPV4_ADDR, value: a };
@@ -72,6 +83,10 @@ function sainfoConfig(name: string, s: SaInfo, sp: CachedPolicy): SainfoConfig {
   };
 }
 
+function certConfig(c: RemoteCertificates): Ikev1CertConfig {
+  return { certificates: c.certificates, privateKeyPem: c.privateKeyPem, cas: c.cas, peerCertificate: c.peerCertificate, verifyCert: c.verifyCert, sendCert: c.sendCert, sendCr: c.sendCr };
+}
+
 export class Ikev1Keying extends SansIoKeying {
   readonly name = 'ikev1';
   protected readonly versionByte = IKEV1_VERSION_BYTE;
@@ -95,7 +110,9 @@ export class Ikev1Keying extends SansIoKeying {
   private buildPeers(config: RacoonConfig): Ikev1PeerConfig[] {
     const out: Ikev1PeerConfig[] = [];
     for (const r of this.remotesV1(config)) {
-      const psk = this.psk(config, r, r.remote?.address ?? null);
+      const certs = this.certsFor(config, r);
+      if (certs === 'unusable') continue;
+      const psk = this.psk(config, r, r.remote?.address ?? null) ?? (certs ? Buffer.alloc(0) : null);
       if (!psk) {
         if (r.remote) this.ctx.log.warn({ remote: r.name }, `couldn't find the pskey for ${r.remote.address}: remote "${r.name}" is not usable`);
         continue;
@@ -103,13 +120,21 @@ export class Ikev1Keying extends SansIoKeying {
       const ext = peerExtensions(config, r, this.ctx.log); // XAUTH / Mode-Config / ike_frag (ikev1-cfg.ts)
       if (!ext) continue;
       const modes = r.exchangeMode.filter((m): m is 'main' | 'aggressive' => m === 'main' || m === 'aggressive');
+      const peerSubject = certs?.peerCertificate ? certificateSubject(certs.peerCertificate) : null;
+      const remoteId = r.peersIdentifiers[0] ? identity(r.peersIdentifiers[0], r.remote?.address ?? '', peerSubject) : null;
       for (const local of this.ikeLocals(r.remote?.family ?? null)) {
+        const localId = identity(r.myIdentifier, local.address, certs?.subject ?? null);
+        if (!localId) {
+          this.ctx.log.error({ remote: r.name }, `remote "${r.name}": my_identifier asn1dn needs a DN or a certificate`);
+          break;
+        }
         out.push({
           name: `${r.name}@${local.address}`,
-          local: { address: local.address, port: local.port, id: identity(r.myIdentifier, local.address) },
-          remote: { address: r.remote?.address ?? 'anonymous', port: r.remote?.port ?? 500, id: r.peersIdentifiers[0] ? identity(r.peersIdentifiers[0], r.remote?.address ?? '') : null },
+          local: { address: local.address, port: local.port, id: localId },
+          remote: { address: r.remote?.address ?? 'anonymous', port: r.remote?.port ?? 500, id: remoteId },
           exchangeModes: modes,
           psk,
+          ...(certs ? { cert: certConfig(certs) } : {}),
           ph1Proposals: ph1Proposals(r),
           proposalCheck: r.proposalCheck,
           sainfos: [],
@@ -126,6 +151,30 @@ export class Ikev1Keying extends SansIoKeying {
       }
     }
     return out;
+  }
+
+  /**
+   * racoon `authentication_method rsasig` (with certificate_type x509 / ca_type /
+   * peers_certfile / verify_cert / send_cert / send_cr): the certificates of
+   * src/daemon/certs.ts; null for pre-shared keys; 'unusable' (logged) when
+   * they cannot be loaded or the method has no IKEv1 implementation.
+   */
+  private certsFor(config: RacoonConfig, r: RemoteConf): RemoteCertificates | null | 'unusable' {
+    const method = remoteAuthMethod(r);
+    if (!isCertMethod(method)) return null;
+    if (method !== 'rsasig') {
+      this.ctx.log.error({ remote: r.name }, `IKEv1 remote "${r.name}": authentication_method ${method} is not supported with IKEv1 (use rsasig or pre_shared_key)`);
+      return 'unusable';
+    }
+    const loaded = loadRemoteCertificates(config, r);
+    if (!loaded.ok) {
+      for (const e of loaded.errors) this.ctx.log.error({ remote: r.name, file: e.file ?? undefined }, formatCertError(e));
+      this.ctx.log.error({ remote: r.name }, `IKEv1 remote "${r.name}" is not usable: its certificates could not be loaded`);
+      return 'unusable';
+    }
+    const c = loaded.value!;
+    this.ctx.log.info({ remote: r.name, certificate: c.files.certificate, cas: c.cas.length }, `loaded RSA certificate for IKEv1 remote "${r.name}"`);
+    return c;
   }
 
   /** Quick Mode sainfos from the SP cache, as racoon derives its phase 2 from the SPD. */
@@ -215,7 +264,24 @@ export class Ikev1Keying extends SansIoKeying {
   }
 
   protected phase1s(): Phase1View[] {
-    return this.engine.ph1Sas().map((s) => ({ serial: s.serial, established: s.state === 'ESTABLISHED', local: s.local, remote: s.remote }));
+    // racoon isakmp_ph1established: an XAUTH client's phase1_up (and PHASE1_UP) waits for its Mode-Config (isakmp_cfg_reply)
+    return this.engine.ph1Sas().map((s) => ({ serial: s.serial, established: s.state === 'ESTABLISHED' && this.cfgSettled(s.serial), local: s.local, remote: s.remote }));
+  }
+
+  private cfgSettled(serial: number): boolean {
+    const c = this.engine.cfgInfo(serial);
+    if (!c || c.xauthRole !== 'client') return true;
+    const peer = this.engine.ph1Sas().find((s) => s.serial === serial);
+    const wantsCfg = this.peers.find((p) => p.name === peer?.peer)?.modeCfg === true;
+    return c.xauth === 'ok' && (!wantsCfg || c.modeCfg === 'done');
+  }
+
+  /** racoon's Mode-Config script variables for the ISAKMP-SA of a PHASE1_UP event. */
+  hookEnvironment(e: EvtAsync): Record<string, string> {
+    if (e.type !== EvtType.PHASE1_UP || !e.ph1dst) return {};
+    const s = this.engine.ph1Sas().find((x) => x.remote.address === e.ph1dst!.address && x.remote.port === e.ph1dst!.port);
+    const c = s && this.engine.cfgInfo(s.serial);
+    return c ? modeCfgHookEnv(c.client, c.xauthRole === 'server' ? c.login : null) : {};
   }
 
   reconfigure(config: RacoonConfig): void {
@@ -278,6 +344,40 @@ export class Ikev1Keying extends SansIoKeying {
     }
     this.pump();
     return sas.length > 0 ? 0 : 2;
+  }
+
+  /** XAUTH / Mode-Config progress already announced, per ISAKMP-SA serial. */
+  private readonly cfgAnnounced = new Map<number, Set<EvtType>>();
+
+  protected override pump(): void {
+    super.pump();
+    this.cfgEvents();
+  }
+
+  /**
+   * racoon's EVT_PHASE1_XAUTH_SUCCESS and EVT_PHASE1_MODE_CFG for
+   * racoonctl show-event and `vpn-connect` / `establish-sa -w` (which wait for
+   * MODE_CFG), once per ISAKMP-SA. (A failed XAUTH removes the ISAKMP-SA at
+   * once; it shows as PHASE1_DOWN.)
+   */
+  private cfgEvents(): void {
+    const live = new Set<number>();
+    for (const s of this.engine.ph1Sas()) {
+      live.add(s.serial);
+      const c = this.engine.cfgInfo(s.serial);
+      if (!c) continue;
+      const seen = this.cfgAnnounced.get(s.serial) ?? new Set<EvtType>();
+      this.cfgAnnounced.set(s.serial, seen);
+      const due: EvtType[] = [];
+      if (c.xauth === 'ok' && c.xauthRole) due.push(EvtType.PHASE1_XAUTH_SUCCESS);
+      if (c.modeCfg === 'done') due.push(EvtType.PHASE1_MODE_CFG);
+      for (const type of due) {
+        if (seen.has(type)) continue;
+        seen.add(type);
+        this.ctx.emit({ type, timestamp: Math.floor(Date.now() / 1000), ph1src: sockAddr(s.local), ph1dst: sockAddr(s.remote), ph2msgid: 0 });
+      }
+    }
+    for (const serial of this.cfgAnnounced.keys()) if (!live.has(serial)) this.cfgAnnounced.delete(serial);
   }
 
   /** racoonctl logout-user: delete the ISAKMP-SAs (and IPsec-SAs) of an XAUTH login; ENOENT when none. */

@@ -128,6 +128,7 @@ export class Ikev2Keying extends SansIoKeying {
       pubkey: nodePubkeyPort,
       random: { bytes: (n) => randomBytes(n) },
       pid: ctx.pfkey.pid,
+      debugLogs: () => ctx.log.isLevelEnabled('debug'),
     });
     // learn what the kernel can install, so that nothing else is offered or accepted
     this.engine.registerWithKernel(this.now());

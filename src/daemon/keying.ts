@@ -13,6 +13,11 @@ import type { Datagram } from './ike-sockets';
 import type { DaemonContext, KeyingEngine } from './racoon';
 import { SpdCache, type CachedPolicy } from './spd-cache';
 
+/** How long after a burst of datagrams the events and the timer are brought up to date. */
+const HOUSEKEEPING_MS = 20;
+/** The longest the daemon sleeps before asking the engine for its next deadline again. */
+const TIMER_SLICE_MS = 1000;
+
 export interface EngineEndpoint {
   address: string;
   port: number;
@@ -76,7 +81,12 @@ export abstract class SansIoKeying implements KeyingEngine {
   protected abstract readonly engine: SansIoEngine;
   protected readonly spd = new SpdCache();
   private timer: NodeJS.Timeout | null = null;
+  private housekeeping: NodeJS.Timeout | null = null;
+  /** This engine's row in the daemon's schedule (show-schedule). */
+  private scheduled: number | null = null;
   private up = new Map<number, { local: SockAddr; remote: SockAddr }>();
+  /** A DPD failure was reported in the current pump (phase1_dead / EVT_PHASE1_DPD_TIMEOUT). */
+  private dpdDead = false;
   /** When the daemon first saw each phase 1 / IKE SA (ph1dump `created`), by engine serial. */
   private readonly created = new Map<number, number>();
 
@@ -138,10 +148,25 @@ export abstract class SansIoKeying implements KeyingEngine {
     return true;
   }
 
+  /**
+   * Carry out the engine's actions. The PHASE1_UP/DOWN bookkeeping and the
+   * timer look at every IKE SA, so they do not run per datagram: they run once
+   * per HOUSEKEEPING_MS after a burst (with ten thousand SAs, doing them per
+   * datagram cost more than the handshakes themselves; docs/ikev2.md "Performance").
+   */
   protected pump(): void {
     for (const a of this.engine.pollActions()) this.act(a);
+    if (this.housekeeping) return;
+    this.housekeeping = setTimeout(() => this.houseKeep(), HOUSEKEEPING_MS);
+    this.housekeeping.unref();
+  }
+
+  private houseKeep(): void {
+    if (this.housekeeping) clearTimeout(this.housekeeping);
+    this.housekeeping = null;
     this.trackEvents();
-    this.arm();
+    // An armed timer fires within TIMER_SLICE_MS and recomputes the next deadline then.
+    if (!this.timer) this.arm();
   }
 
   private act(a: EngineAction): void {
@@ -160,6 +185,8 @@ export abstract class SansIoKeying implements KeyingEngine {
         return;
       case 'log': {
         const { level, msg, ...fields } = a.event;
+        // racoon's "DPD: remote (ISAKMP-SA ...) seems to be dead." — the phase 1 this pump removes died of DPD.
+        if (/seems to be dead/.test(msg)) this.dpdDead = true;
         const lv = level === 'warn' || level === 'error' || level === 'debug' ? level : 'info';
         this.ctx.log[lv]({ ike: this.name, ...fields }, msg);
         return;
@@ -173,7 +200,8 @@ export abstract class SansIoKeying implements KeyingEngine {
     const current = new Map<number, { local: SockAddr; remote: SockAddr }>();
     const all = this.phase1s();
     for (const s of all) if (!this.created.has(s.serial)) this.created.set(s.serial, now);
-    for (const serial of this.created.keys()) if (!all.some((s) => s.serial === serial)) this.created.delete(serial);
+    const live = new Set(all.map((s) => s.serial)); // a Set: with 10,000 SAs a some() per entry is 10^8 steps
+    for (const serial of this.created.keys()) if (!live.has(serial)) this.created.delete(serial);
     for (const s of all) {
       if (!s.established) continue;
       const ends = { local: sockAddr(s.local), remote: sockAddr(s.remote) };
@@ -181,8 +209,11 @@ export abstract class SansIoKeying implements KeyingEngine {
       if (!this.up.has(s.serial)) this.ctx.emit({ type: EvtType.PHASE1_UP, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
     for (const [serial, ends] of this.up) {
-      if (!current.has(serial)) this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
+      if (current.has(serial)) continue;
+      if (this.dpdDead) this.ctx.emit({ type: EvtType.PHASE1_DPD_TIMEOUT, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
+      this.ctx.emit({ type: EvtType.PHASE1_DOWN, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
+    this.dpdDead = false;
     this.up = current;
   }
 
@@ -191,22 +222,51 @@ export abstract class SansIoKeying implements KeyingEngine {
     return this.created.get(serial) ?? Math.floor(Date.now() / 1000);
   }
 
+  /**
+   * Wake up at the engine's next deadline, or after TIMER_SLICE_MS if that is
+   * sooner (deadlines that new exchanges add meanwhile are seconds away, and are
+   * so met within TIMER_SLICE_MS without asking the engine after every datagram).
+   */
   private arm(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.unschedule();
     const at = this.engine.getTimer();
     if (at === null) return;
+    this.scheduled = this.ctx.schedule?.add(`${this.name} next timer`, at) ?? null;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.unschedule();
       this.engine.handleTimer(this.now());
-      this.pump();
-    }, Math.max(0, at - this.now()));
+      for (const a of this.engine.pollActions()) this.act(a);
+      this.houseKeep();
+    }, Math.min(TIMER_SLICE_MS, Math.max(0, at - this.now())));
     this.timer.unref();
   }
 
   protected stopTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.housekeeping) clearTimeout(this.housekeeping);
+    this.housekeeping = null;
+    this.trackEvents();
+    this.unschedule();
+  }
+
+  private unschedule(): void {
+    if (this.scheduled !== null) this.ctx.schedule?.remove(this.scheduled);
+    this.scheduled = null;
+  }
+
+  /** ADMIN_GET_SA_CERT: the phase 1 / IKE SA between these addresses and the peer certificate it used. */
+  peerCertificate(local: string, remote: string): { cert: Buffer | null } | undefined {
+    const s = this.phase1s().find((p) => p.local.address === local && p.remote.address === remote);
+    return s ? { cert: this.phase1Certificate(s.serial) } : undefined;
+  }
+
+  /** The DER certificate the peer of this phase 1 authenticated with; engines that keep it override this. */
+  protected phase1Certificate(_serial: number): Buffer | null {
+    return null;
   }
 
   /** The local addresses racoon listens on for IKE (not the NAT-T sockets), of a family. */

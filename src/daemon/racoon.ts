@@ -19,14 +19,15 @@ import { SadbMsgType, SadbSaType } from '../pfkey/constants';
 import { encodeMessage } from '../pfkey/codec';
 import { collectDump } from '../pfkey/dump';
 import type { PfKeySocket } from '../pfkey/socket';
-import type { PfKeyMessage } from '../pfkey/types';
+import type { PfKeyMessage, SockAddr } from '../pfkey/types';
 import { openPfKey, embeddedKernel } from '../kernel';
 import { startDataPlane, type RunningDataPlane } from '../kernel/dataplane/index';
 import { startAdminSocket, AdminErrno, type AdminHandler } from './admin/server';
-import { AdminProto, EvtType, type EvtAsync } from './admin/wire';
+import { AdminProto, EvtType, LOGINLEN, encodeSchedDump, type EvtAsync } from './admin/wire';
 import { IkeSockets, ISAKMP_PORT, NATT_PORT, interfaceAddresses, type Datagram, type ListenSpec } from './ike-sockets';
 import { appendBackup, formatBackupLine, restoreMessages } from './backupsa';
 import { runHook } from './hooks';
+import { DaemonSchedule, XauthSessions } from './sessions';
 import type { DaemonLogger } from './log';
 import type { RacoonOptions } from './options';
 
@@ -47,16 +48,28 @@ export interface KeyingEngine {
   /** Admin requests (establish-sa / delete-sa) for this engine's peers. */
   establish?(remote: { address: string; port: number }, local: { address: string; port: number } | null): Promise<number>;
   deletePeer?(remote: { address: string }): Promise<number>;
+  /** Extra hook-script variables for an event (racoon's Mode-Config INTERNAL_* / SPLIT_* / DEFAULT_DOMAIN). */
+  hookEnvironment?(e: EvtAsync): Record<string, string>;
   /** racoonctl logout-user (IKEv1 XAUTH): 0 when a session of `login` was ended, else ENOENT. */
   logoutUser?(login: string): Promise<number>;
   /** Send Deletes to peers and remove what was installed. */
   shutdown(): Promise<void>;
+  /**
+   * ADMIN_GET_SA_CERT: the phase 1 between these addresses, and the peer's
+   * certificate it authenticated with (DER), or null when it used none.
+   * undefined: no such phase 1 in this engine.
+   */
+  peerCertificate?(local: string, remote: string): { cert: Buffer | null } | undefined;
 }
 
 export interface DaemonContext {
   readonly log: DaemonLogger;
   readonly pfkey: PfKeySocket;
   readonly sockets: IkeSockets;
+  /** Timers the engines arm, for `racoonctl show-schedule`. */
+  readonly schedule?: DaemonSchedule;
+  /** XAUTH-authenticated phase 1s by login, for `racoonctl logout-user` (the IKEv1 engine registers them). */
+  readonly xauth?: XauthSessions;
   config(): RacoonConfig;
   emit(e: EvtAsync): void;
 }
@@ -103,6 +116,10 @@ export class RacoonDaemon {
   private stopping = false;
   /** UPDATE/ADD requests the engines sent, until the kernel answers (for `path backupsa`). */
   private readonly backupPending = new Map<string, PfKeyMessage>();
+  readonly schedule = new DaemonSchedule();
+  /** Inbound SAs the engines installed (dst/spi), for PHASE2_DOWN when the kernel deletes or expires them. */
+  private readonly installedInbound = new Map<string, { local: string; remote: string }>();
+  readonly xauth = new XauthSessions();
 
   constructor(
     private readonly opts: RacoonOptions,
@@ -142,6 +159,8 @@ export class RacoonDaemon {
       log: this.log,
       pfkey: this.tapped(this.pfkey),
       sockets: this.sockets,
+      schedule: this.schedule,
+      xauth: this.xauth,
       config: () => this.cfg,
       emit: (e) => this.emit(e),
     };
@@ -237,6 +256,43 @@ export class RacoonDaemon {
     };
   }
 
+  /**
+   * EVT_PHASE2_UP when the kernel accepts the inbound SA an engine installed
+   * (racoon: pk_recvupdate), EVT_PHASE2_DOWN when such an SA is deleted or
+   * hard-expires. ph1src/ph1dst are the SA's local and remote addresses.
+   */
+  private phase2Events(m: PfKeyMessage): void {
+    const sa = m.ext.sa;
+    const src = m.ext.addressSrc?.addr;
+    const dst = m.ext.addressDst?.addr;
+    if (!src || !dst || m.errno !== 0) return;
+    const now = Math.floor(Date.now() / 1000);
+    const at = (a: string): SockAddr => ({ family: a.includes(':') ? 10 : 2, address: a, port: 0 });
+    if (!sa) {
+      // SADB_DELETE by address pair (racoon's purge_remote; Linux deletes every SA between them)
+      if (m.type !== SadbMsgType.DELETE) return;
+      for (const [key, ends] of this.installedInbound) {
+        if (ends.local !== dst.address || ends.remote !== src.address) continue;
+        this.installedInbound.delete(key);
+        this.emit({ type: EvtType.PHASE2_DOWN, timestamp: now, ph1src: at(ends.local), ph1dst: at(ends.remote), ph2msgid: 0 });
+      }
+      return;
+    }
+    const key = `${dst.address}/${m.satype}/${sa.spi >>> 0}`;
+    if (m.type === SadbMsgType.UPDATE && m.pid === this.pfkey.pid) {
+      this.installedInbound.set(key, { local: dst.address, remote: src.address });
+      this.emit({ type: EvtType.PHASE2_UP, timestamp: now, ph1src: at(dst.address), ph1dst: at(src.address), ph2msgid: 0 });
+      return;
+    }
+    const hardExpire = m.type === SadbMsgType.EXPIRE && m.ext.lifetimeHard !== undefined;
+    if (m.type === SadbMsgType.DELETE || hardExpire) {
+      const ends = this.installedInbound.get(key);
+      if (!ends) return;
+      this.installedInbound.delete(key);
+      this.emit({ type: EvtType.PHASE2_DOWN, timestamp: now, ph1src: at(ends.local), ph1dst: at(ends.remote), ph2msgid: 0 });
+    }
+  }
+
   /** The kernel accepted an UPDATE/ADD we sent: racoon's backupsa_to_file. */
   private backupOnReply(m: PfKeyMessage): void {
     if ((m.type !== SadbMsgType.UPDATE && m.type !== SadbMsgType.ADD) || m.pid !== this.pfkey.pid) return;
@@ -263,9 +319,18 @@ export class RacoonDaemon {
       return AdminErrno.FAILURE;
     }
     this.cfg = next;
-    for (const e of this.engines) e.reconfigure(next);
+    let failed = false;
+    for (const e of this.engines) {
+      try {
+        e.reconfigure(next);
+      } catch (err) {
+        // one engine's failure must not take the daemon (or the other engines' reload) down
+        failed = true;
+        this.log.error({ engine: e.name, err: (err as Error).message }, 'engine failed to take the new configuration');
+      }
+    }
     this.log.info({ file: this.opts.configFile }, 'configuration reloaded');
-    return AdminErrno.OK;
+    return failed ? AdminErrno.FAILURE : AdminErrno.OK;
   }
 
   async stop(): Promise<void> {
@@ -324,6 +389,7 @@ export class RacoonDaemon {
 
   private onPfKey(m: PfKeyMessage): void {
     this.backupOnReply(m);
+    this.phase2Events(m);
     for (const e of this.engines) e.onPfKey(m);
   }
 
@@ -377,7 +443,9 @@ export class RacoonDaemon {
   }
 
   private emit(e: EvtAsync): void {
-    runHook(this.cfg, e, this.log);
+    // engine-specific script variables (IKEv1 Mode-Config: INTERNAL_ADDR4, SPLIT_INCLUDE, ...)
+    const extra = Object.assign({}, ...this.engines.map((x) => x.hookEnvironment?.(e) ?? {})) as Record<string, string>;
+    runHook(this.cfg, e, this.log, extra);
     for (const l of this.eventListeners) l(e);
   }
 
@@ -423,12 +491,32 @@ export class RacoonDaemon {
         for (const e of this.engines) if (e.deletePeer && (await e.deletePeer({ address: ix.dst.address })) === 0) return 0;
         return AdminErrno.ENOENT;
       },
+      // racoon's purgeph1bylogin (admin.c ADMIN_LOGOUT_USER): the reply is success whether or not
+      // the login had sessions; the count is logged.
       logoutUser: async (login) => {
-        for (const e of this.engines) if (e.logoutUser && (await e.logoutUser(login)) === 0) return 0;
-        return AdminErrno.ENOENT;
+        if (Buffer.byteLength(login) > LOGINLEN) {
+          this.log.error({ login }, 'malformed message (login too long)');
+          return AdminErrno.OK;
+        }
+        let n = await this.xauth.logout(login);
+        for (const e of this.engines) if (e.logoutUser && (await e.logoutUser(login)) === 0) n++;
+        this.log.info({ login, sessions: n }, `deleted ${n} SA for user "${login}"`);
+        return AdminErrno.OK;
       },
-      getSaCert: async () => ({ errno: AdminErrno.ENOENT }),
-      showSchedule: async () => Buffer.alloc(0),
+      // racoon: no phase 1 between the addresses → ENOENT; one without a peer certificate → empty reply.
+      getSaCert: async (ix) => {
+        if (!ix.src || !ix.dst) return { errno: AdminErrno.EINVAL };
+        for (const e of this.engines) {
+          const r = e.peerCertificate?.(ix.src.address, ix.dst.address);
+          if (r) return { errno: AdminErrno.OK, ...(r.cert ? { payload: r.cert } : {}) };
+        }
+        return { errno: AdminErrno.ENOENT };
+      },
+      // racoon's sched_dump: an empty schedule is an error (ac_errno -1), else one 32-byte row per event.
+      showSchedule: async () => {
+        const rows = this.schedule.dump();
+        return rows.length === 0 ? { errno: AdminErrno.FAILURE } : { errno: AdminErrno.OK, payload: Buffer.concat(rows.map(encodeSchedDump)) };
+      },
       status: async (_verbose, json) => {
         const s = { pid: process.pid, config: this.opts.configFile, kernel: this.opts.kernel, engines: this.engines.map((e) => e.name), ike: this.sockets.locals() };
         return json ? JSON.stringify(s) + '\n' : Object.entries(s).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n') + '\n';

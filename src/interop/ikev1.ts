@@ -11,10 +11,10 @@
  * Additive to the interop harness (lab.ts, evidence.ts, scenario.ts NET); the
  * IKEv2 matrix is untouched.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { charonSas, hex8, tanukiSas, type CharonIkeSa, type TanukiSa } from './evidence';
-import { Lab, LabError, track, waitFor } from './lab';
+import { Lab, LabError, cmd, track, waitFor } from './lab';
 import { NET, strongswanConf, type Side } from './scenario';
 
 export interface Ikev1IkeProposal {
@@ -62,6 +62,13 @@ export interface Ikev1Scenario {
   readonly esp: Ikev1EspProposal;
   /** run in this order in the same lab after the establishment checks */
   readonly behaviours: readonly Ikev1Behaviour[];
+  /** phase-1 authentication: pre-shared key (default) or RSA signatures with X.509 certificates (Main Mode only) */
+  readonly auth?: 'psk' | 'rsasig';
+}
+
+/** The same scenario authenticated with RSA signatures: a test CA issues both peers' certificates (subjectAltName = their FQDN IDs). */
+export function withRsaSig(s: Ikev1Scenario): Ikev1Scenario {
+  return { ...s, auth: 'rsasig', name: s.name.replace(/^ikev1-psk-/, 'ikev1-rsasig-') };
 }
 
 export const IKEV1_IKE: readonly Ikev1IkeProposal[] = [
@@ -113,6 +120,7 @@ export function ikev1Scenarios(): Ikev1Scenario[] {
   out.push(scenario('tanuki', 'main', ike, esp, 'rekey-ph1-by-tanuki'));
   for (const initiator of ['tanuki', 'charon'] as const) for (const by of ['tanuki', 'charon'] as const) out.push(scenario(initiator, 'main', ike, esp, `delete-by-${by}`));
   out.push(scenario('tanuki', 'main', ike, esp, 'dpd-kill-charon'));
+  for (const initiator of ['tanuki', 'charon'] as const) for (let i = 0; i < IKEV1_IKE.length; i++) out.push(withRsaSig(scenario(initiator, 'main', IKEV1_IKE[i], IKEV1_ESP[i], 'establish')));
   return out;
 }
 
@@ -138,11 +146,11 @@ export function ikev1SwanctlConf(s: Ikev1Scenario): string {
     over_time = 5m
     dpd_delay = ${s.behaviours.includes('dpd-kill-charon') ? '2s' : '0s'}
     local {
-      auth = psk
-      id = ${NET.charonId}
+      auth = ${s.auth === 'rsasig' ? 'pubkey' : 'psk'}
+      id = ${NET.charonId}${s.auth === 'rsasig' ? '\n      certs = charon.crt' : ''}
     }
     remote {
-      auth = psk
+      auth = ${s.auth === 'rsasig' ? 'pubkey' : 'psk'}
       id = ${NET.tanukiId}
     }
     children {
@@ -181,7 +189,12 @@ export function ikev1StrongswanConf(s: Ikev1Scenario, dir: string, sockDir: stri
 
 export function ikev1RacoonConf(s: Ikev1Scenario, dir: string, sockDir: string = dir): string {
   const dpd = s.behaviours.includes('dpd-kill-charon') ? '  dpd_delay 1;\n  dpd_retry 1;\n  dpd_maxfail 2;\n' : '';
+  const rsa = s.auth === 'rsasig';
+  const certLines = rsa
+    ? `  certificate_type x509 "tanuki.crt" "tanuki.key";\n  ca_type x509 "ca.crt";\n  verify_cert on;\n  send_cert on;\n  send_cr on;\n`
+    : '';
   return `path pre_shared_key "${dir}/psk.txt";
+${rsa ? `path certificate "${dir}/certs";\n` : ''}
 listen {
   isakmp ${NET.tanukiAddr} [500];
   isakmp_natt ${NET.tanukiAddr} [4500];
@@ -198,11 +211,11 @@ remote "charon" {
   peers_identifier fqdn "${NET.charonId}";
   nat_traversal on;
   proposal_check obey;
-${s.behaviours.includes('rekey-ph1-by-tanuki') ? '  rekey force;\n' : ''}${dpd}  lifetime time ${ph1Lifetime(s)} sec;
+${certLines}${s.behaviours.includes('rekey-ph1-by-tanuki') ? '  rekey force;\n' : ''}${dpd}  lifetime time ${ph1Lifetime(s)} sec;
   proposal {
     encryption_algorithm ${s.ike.racoon.encryption};
     hash_algorithm ${s.ike.racoon.hash};
-    authentication_method pre_shared_key;
+    authentication_method ${rsa ? 'rsasig' : 'pre_shared_key'};
     dh_group ${s.ike.racoon.dhGroup};
   }
 }
@@ -213,6 +226,38 @@ ${s.esp.racoon.pfsGroup ? `  pfs_group ${s.esp.racoon.pfsGroup};\n` : ''}  lifet
   compression_algorithm deflate;
 }
 `;
+}
+
+/**
+ * A test CA and the two peers' RSA certificates, made with the openssl CLI:
+ * charon's under DIR/x509, DIR/x509ca, DIR/private (swanctl reads credentials
+ * relative to the --file it loads), tanuki's under DIR/certs (racoon `path
+ * certificate`). Each leaf names its peer's FQDN ID in subjectAltName.
+ */
+export function makeIkev1Certificates(dir: string): void {
+  for (const d of ['x509', 'x509ca', 'private', 'certs']) mkdirSync(join(dir, d), { recursive: true });
+  const ssl = (args: string[]) => {
+    const r = cmd('openssl', args, { timeoutMs: 20000 });
+    if (r.status !== 0) throw new LabError(`openssl ${args[0]}`, r.stderr.trim());
+  };
+  const ca = join(dir, 'certs', 'ca.crt');
+  const caKey = join(dir, 'certs', 'ca.key');
+  ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', ca, '-days', '30', '-subj', '/O=tanuki interop/CN=tanuki interop CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=keyCertSign,cRLSign']);
+  for (const [who, id] of [
+    ['charon', NET.charonId],
+    ['tanuki', NET.tanukiId],
+  ] as const) {
+    const key = join(dir, 'certs', `${who}.key`);
+    const csr = join(dir, 'certs', `${who}.csr`);
+    const crt = join(dir, 'certs', `${who}.crt`);
+    const ext = join(dir, 'certs', `${who}.ext`);
+    writeFileSync(ext, `subjectAltName=DNS:${id}\nbasicConstraints=CA:FALSE\n`);
+    ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/O=tanuki interop/CN=${id}`]);
+    ssl(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', crt, '-days', '30', '-extfile', ext]);
+  }
+  copyFileSync(join(dir, 'certs', 'charon.crt'), join(dir, 'x509', 'charon.crt'));
+  copyFileSync(join(dir, 'certs', 'charon.key'), join(dir, 'private', 'charon.key'));
+  copyFileSync(ca, join(dir, 'x509ca', 'ca.crt'));
 }
 
 export function ikev1PskTxt(): string {
@@ -422,6 +467,15 @@ export async function runIkev1Scenario(s: Ikev1Scenario, opts: { dir: string; ti
   const checks: string[] = [];
   const timings: string[] = [];
   let error: string | undefined;
+  if (s.auth === 'rsasig') {
+    try {
+      makeIkev1Certificates(dir);
+    } catch (e) {
+      untrack();
+      await lab.teardown();
+      throw e;
+    }
+  }
   let t0 = Date.now();
   const lap = (what: string) => {
     timings.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -152,7 +152,7 @@ export class Lab {
       must(
         'nft drop fragments',
         cmd('ip', ['netns', 'exec', this.nsCharon, 'nft', '-f', '-'], {
-          input: 'table ip frag {\n chain input {\n  type filter hook prerouting priority -400; policy accept;\n  ip frag-off & 0x3fff != 0 counter drop\n }\n}\n',
+          input: 'table ip tkifrag {\n chain input {\n  type filter hook prerouting priority -400; policy accept;\n  ip frag-off & 0x3fff != 0 counter drop\n }\n}\n',
         }),
       );
     }
@@ -201,6 +201,7 @@ export class Lab {
     return join(this.sockDir, 'racoon.sock');
   }
 
+  /** swanctl against this lab's charon, without blocking the event loop (the runner's labs run concurrently). */
   swanctl(args: readonly string[], timeoutMs = 30000): Promise<CmdResult> {
     return cmdAsync('swanctl', [...args, '--uri', this.vici], timeoutMs);
   }
@@ -233,7 +234,7 @@ export class Lab {
 
   /** ping from charon's host address into tanuki's TS (through kernel-libipsec's ipsec0). */
   async pingFromCharon(count: number): Promise<{ sent: number; received: number; output: string }> {
-    const r = await cmdAsync('ip', ['netns', 'exec', this.nsCharon, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '2', '-I', NET.charonHost, NET.tanukiHost], 15000);
+    const r = await cmdAsync('ip', ['netns', 'exec', this.nsCharon, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '5', '-I', NET.charonHost, NET.tanukiHost], 15000);
     const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
     return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), output: (r.stdout + r.stderr).trim() };
   }

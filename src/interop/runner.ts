@@ -9,9 +9,10 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { charonSas, hex8, type CharonIkeSa, type TanukiSa } from './evidence';
-import { Lab, LabError, sleep, track, waitFor, type CmdResult } from './lab';
-import { endpoints, NET, pskTxt, racoonConf, setkeyPolicies, strongswanConf, swanctlConf, TANUKI_REKEY_LIFETIME_S, type Scenario } from './scenario';
+import { cmd, Lab, LabError, sleep, track, waitFor, type CmdResult } from './lab';
+import { endpoints, MOBIKE_NEW_ADDR, NET, type Endpoints, pskTxt, racoonConf, setkeyPolicies, strongswanConf, swanctlConf, TANUKI_REKEY_LIFETIME_S, type Scenario } from './scenario';
 import { formatPhase1, TanukiControl, type Phase1Row } from './tanuki';
+import { installCharonCredentials, pki, type Pki } from './pki';
 
 export interface Evidence {
   /** One line per check: `ok …` or `FAIL …`. */
@@ -100,9 +101,13 @@ const allOk = (checks: readonly string[]): boolean => checks.length > 0 && check
 
 /** The verdict: every check must hold. Exported so the test pins that mismatching SPIs fail. */
 export function judge(s: Scenario, snap: Snapshot): string[] {
+  return judgeAt(s, snap, endpoints(s));
+}
+
+/** The verdict with the peers at the given endpoints (after a MOBIKE move). */
+function judgeAt(s: Scenario, snap: Snapshot, ep: Endpoints): string[] {
   const checks: string[] = [];
   const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
-  const ep = endpoints(s);
   const ike = snap.ike;
   check(ike !== null, 'charon has IKE_SA "interop"');
   if (!ike) return checks;
@@ -144,6 +149,8 @@ export function judge(s: Scenario, snap: Snapshot): string[] {
 }
 
 interface Counters {
+  /** charon's spi-in of the CHILD_SA the counters belong to. */
+  spi: number;
   charonIn: number;
   charonOut: number;
   charonPktIn: number;
@@ -152,11 +159,11 @@ interface Counters {
   tanukiOut: number;
 }
 
-function counters(s: Scenario, snap: Snapshot): Counters {
-  const ep = endpoints(s);
+function counters(s: Scenario, snap: Snapshot, ep: Endpoints = endpoints(s)): Counters {
   const child = snap.ike?.children.find((c) => c.state === 'INSTALLED');
   const bytes = (src: string, dst: string) => snap.tanuki.filter((t) => t.src === src && t.dst === dst).reduce((n, t) => n + t.bytes, 0);
   return {
+    spi: child?.spiIn ?? 0,
     charonIn: child?.bytesIn ?? 0,
     charonOut: child?.bytesOut ?? 0,
     charonPktIn: child?.packetsIn ?? 0,
@@ -174,24 +181,26 @@ const PINGS = 3;
  * tanuki's host pings charon's; every echo must be answered and the byte/packet counters of the
  * SAs must move on both sides (`swanctl --list-sas --raw` bytes/packets, tanuki's LIFETIME_CURRENT).
  */
-async function trafficPhase(s: Scenario, lab: Lab, ctl: TanukiControl, label: string): Promise<string[]> {
+async function trafficPhase(s: Scenario, lab: Lab, ctl: TanukiControl, label: string, again = true, ep: Endpoints = endpoints(s)): Promise<string[]> {
   const checks: string[] = [];
   const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
-  const before = counters(s, await snapshot(lab, ctl));
+  const before = counters(s, await snapshot(lab, ctl), ep);
   const [fromCharon, fromTanuki] = await Promise.all([
     lab.pingFromCharon(PINGS),
-    ctl.ping(NET.tanukiHost, NET.charonHost, PINGS, 2000).catch((e: unknown) => ({ sent: 0, received: 0, error: e instanceof Error ? e.message : String(e) })),
+    ctl.ping(NET.tanukiHost, NET.charonHost, PINGS, 5000).catch((e: unknown) => ({ sent: 0, received: 0, error: e instanceof Error ? e.message : String(e) })),
   ]);
   check(fromCharon.sent === PINGS && fromCharon.received === PINGS, `${label}ping ${NET.charonHost} -> ${NET.tanukiHost} (charon's side): ${fromCharon.received}/${fromCharon.sent} answered`);
   check(fromTanuki.sent === PINGS && fromTanuki.received === PINGS, `${label}ping ${NET.tanukiHost} -> ${NET.charonHost} (tanuki's host): ${fromTanuki.received}/${fromTanuki.sent} answered${'error' in fromTanuki ? ` (${fromTanuki.error})` : ''}`);
-  const after = counters(s, await snapshot(lab, ctl));
+  const after = counters(s, await snapshot(lab, ctl), ep);
+  // A rekey (tanuki's short lifetimes) replaced the CHILD_SA meanwhile: its counters start from zero, measure again.
+  if (after.spi !== before.spi && again) return trafficPhase(s, lab, ctl, `${label}(CHILD_SA replaced during the pings, again) `, false, ep);
   const moved = (k: keyof Counters, what: string) => check(after[k] > before[k], `${label}${what} ${before[k]} -> ${after[k]}`);
   moved('charonIn', 'charon CHILD_SA bytes-in');
   moved('charonOut', 'charon CHILD_SA bytes-out');
   moved('charonPktIn', 'charon CHILD_SA packets-in');
   moved('charonPktOut', 'charon CHILD_SA packets-out');
-  moved('tanukiIn', "tanuki inbound SA current bytes");
-  moved('tanukiOut', "tanuki outbound SA current bytes");
+  moved('tanukiIn', 'tanuki inbound SA current bytes');
+  moved('tanukiOut', 'tanuki outbound SA current bytes');
   return checks;
 }
 
@@ -323,6 +332,62 @@ async function dpdPhase(s: Scenario, lab: Lab, ctl: TanukiControl, dir: string):
   return checks;
 }
 
+/**
+ * RFC 7383 on a link that drops IP fragments: IKE_AUTH only got through as IKE fragments,
+ * in both directions (charon split its own message and reassembled tanuki's).
+ */
+function fragmentationChecks(dir: string): string[] {
+  const log = readLog(dir, 'charon.log');
+  const split = /splitting IKE message \((\d+) bytes\) into (\d+) fragments/.exec(log);
+  const joined = /reassembled fragmented IKE message \((\d+) bytes\)/.exec(log);
+  return [
+    `${split ? 'ok' : 'FAIL'} charon sent its IKE_AUTH as IKE fragments${split ? ` (${split[1]} bytes in ${split[2]} fragments)` : ''}`,
+    `${joined ? 'ok' : 'FAIL'} charon reassembled tanuki's IKE fragments${joined ? ` (${joined[1]} bytes)` : ''}`,
+  ];
+}
+
+/**
+ * MOBIKE (RFC 4555 §3.5): tanuki gets a new address, its tunnel policies are moved with a PF_KEY
+ * MIGRATE (what a Mobile IPv6 node sends, docs/migrate.md), the old address goes away. charon must
+ * show the same IKE_SA at the new address, a CHILD_SA whose SPIs tanuki's kernel holds between the
+ * new address and charon's, no second IKE_SA_INIT, and traffic both ways on it.
+ */
+async function mobikePhase(s: Scenario, lab: Lab, ctl: TanukiControl, first: Snapshot, dir: string): Promise<string[]> {
+  const checks: string[] = [];
+  const check = (ok: boolean, what: string) => checks.push(`${ok ? 'ok' : 'FAIL'} ${what}`);
+  const old = endpoints(s);
+  const moved: Endpoints = { ...old, tanuki: MOBIKE_NEW_ADDR, tanukiSeenAs: MOBIKE_NEW_ADDR };
+  const ip = (ns: string, args: string[]) => {
+    const r = cmd('ip', ['-n', ns, ...args]);
+    if (r.status !== 0) throw new LabError(`ip ${args.join(' ')}`, r.stderr.trim());
+  };
+  ip(lab.nsTanuki, ['addr', 'add', `${MOBIKE_NEW_ADDR}/24`, 'dev', lab.vethTanuki]);
+  ip(lab.nsCharon, ['route', 'add', `${MOBIKE_NEW_ADDR}/32`, 'dev', lab.vethCharon]);
+  const k = `-k ${MOBIKE_NEW_ADDR}-${old.charon}`;
+  const migrate =
+    `migrate ${NET.tanukiNet} ${NET.charonNet} any -P out esp/tunnel/${old.tanuki}-${old.charon}/require esp/tunnel/${MOBIKE_NEW_ADDR}-${old.charon}/require ${k};\n` +
+    `migrate ${NET.charonNet} ${NET.tanukiNet} any -P in esp/tunnel/${old.charon}-${old.tanuki}/require esp/tunnel/${old.charon}-${MOBIKE_NEW_ADDR}/require ${k};\n` +
+    `migrate ${NET.charonNet} ${NET.tanukiNet} any -P fwd esp/tunnel/${old.charon}-${old.tanuki}/require esp/tunnel/${old.charon}-${MOBIKE_NEW_ADDR}/require ${k};\n`;
+  writeFileSync(join(dir, 'setkey-migrate.conf'), migrate);
+  await ctl.loadPolicies(migrate);
+  ip(lab.nsTanuki, ['addr', 'del', `${old.tanuki}/${NET.prefix}`, 'dev', lab.vethTanuki]);
+  ip(lab.nsTanuki, ['route', 'add', `${old.charon}/32`, 'dev', lab.vethTanuki]);
+  const oldCookies = `${first.ike?.initiatorSpi}:${first.ike?.responderSpi}`;
+  const movedScenario = (x: Snapshot): string[] => judgeAt(s, x, moved);
+  const snap = await pollUntil(() => snapshot(lab, ctl, true), (x) => x.ike?.remoteHost === MOBIKE_NEW_ADDR && allOk(movedScenario(x)), 15000);
+  const ike = snap.ike;
+  check(ike?.remoteHost === MOBIKE_NEW_ADDR, `charon's IKE_SA remote-host ${ike?.remoteHost ?? '(none)'} (want ${MOBIKE_NEW_ADDR})`);
+  check(ike !== null && `${ike.initiatorSpi}:${ike.responderSpi}` === oldCookies, `the same IKE_SA ${oldCookies} moved (no new IKE_SA)`);
+  checks.push(...movedScenario(snap).map((c) => c.replace(/^(ok|FAIL) /, '$1 after the move: ')));
+  const log = readLog(dir, 'charon.log');
+  check(/parsed INFORMATIONAL request \d+ \[ [^\]]*N\(UPD_SA_ADDR\)/.test(log), 'charon received UPDATE_SA_ADDRESSES (RFC 4555 §3.5)');
+  const inits = (log.match(/parsed IKE_SA_INIT request/g) ?? []).length;
+  check(inits === 1, `charon saw ${inits} IKE_SA_INIT request(s) (want 1: the SA moved, it was not renegotiated)`);
+  writeFileSync(join(dir, 'after-move.txt'), `${snap.raw ?? ''}\n${await ctl.dumpText()}\n${snap.showSa ?? ''}`);
+  if (allOk(checks)) checks.push(...(await trafficPhase(s, lab, ctl, 'after the move: ', true, moved)));
+  return checks;
+}
+
 function readLog(dir: string, f: string): string {
   return existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '';
 }
@@ -340,9 +405,21 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     throw e;
   }
   const ep = endpoints(s);
+  let certs: Pki | null = null;
+  if (s.auth !== 'psk') {
+    try {
+      certs = await pki(s.auth);
+    } catch (e) {
+      untrack();
+      await lab.teardown();
+      const error = e instanceof Error ? e.message : String(e);
+      return { name: s.name, result: 'fail', seconds: Math.round((Date.now() - started) / 100) / 10, evidence: { checks: [], error } };
+    }
+  }
   writeFileSync(join(dir, 'strongswan.conf'), strongswanConf(s, dir, lab.sockDir));
-  writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(s));
-  writeFileSync(join(dir, 'racoon.conf'), racoonConf(s, dir, lab.sockDir));
+  writeFileSync(join(dir, 'swanctl.conf'), swanctlConf(s, certs));
+  if (certs) installCharonCredentials(certs, dir);
+  writeFileSync(join(dir, 'racoon.conf'), racoonConf(s, dir, lab.sockDir, certs));
   writeFileSync(join(dir, 'psk.txt'), pskTxt());
   chmodSync(join(dir, 'psk.txt'), 0o600);
   writeFileSync(join(dir, 'setkey.conf'), setkeyPolicies(s));
@@ -356,6 +433,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     await waitFor(() => lab.viciReady() || lab.charon?.exitCode !== null, 20000, 'charon vici socket');
     if (!lab.viciReady()) throw new LabError('charon', `exited with status ${lab.charon?.exitCode} (see ${dir}/charon.stdout)`);
     const load = await lab.swanctl(['--load-all', '--file', join(dir, 'swanctl.conf')]);
+    writeFileSync(join(dir, 'swanctl-load.txt'), load.stdout + load.stderr);
     if (load.status !== 0) throw new LabError('swanctl --load-all', (load.stderr || load.stdout).trim());
     await waitFor(() => lab.racoonReady() || lab.racoon?.exitCode !== null, 20000, 'racoon sockets');
     if (!lab.racoonReady()) throw new LabError('racoon', `exited with status ${lab.racoon?.exitCode} (see ${dir}/racoon.stdout)`);
@@ -384,6 +462,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     writeFileSync(join(dir, 'swanctl-list-sas-raw.txt'), snap.raw ?? '');
     if (snap.parseError) evidence.checks.push(`FAIL parsing swanctl --list-sas --raw: ${snap.parseError}`);
     writeFileSync(join(dir, 'setkey-D.txt'), await ctl.dumpText());
+    if (s.topology === 'small-mtu') evidence.checks.push(...fragmentationChecks(dir));
     if (allOk(evidence.checks)) evidence.checks.push(...(await trafficPhase(s, lab, ctl, '')));
     if (allOk(evidence.checks)) {
       switch (s.behaviour) {
@@ -404,6 +483,9 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
         case 'dpd-charon-detects':
         case 'dpd-tanuki-detects':
           evidence.checks.push(...(await dpdPhase(s, lab, ctl, dir)));
+          break;
+        case 'mobike':
+          evidence.checks.push(...(await mobikePhase(s, lab, ctl, snap, dir)));
           break;
       }
     }

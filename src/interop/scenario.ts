@@ -8,6 +8,8 @@
  * racoon.conf algorithm names (src/config/racoon/algorithms.ts) on the other.
  */
 
+import type { Pki } from './pki';
+
 export type Side = 'tanuki' | 'charon';
 
 /** An IKE_SA transform set (RFC 7296 §3.3.2): ENCR (+INTEG when not AEAD), PRF, D-H group. */
@@ -39,7 +41,10 @@ export interface EspProposal {
  *  - `dpd-charon-detects`: tanuki's racoon is killed (SIGKILL); charon's liveness check (§2.4,
  *    dpd_delay) gives up and removes the IKE_SA;
  *  - `dpd-tanuki-detects`: charon is killed; tanuki's liveness check (dpd_delay) removes the IKE_SA
- *    and its CHILD_SAs from its kernel.
+ *    and its CHILD_SAs from its kernel;
+ *  - `mobike`: tanuki (the IKE_SA initiator, RFC 4555 §3.5) moves to a new address the way a Mobile
+ *    IPv6 node does (new address, PF_KEY MIGRATE of its tunnel policies, old address gone); charon
+ *    follows with the same IKE SPIs, the CHILD_SA pair is at the new address and carries traffic.
  */
 export type Behaviour =
   | 'establish'
@@ -50,13 +55,14 @@ export type Behaviour =
   | 'rekey-ike-by-tanuki'
   | 'rekey-ike-by-charon'
   | 'dpd-charon-detects'
-  | 'dpd-tanuki-detects';
+  | 'dpd-tanuki-detects'
+  | 'mobike';
 
 /**
  * The network between the peers:
  *  - `direct`: one veth pair;
  *  - `nat`: tanuki behind a router namespace that masquerades (nftables) — a real NAT (RFC 3947/7296 §2.23);
- *  - `small-mtu`: one veth pair with MTU 1000 and IP fragments dropped on the way, so a large IKE
+ *  - `small-mtu`: one veth pair with MTU 1320 and IP fragments dropped on the way, so a large IKE
  *    message only gets through with IKE fragmentation (RFC 7383).
  */
 export type Topology = 'direct' | 'nat' | 'small-mtu';
@@ -84,6 +90,8 @@ export interface Scenario {
   readonly set: ScenarioSet;
   /** Why an experimental scenario is not in the CI set. */
   readonly note?: string;
+  /** charon sends its certificate even when not asked (swanctl `send_cert = always`; default: only after a CERTREQ). */
+  readonly charonSendCertAlways?: boolean;
 }
 
 export interface PfsGroup {
@@ -150,7 +158,10 @@ const SIDES = ['tanuki', 'charon'] as const;
 
 /** Capabilities that are not (yet) on this branch's engines: their scenarios stay out of the CI set. */
 const EXPERIMENTAL: Partial<Record<string, string>> = {
-  'esp-chacha20poly1305': 'PF_KEYv2 has no SADB number for ChaCha20-Poly1305 until the crypto registry gives it one',
+  'v1-rekey-child-by-tanuki':
+    'after its own Quick Mode rekeys tanuki keeps the replaced SAs in its kernel (4 pairs after 35 s with a 10 s lifetime) next to the new pair',
+  'certreq-missing':
+    "tanuki's IKE_SA_INIT response carries no CERTREQ (RFC 7296 §3.7), so charon with the default send_cert = ifasked sends no certificate and tanuki fails the authentication",
   'dpd-tanuki-detects': "tanuki's IKEv2 retransmission schedule (4 s x 1.8^n, 5 tries, ~3 min) is not configurable from racoon.conf",
 };
 
@@ -173,10 +184,12 @@ function make(
     p.ike.label,
     p.esp.label,
     ...(p.pfs ? [p.pfs.label] : []),
+    ...(p.charonSendCertAlways ? ['sendcert'] : []),
     ...(p.topology !== 'direct' ? [p.topology] : []),
     ...(p.behaviour !== 'establish' ? [p.behaviour] : []),
   ];
-  const why = experimentalWhy([p.esp.label, p.behaviour, ...(p.extra ? [p.extra] : [])]);
+  const certreq = p.auth !== 'psk' && p.initiator === 'charon' && !p.charonSendCertAlways ? ['certreq-missing'] : [];
+  const why = experimentalWhy([p.esp.label, p.ikeVersion === 2 ? p.behaviour : `v1-${p.behaviour}`, ...certreq, ...(p.extra ? [p.extra] : [])]);
   const { extra: _extra, ...rest } = p;
   return { ...rest, name: parts.join('-'), mode: 'tunnel', set: why ? 'experimental' : 'ci', ...(why ? { note: why } : {}) };
 }
@@ -201,10 +214,23 @@ export function scenarios(): Scenario[] {
     // PFS proven on a CHILD_SA rekey (IKE_AUTH's CHILD_SA has no KE, RFC 7296 §1.2).
     for (const pfs of PFS_GROUPS) for (const by of SIDES) out.push(make({ ...base, initiator, ike: IKE_PROPOSALS[1], esp: ESP_PROPOSALS[1], pfs, behaviour: `rekey-child-by-${by}` }));
   }
+  // MOBIKE (RFC 4555): only the IKE_SA initiator moves the SA, so tanuki initiates.
+  out.push(make({ ...base, initiator: 'tanuki', ike: ike0, esp: esp0, behaviour: 'mobike' }));
   // NAT-T through a real NAT: tanuki behind the masquerading router initiates (charon cannot reach it first).
   for (const ike of IKE_PROPOSALS) out.push(make({ ...base, initiator: 'tanuki', ike, esp: esp0, topology: 'nat' }));
   out.push(make({ ...base, initiator: 'tanuki', ike: ike0, esp: esp0, topology: 'nat', behaviour: 'rekey-child-by-charon' }));
   out.push(make({ ...base, initiator: 'tanuki', ike: ike0, esp: esp0, topology: 'nat', behaviour: 'delete-by-charon' }));
+  // Certificates (RFC 7296 §3.6/§3.8 with RFC 7427 signatures): RSA identified by DN, ECDSA P-256 by FQDN;
+  // IKE fragmentation (RFC 7383) on a 1320-byte link that drops IP fragments, where IKE_AUTH with an RSA-3072 chain is larger.
+  // charon as initiator only sends its certificate when asked (CERTREQ) unless send_cert = always: both are listed.
+  for (const initiator of SIDES) {
+    for (const always of initiator === 'charon' ? [true, false] : [false]) {
+      const c = always ? { charonSendCertAlways: true } : {};
+      for (const auth of ['rsa', 'ecdsa'] as const) out.push(make({ ...base, ...c, auth, initiator, ike: IKE_PROPOSALS[1], esp: esp0 }));
+      out.push(make({ ...base, ...c, auth: 'rsa', initiator, ike: ike0, esp: esp0, topology: 'small-mtu' }));
+      out.push(make({ ...base, ...c, auth: 'ecdsa', initiator, ike: ike0, esp: esp0, behaviour: 'rekey-ike-by-charon' }));
+    }
+  }
   // IKEv1: Main and Aggressive Mode PSK, both roles; Quick Mode PFS.
   const v1 = { ikeVersion: 1 as const, auth: 'psk' as const, pfs: null, topology: 'direct' as const, behaviour: 'establish' as const };
   for (const initiator of SIDES) {
@@ -214,6 +240,12 @@ export function scenarios(): Scenario[] {
     out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[1] }));
     for (const pfs of PFS_GROUPS) out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], pfs }));
     for (const by of SIDES) out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], behaviour: `delete-by-${by}` }));
+    // Quick Mode rekey: racoon rekeys phase 2 only as its initiator (responders do not rekey).
+    const rekeyers = initiator === 'tanuki' ? SIDES : (['charon'] as const);
+    for (const by of rekeyers) out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], behaviour: `rekey-child-by-${by}` }));
+    out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], pfs: PFS_GROUPS[0], behaviour: 'rekey-child-by-charon' }));
+    // RFC 3706 DPD in both directions (racoon's dpd_delay / dpd_retry / dpd_maxfail; charon's dpd_delay / dpd_timeout).
+    for (const behaviour of ['dpd-charon-detects', 'dpd-tanuki-detects'] as const) out.push(make({ ...v1, v1Mode: 'main', initiator, ike: IKEV1_PROPOSALS[0], esp: ESP_V1_PROPOSALS[0], behaviour }));
   }
   return [...out.filter((s) => s.set === 'ci'), ...out.filter((s) => s.set === 'experimental')];
 }
@@ -241,6 +273,9 @@ export const NET = {
   psk: 'tanuki-interop-shared-secret',
 } as const;
 
+/** tanuki's address after the move of the `mobike` scenario. */
+export const MOBIKE_NEW_ADDR = '10.99.1.2';
+
 /** Behind the NAT: tanuki's private network and the router's two sides. */
 export const NAT_NET = {
   routerOutside: '10.99.0.2',
@@ -249,7 +284,8 @@ export const NAT_NET = {
   insidePrefix: 24,
 } as const;
 
-export const SMALL_MTU = 1000;
+/** Link MTU of the `small-mtu` topology: IKE fragments of 1280 octets (tanuki's and charon's default) still fit. */
+export const SMALL_MTU = 1320;
 
 /** Where tanuki's IKE endpoint is, and how charon sees it. */
 export interface Endpoints {
@@ -271,25 +307,41 @@ export const TANUKI_REKEY_LIFETIME_S = 10;
 /** charon's liveness check interval in DPD scenarios (and its quick retransmissions there). */
 export const DPD_DELAY_S = 1;
 
-export function swanctlConf(s: Scenario): string {
+function charonAuth(s: Scenario, pki: Pki | null): { local: string; remote: string; secret: string } {
+  if (s.auth === 'psk' || !pki) {
+    return {
+      local: `      auth = psk\n      id = ${NET.charonId}\n`,
+      remote: `      auth = psk\n      id = ${NET.tanukiId}\n`,
+      secret: `  ike-1 {\n    id-a = ${NET.charonId}\n    id-b = ${NET.tanukiId}\n    secret = "${NET.psk}"\n  }\n`,
+    };
+  }
+  const rsa = s.auth === 'rsa';
+  return {
+    local: `      auth = pubkey\n      certs = ${pki.charon.cert}\n      id = "${rsa ? pki.charon.dn : NET.charonId}"\n`,
+    remote: `      auth = pubkey\n      cacerts = ${pki.ca}\n      id = "${rsa ? pki.tanuki.dn : NET.tanukiId}"\n`,
+    // The key itself is loaded from private/ next to swanctl.conf (installCharonCredentials); secrets only hold passphrases.
+    secret: '',
+  };
+}
+
+export function swanctlConf(s: Scenario, pki: Pki | null = null): string {
   const ep = endpoints(s);
+  const auth = charonAuth(s, pki);
   const esp = s.pfs ? `${s.esp.strongswan}-${s.pfs.strongswan}` : s.esp.strongswan;
-  const dpd = s.behaviour === 'dpd-charon-detects' ? `    dpd_delay = ${DPD_DELAY_S}s\n` : '';
+  // IKEv1 (RFC 3706): charon gives up after dpd_timeout; IKEv2: after its retransmissions of the INFORMATIONAL.
+  const dpd = s.behaviour === 'dpd-charon-detects' ? `    dpd_delay = ${DPD_DELAY_S}s\n${s.ikeVersion === 1 ? '    dpd_timeout = 4s\n' : ''}` : '';
   return `connections {
   interop {
     version = ${s.ikeVersion}
     local_addrs = ${ep.charon}
-    remote_addrs = ${s.topology === 'nat' ? '%any' : ep.tanukiSeenAs}
+    remote_addrs = ${s.topology === 'nat' || s.behaviour === 'mobike' ? '%any' : ep.tanukiSeenAs}
     proposals = ${s.ike.strongswan}
-    mobike = no
-${s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '    aggressive = yes\n' : ''}${dpd}    local {
-      auth = psk
-      id = ${NET.charonId}
-    }
+    mobike = ${s.behaviour === 'mobike' ? 'yes' : 'no'}
+${s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '    aggressive = yes\n' : ''}${dpd}${s.charonSendCertAlways ? '    send_cert = always\n' : ''}    fragmentation = yes
+    local {
+${auth.local}    }
     remote {
-      auth = psk
-      id = ${NET.tanukiId}
-    }
+${auth.remote}    }
     children {
       c1 {
         local_ts = ${NET.charonNet}
@@ -302,35 +354,40 @@ ${s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '    aggressive = yes\n' : '
   }
 }
 secrets {
-  ike-1 {
-    id-a = ${NET.charonId}
-    id-b = ${NET.tanukiId}
-    secret = "${NET.psk}"
-  }
-}
+${auth.secret}}
 `;
 }
 
-export function racoonConf(s: Scenario, dir: string, sockDir: string = dir): string {
+export function racoonConf(s: Scenario, dir: string, sockDir: string = dir, pki: Pki | null = null): string {
   const ep = endpoints(s);
+  const cert = s.auth !== 'psk' && pki !== null;
+  const rsa = s.auth === 'rsa';
+  const ids = !cert
+    ? `  my_identifier fqdn "${NET.tanukiId}";\n  peers_identifier fqdn "${NET.charonId}";\n`
+    : rsa
+      ? `  my_identifier asn1dn;\n  peers_identifier asn1dn "${pki.charon.dn}";\n  certificate_type x509 "tanuki.pem" "tanuki.key";\n  ca_type x509 "ca.pem";\n`
+      : `  my_identifier fqdn "${NET.tanukiId}";\n  peers_identifier fqdn "${NET.charonId}";\n  certificate_type x509 "tanuki.pem" "tanuki.key";\n  ca_type x509 "ca.pem";\n`;
+  const method = !cert ? 'pre_shared_key' : rsa ? 'rsasig' : 'ecdsa_sig';
   const ikeLifetime = s.behaviour === 'rekey-ike-by-tanuki' ? `${TANUKI_REKEY_LIFETIME_S} sec` : '1 hour';
   const childLifetime = s.behaviour === 'rekey-child-by-tanuki' ? `${TANUKI_REKEY_LIFETIME_S} sec` : '30 min';
   const v1 = s.ikeVersion === 1;
   return `path pre_shared_key "${dir}/psk.txt";
-listen {
+${cert ? `path certificate "${pki.dir}";\n` : ''}listen {
   isakmp ${ep.tanuki} [500];
   isakmp_natt ${ep.tanuki} [4500];
   adminsock "${sockDir}/racoon.sock";
 }
 remote "charon" {
   remote_address ${ep.charon};
-${v1 ? `  exchange_mode ${s.v1Mode ?? 'main'};\n  nat_traversal on;\n  proposal_check obey;\n` : '  ike_version 2;\n'}  my_identifier fqdn "${NET.tanukiId}";
-  peers_identifier fqdn "${NET.charonId}";
-  lifetime time ${ikeLifetime};
-${s.behaviour === 'dpd-tanuki-detects' ? `  dpd_delay ${DPD_DELAY_S};\n` : ''}  proposal {
+${v1 ? `  exchange_mode ${s.v1Mode ?? 'main'};\n  nat_traversal on;\n  proposal_check obey;\n` : '  ike_version 2;\n'}${s.behaviour === 'mobike' ? '  mobike on;\n' : ''}${ids}  lifetime time ${ikeLifetime};
+${s.topology === 'small-mtu' ? '  ike_frag on;\n' : ''}
+${s.behaviour === 'dpd-tanuki-detects' ? `  dpd_delay ${DPD_DELAY_S};\n${v1 ? '  dpd_retry 1;\n  dpd_maxfail 3;\n' : ''}` : ''}${
+    // racoon sends the RFC 3706 vendor ID (so that charon probes it) only with DPD configured.
+    v1 && s.behaviour === 'dpd-charon-detects' ? '  dpd_delay 60;\n' : ''
+  }  proposal {
     encryption_algorithm ${s.ike.racoon.encryption};
     hash_algorithm ${s.ike.racoon.hash};
-    authentication_method pre_shared_key;
+    authentication_method ${method};
     dh_group ${s.ike.racoon.dhGroup};
   }
 }
@@ -365,9 +422,11 @@ export function strongswanConf(s: Pick<Scenario, 'behaviour' | 'ikeVersion' | 'v
   const quick = s.behaviour === 'dpd-charon-detects';
   // strongSwan refuses Aggressive Mode with PSK unless told otherwise (docs/ikev1.md says why it is weak).
   const aggressive = s.ikeVersion === 1 && s.v1Mode === 'aggressive' ? '  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n' : '';
+  // IKEv1: without it charon keeps a rekeyed CHILD_SA (and tanuki its SAs) until the old one expires.
+  const deleteRekeyed = s.ikeVersion === 1 ? '  delete_rekeyed = yes\n' : '';
   return `charon {
   load = ${STRONGSWAN_LOAD}
-${aggressive}
+${aggressive}${deleteRekeyed}
   port = 500
   port_nat_t = 4500
   install_routes = yes

@@ -625,13 +625,24 @@ export class EspSa {
     return results;
   }
 
+  /**
+   * Many ESP packets (SPI..ICV) as a UDP socket delivers them (RFC 3948), for a
+   * tunnel-mode SA: inputEsp() per packet, or one native call per batch through
+   * the whole-packet engine. The outer TOS is not known from the socket (0).
+   */
+  inputEspBatch(esps: readonly Buffer[]): Result<EspInput>[] {
+    if (!this.engine) return esps.map((esp) => this.inputEsp(esp, { src: this.sa.src, dst: this.sa.dst }));
+    return this.inputEngine(esps.map((esp) => ok({ esp, base: 0, tos: 0, prefix: EMPTY, nhField: 9 })), this.engine);
+  }
+
   /** Input through the whole-packet engine: checks as in input(), one native call per batch. */
-  private inputEngine(pkts: readonly Buffer[], engine: EspAeadBatchCtx): Result<EspInput>[] {
+  private inputEngine(pkts: readonly Buffer[] | readonly Result<Located>[], engine: EspAeadBatchCtx): Result<EspInput>[] {
     const results: Result<EspInput>[] = new Array<Result<EspInput>>(pkts.length);
     const items: { esp: Buffer; seqHi: number }[] = [];
     const meta: { index: number; loc: Located; seq: SeqNum }[] = [];
     for (let index = 0; index < pkts.length; index++) {
-      const loc = this.locate(pkts[index]!);
+      const p = pkts[index]!;
+      const loc = Buffer.isBuffer(p) ? this.locate(p) : p;
       if (!loc.ok) {
         results[index] = this.countDrop(loc);
         continue;

@@ -39,7 +39,7 @@ function recordingHandler() {
     deleteAllSaDst: async (ix) => (calls.push(['deleteAllSaDst', ix]), 2),
     logoutUser: async (login) => (calls.push(['logout', login]), 0),
     getSaCert: async () => ({ errno: 2 }),
-    showSchedule: async () => Buffer.alloc(0),
+    showSchedule: async () => ({ errno: -1 }),
     status: async () => 'ok\n',
     onEvent: (l) => (listeners.add(l), () => listeners.delete(l)),
   };

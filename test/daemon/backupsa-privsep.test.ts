@@ -4,7 +4,7 @@
  * as far as a Node process can do them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { backupTime, formatBackupLine, parseBackupFile, restoreMessages } from '../../src/daemon/backupsa';
@@ -148,6 +148,21 @@ remote anonymous { exchange_mode main; proposal { encryption_algorithm aes; hash
       const st = spawnSync(process.execPath, [bin('racoonctl'), '-s', join(dir, 'racoon.sock'), 'show-sa', 'isakmp'], { encoding: 'utf8' });
       expect(st.status).toBe(0);
       expect(readFileSync(logName, 'utf8')).toContain('privileges dropped (privsep)');
+      p.kill('SIGTERM');
+      expect(await exited(p, 10000)).toBe(0);
+    } finally {
+      if (p.exitCode === null) p.kill('SIGKILL');
+    }
+  }, 30000);
+
+  it('adminsock "path" "owner" "group" MODE: the admin socket gets that owner, group and mode (racoon admin_init chown/chmod)', async () => {
+    const sock = join(dir, 'owned.sock');
+    writeFileSync(join(dir, 'racoon.conf'), conf('').replace(/adminsock "[^"]*";/, `adminsock "${sock}" "nobody" "nogroup" 0660;`));
+    const p = run([], 'adminsock.log');
+    try {
+      await waitFor(() => existsSync(sock) && existsSync(logName) && readFileSync(logName, 'utf8').includes('racoon started'), 15000);
+      const st = statSync(sock);
+      expect([st.uid, st.gid, st.mode & 0o777]).toEqual([65534, 65534, 0o660]);
       p.kill('SIGTERM');
       expect(await exited(p, 10000)).toBe(0);
     } finally {

@@ -9,8 +9,9 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRacoonConfigText, formatConfigError, type RacoonConfig } from '../../src/config/racoon';
-import { buildCfgServer, peerExtensions, xauthServerProblems } from '../../src/daemon/ikev1-cfg';
-import { hashXauthPassword } from '../../src/ike/v1/xauth';
+import { buildCfgServer, modeCfgHookEnv, peerExtensions, xauthServerProblems } from '../../src/daemon/ikev1-cfg';
+import { checkConfiguration } from '../../src/config/check';
+import { hashXauthPassword } from '../../src/config/xauth-users';
 
 const dir = mkdtempSync(join(tmpdir(), 'tanuki-cfg-'));
 const P = (m: string) => `proposal { encryption_algorithm aes; hash_algorithm sha1; authentication_method ${m}; dh_group 2; }`;
@@ -82,5 +83,56 @@ describe('XAUTH client configuration', () => {
     const c = parse(`remote 10.0.0.2 { exchange_mode main; ${P('gssapi_krb')} }`);
     const { log } = logger();
     expect(peerExtensions(c, c.remotes[0], log)).toEqual({ modeCfg: false, ikeFrag: 'off' });
+  });
+});
+
+describe('racoon -t (checkConfiguration) and the XAUTH server', () => {
+  const conf = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  it('a valid user file passes; a malformed one and auth_source radius are errors naming the place (radius: a warning, racoon would accept it)', () => {
+    writeFileSync(join(dir, 'users-ok'), `alice:${hashXauthPassword('pw', Buffer.from('01', 'hex'))}\n`);
+    writeFileSync(join(dir, 'users-bad'), '# users\nbob:scrypt$zz$00\n');
+    const body = `path pre_shared_key "psk.txt";\nremote anonymous { exchange_mode main; ${P('xauth_psk_server')} }\n`;
+    expect(checkConfiguration(conf('ok.conf', `path xauth_users "users-ok";\n${body}`)).errors).toEqual([]);
+    expect(checkConfiguration(conf('bad.conf', `path xauth_users "users-bad";\n${body}`)).errors).toEqual([`${join(dir, 'users-bad')}:2:5: expected scrypt$<salt hex>$<64 hex digits> near "scrypt$zz$00"`]);
+    expect(checkConfiguration(conf('radius.conf', `mode_cfg { auth_source radius; }\n${body}`)).warnings).toContainEqual(expect.stringMatching(/auth_source radius is not supported by tanuki/));
+    expect(checkConfiguration(conf('none.conf', body)).errors[0]).toMatch(/path xauth_users/);
+  });
+});
+
+describe('Mode-Config script variables (racoon isakmp_cfg_setenv)', () => {
+  it('INTERNAL_*, SPLIT_* in mask and CIDR form, DEFAULT_DOMAIN; XAUTH_USER on the server', () => {
+    const env = modeCfgHookEnv(
+      {
+        address: '10.200.0.7',
+        netmask: '255.255.252.0',
+        dns: ['10.0.0.53', '10.0.1.53'],
+        nbns: ['10.0.0.54'],
+        banner: null,
+        defaultDomain: 'corp.test',
+        splitInclude: [{ address: '10.2.0.0', prefixlen: 16 }, { address: '192.168.7.0', prefixlen: 25 }],
+        splitLocalLan: [{ address: '192.168.1.0', prefixlen: 24 }],
+        splitDns: [],
+        savePasswd: false,
+      },
+      'alice',
+    );
+    expect(env).toEqual({
+      INTERNAL_ADDR4: '10.200.0.7',
+      INTERNAL_NETMASK4: '255.255.252.0',
+      INTERNAL_CIDR4: '22',
+      INTERNAL_DNS4: '10.0.0.53',
+      INTERNAL_DNS4_LIST: '10.0.0.53 10.0.1.53',
+      INTERNAL_WINS4: '10.0.0.54',
+      INTERNAL_WINS4_LIST: '10.0.0.54',
+      SPLIT_INCLUDE: '10.2.0.0/255.255.0.0 192.168.7.0/255.255.255.128',
+      SPLIT_INCLUDE_CIDR: '10.2.0.0/16 192.168.7.0/25',
+      SPLIT_LOCAL: '192.168.1.0/255.255.255.0',
+      SPLIT_LOCAL_CIDR: '192.168.1.0/24',
+      DEFAULT_DOMAIN: 'corp.test',
+      XAUTH_USER: 'alice',
+    });
   });
 });

@@ -17,7 +17,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { adminCall } from '../../src/daemon/admin/client';
-import { AdminCmd, encodeRequest } from '../../src/daemon/admin/wire';
+import { AdminCmd, EvtType, encodeRequest, type EvtAsync } from '../../src/daemon/admin/wire';
 
 const root = resolve(__dirname, '../..');
 const bin = (t: string): string => join(root, 'bin', t);
@@ -161,6 +161,14 @@ describe('reload while IKEv1 and IKEv2 negotiations are in flight', () => {
     // first, held packet of an IKEv1 flow can reach the responder before it has processed QM3 and
     // keyed its inbound SA (the race RFC 2409 §5.5's commit bit exists for; racoon has it too), so
     // each flow sends two echo requests and needs at least one answered.
+    // racoonctl show-event: EVT_PHASE2_UP for the IPsec SAs of both tunnels (IKEv2 and IKEv1)
+    const events: EvtAsync[] = [];
+    const peersUp = (): Set<string | undefined> => new Set(events.filter((e) => e.type === EvtType.PHASE2_UP).map((e) => e.ph1dst?.address));
+    const subscription = adminCall(join(left.dir, 'racoon.sock'), encodeRequest(AdminCmd.SHOW_EVT, 0), {
+      timeoutMs: 30000,
+      untilEvent: (e) => (events.push(e), peersUp().has(left.v2.peer) && peersUp().has(left.v1.peer)),
+    });
+    await new Promise((r) => setTimeout(r, 100));
     const pings = FLOWS.map((k) => ping(left, `10.1.${k}.1`, `10.2.${k}.1`, 6000, 2));
     // Reloads in flight on both daemons, by signal and by the admin command (the racoonctl wire
     // request, sent from here: spawning racoonctl would take longer than the negotiations), each
@@ -172,6 +180,8 @@ describe('reload while IKEv1 and IKEv2 negotiations are in flight', () => {
       await new Promise((r) => setTimeout(r, 15));
     }
     const results = await Promise.all(pings);
+    await subscription;
+    expect(events.filter((e) => e.type === EvtType.PHASE2_UP).every((e) => e.ph1src?.address === left.v2.addr || e.ph1src?.address === left.v1.addr)).toBe(true);
     for (const r of results) expect(r.received).toBeGreaterThanOrEqual(1);
     // Nothing lost or half-installed: no larval SA is left, both tunnels have SAs both ways, and the
     // SAs of one daemon are exactly the SAs of the other (each outbound SPI is the peer's inbound SPI).
@@ -218,4 +228,18 @@ describe('reload while IKEv1 and IKEv2 negotiations are in flight', () => {
     expect(r).toEqual({ sent: 1, received: 1 });
     expect(sides.every((s) => s.proc!.exitCode === null)).toBe(true);
   }, 30000);
+
+  it('racoonctl show-schedule, get-cert and logout-user answer as racoon does', () => {
+    // the engines' armed timers (retransmissions, lifetimes) are the schedule
+    const sc = racoonctl(left, 'show-schedule');
+    expect(sc.status).toBe(0);
+    expect(sc.stdout).toMatch(/^index    tick     xtime      created\n\d+ /);
+    // a phase 1 authenticated by PSK: found, no certificate (an empty reply); no phase 1: ENOENT
+    const gc = racoonctl(left, 'get-cert', 'isakmp', 'inet', left.v2.addr, left.v2.peer);
+    expect(gc).toMatchObject({ status: 0, stdout: '' });
+    expect(racoonctl(left, 'get-cert', 'isakmp', 'inet', left.v2.addr, '127.0.0.9').status).toBe(1);
+    // no XAUTH session of that login: racoon still answers success and logs the count
+    expect(racoonctl(left, 'logout-user', 'alice').status).toBe(0);
+    expect(readFileSync(join(left.dir, 'racoon.log'), 'utf8')).toContain('deleted 0 SA for user \\"alice\\"');
+  }, 20000);
 });

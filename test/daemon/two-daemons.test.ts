@@ -10,6 +10,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { adminCall } from '../../src/daemon/admin/client';
+import { AdminCmd, EvtType, encodeRequest, type EvtAsync } from '../../src/daemon/admin/wire';
 
 const root = resolve(__dirname, '../..');
 const bin = (t: string) => join(root, 'bin', t);
@@ -117,6 +119,13 @@ describe.each([2, 1] as const)('two tanuki daemons, IKEv%d with PSK', (version) 
   });
 
   it('a delete from one side tears the IKE SA down on both (and its SAs, as each protocol does)', async () => {
+    // racoonctl show-event on the right: the IPsec SAs it installed go (EVT_PHASE2_DOWN), then the IKE SA (EVT_PHASE1_DOWN)
+    const events: EvtAsync[] = [];
+    const subscription = adminCall(join(right.dir, 'racoon.sock'), encodeRequest(AdminCmd.SHOW_EVT, 0), {
+      timeoutMs: 20000,
+      untilEvent: (e) => (events.push(e), events.some((x) => x.type === EvtType.PHASE2_DOWN) && events.some((x) => x.type === EvtType.PHASE1_DOWN)),
+    });
+    await new Promise((r) => setTimeout(r, 100));
     const ds = spawnSync(process.execPath, [bin('racoonctl'), '-s', join(right.dir, 'racoon.sock'), 'delete-sa', 'isakmp', 'inet', right.addr, left.addr], { encoding: 'utf8' });
     expect(ds.status).toBe(0);
     if (version === 2) {
@@ -129,6 +138,8 @@ describe.each([2, 1] as const)('two tanuki daemons, IKEv%d with PSK', (version) 
       await waitFor(() => !ss(left).includes(`${right.addr}.`) && !ss(right).includes(`${left.addr}.`));
     }
     await waitFor(() => readFileSync(join(left.dir, 'hook.log'), 'utf8').includes('phase1_down'));
+    await subscription;
+    expect(events.find((e) => e.type === EvtType.PHASE2_DOWN)).toMatchObject({ ph1src: { address: right.addr }, ph1dst: { address: left.addr } });
   });
 
   it('SIGTERM shuts both down cleanly', async () => {

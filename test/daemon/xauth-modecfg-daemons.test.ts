@@ -13,7 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { hashXauthPassword } from '../../src/ike/v1/xauth';
+import { hashXauthPassword } from '../../src/config/xauth-users';
 
 const root = resolve(__dirname, '../..');
 const bin = (t: string) => join(root, 'bin', t);
@@ -63,6 +63,7 @@ remote "vpn" {
   peers_identifier fqdn "vpn.test";
   xauth_login "alice";
   mode_cfg on;
+  script "${join(client.dir, 'hook.sh')}" phase1_up;
   lifetime time 1 hour;
   ${proposal('xauth_psk_client')}
 }
@@ -79,6 +80,8 @@ describe('two tanuki daemons: XAUTH PSK + Mode-Config road warrior', () => {
     writeFileSync(join(server.dir, 'xauth-users'), `# login:scrypt$salt$key\nalice:${hashXauthPassword('wonderland', Buffer.from('a1b2c3d4', 'hex'))}\n`);
     writeFileSync(join(server.dir, 'motd'), 'Welcome to the tanuki test VPN\n');
     writeFileSync(join(client.dir, 'racoon.conf'), clientConf);
+    writeFileSync(join(client.dir, 'hook.sh'), `#!/bin/sh\necho "$1 $INTERNAL_ADDR4 $INTERNAL_CIDR4 $INTERNAL_DNS4 $SPLIT_INCLUDE_CIDR $DEFAULT_DOMAIN" >> ${join(client.dir, 'hook.log')}\n`);
+    chmodSync(join(client.dir, 'hook.sh'), 0o755);
     writeFileSync(join(client.dir, 'psk.txt'), 'vpn.test\troad-warrior-group-secret\nalice\twonderland\n');
     for (const s of [client, server]) {
       chmodSync(join(s.dir, 'psk.txt'), 0o600);
@@ -91,10 +94,21 @@ describe('two tanuki daemons: XAUTH PSK + Mode-Config road warrior', () => {
     for (const s of [client, server]) if (s.proc && s.proc.exitCode === null) s.proc.kill('SIGKILL');
   });
 
-  it('the client authenticates as alice and gets 10.200.0.1 (network4) with DNS, split network, domain and banner', async () => {
-    const es = ctl(client, ['establish-sa', 'isakmp', 'inet', client.addr, server.addr]);
-    expect(es.status).toBe(0);
-    await waitFor(() => log(client).includes('mode-cfg: got address'));
+  it('racoonctl vpn-connect returns on PHASE1_MODE_CFG: the client authenticated as alice and got 10.200.0.1 (network4) with DNS, split network, domain and banner', async () => {
+    // racoonctl vpn-connect waits for racoon's EVT_PHASE1_MODE_CFG (0x0107)
+    const vc = await new Promise<{ status: number | null; out: string }>((res) => {
+      const p = spawn(process.execPath, [bin('racoonctl'), '-s', join(client.dir, 'racoon.sock'), 'vpn-connect', server.addr], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const t = setTimeout(() => p.kill('SIGKILL'), 15000);
+      p.on('exit', (status) => {
+        clearTimeout(t);
+        res({ status, out });
+      });
+    });
+    expect(vc).toEqual({ status: 0, out: expect.stringContaining('mode configuration done') });
+    expect(log(client)).toContain('mode-cfg: got address');
     const c = log(client);
     expect(c).toContain('Xauth authentication succeeded for \\"alice\\"');
     expect(c).toContain('mode-cfg: got address 10.200.0.1/255.255.255.0 dns 10.200.0.53');
@@ -103,10 +117,15 @@ describe('two tanuki daemons: XAUTH PSK + Mode-Config road warrior', () => {
     expect(s).toContain('Xauth: login \\"alice\\" authenticated');
     expect(s).toContain('mode-cfg: sent configuration, address 10.200.0.1 to \\"alice\\"');
     expect(ctl(client, ['show-sa', 'isakmp']).stdout).toContain(`${server.addr}.${port}`);
+    // racoon runs an XAUTH client's phase1_up after Mode-Config, with INTERNAL_* / SPLIT_* / DEFAULT_DOMAIN
+    await waitFor(() => existsSync(join(client.dir, 'hook.log')));
+    expect(readFileSync(join(client.dir, 'hook.log'), 'utf8')).toBe('phase1_up 10.200.0.1 24 10.200.0.53 10.2.0.0/24 corp.test\n');
   });
 
-  it('racoonctl logout-user alice on the server deletes the ISAKMP-SA on both ends and frees the address; an unknown login is ENOENT', async () => {
-    expect(ctl(server, ['logout-user', 'bob']).status).not.toBe(0);
+  it('racoonctl logout-user alice on the server deletes the ISAKMP-SA on both ends and frees the address; an unknown login deletes nothing', async () => {
+    // racoon's ADMIN_LOGOUT_USER answers success either way and logs the count (admin.c: "deleted %d SA for user")
+    expect(ctl(server, ['logout-user', 'bob']).status).toBe(0);
+    await waitFor(() => log(server).includes('deleted 0 SA for user \\"bob\\"'));
     const lu = ctl(server, ['logout-user', 'alice']);
     expect(lu.status).toBe(0);
     await waitFor(() => log(server).includes('mode-cfg: released address 10.200.0.1'));

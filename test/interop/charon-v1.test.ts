@@ -1,7 +1,9 @@
 /**
  * Issue 5 proof against a real strongSwan 5.9.8 charon (kernel-libipsec, own
  * network namespace; reference strongswan-interop.md §1, §5 for the IKEv1
- * numbers): IKEv1 with pre-shared keys, tunnel mode, UDP-encapsulated (libipsec
+ * numbers): IKEv1 with pre-shared keys and with RSA signatures (X.509
+ * certificates from a test CA made with openssl; charon authenticates tanuki
+ * with RSA_EMSA_PKCS1_NULL), tunnel mode, UDP-encapsulated (libipsec
  * forces NAT-T, so both sides float to 4500 — RFC 3947 §4).
  *
  * Every lab first passes the establishment verdict: `swanctl --list-sas --raw`
@@ -25,7 +27,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkPrerequisites, formatMissing } from '../../src/interop/prereq';
-import { IKEV1_ESP, IKEV1_IKE, ikev1Scenario, runIkev1Scenario, type Ikev1Scenario } from '../../src/interop/ikev1';
+import { IKEV1_ESP, IKEV1_IKE, ikev1Scenario, runIkev1Scenario, withRsaSig, type Ikev1Scenario } from '../../src/interop/ikev1';
 
 const base = mkdtempSync(join(tmpdir(), 'tanuki-interop-v1-'));
 const [modp2048, ecp256] = [0, 1];
@@ -36,8 +38,8 @@ const labs: { why: string; s: Ikev1Scenario }[] = [
     s: ikev1Scenario('tanuki', 'main', IKEV1_IKE[modp2048], IKEV1_ESP[modp2048], 'rekey-ph2-by-charon', 'delete-by-charon'),
   },
   {
-    why: 'Main Mode PSK, charon initiates; AES-256/SHA2-256/ecp256, Quick Mode PFS ecp256 with HMAC-SHA2-256; then tanuki deletes (purge_remote)',
-    s: ikev1Scenario('charon', 'main', IKEV1_IKE[ecp256], IKEV1_ESP[ecp256], 'delete-by-tanuki'),
+    why: 'Main Mode with RSA signatures (X.509, CA-issued, CR/CERT both ways), charon initiates; AES-256/SHA2-256/ecp256, Quick Mode PFS ecp256 with HMAC-SHA2-256; then tanuki deletes (purge_remote)',
+    s: withRsaSig(ikev1Scenario('charon', 'main', IKEV1_IKE[ecp256], IKEV1_ESP[ecp256], 'delete-by-tanuki')),
   },
   {
     why: 'Aggressive Mode PSK, tanuki initiates; tanuki rekeys the phase 1 at its 6 s lifetime (rekey force), then the phase 2 on its soft EXPIRE (80 %)',
@@ -49,7 +51,7 @@ const labs: { why: string; s: Ikev1Scenario }[] = [
   },
 ];
 
-describe('tanuki ↔ strongSwan charon, IKEv1 PSK (RFC 2409 Main/Aggressive + Quick Mode, RFC 3947, RFC 3706)', () => {
+describe('tanuki ↔ strongSwan charon, IKEv1 PSK and RSA signatures (RFC 2409 Main/Aggressive + Quick Mode, RFC 3947, RFC 3706)', () => {
   it('has its prerequisites (root, ip netns, charon, swanctl, kernel-libipsec, tanuki build)', () => {
     expect(formatMissing(checkPrerequisites())).toBe('');
   });

@@ -23,8 +23,9 @@
  *     lifetime 24 s) makes the MN negotiate a new IKE SA from the new CoA:
  *     a second IKE_SA_INIT, from 10.78.0.3, answered by the HA.
  *
- * The daemons bind their IKE, NAT-T and raw ESP sockets (docs/dataplane.md)
- * on the MIGRATE's new address.
+ * The data plane carries raw ESP (IP protocol 50): when a MIGRATE makes the
+ * daemon bind its IKE sockets on the new CoA, raw ESP/AH sockets are opened
+ * there too, so inbound ESP on the new path is received.
  *
  * Needs `npm run build` (dist/ for bin/*) and root (ip netns).
  */

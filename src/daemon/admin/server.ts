@@ -38,7 +38,8 @@ export interface AdminHandler {
   deleteAllSaDst(ix: AdminIndexes): Promise<number>;
   logoutUser(login: string): Promise<number>;
   getSaCert(ix: AdminIndexes): Promise<{ errno: number; payload?: Buffer }>;
-  showSchedule(): Promise<Buffer>;
+  /** scheddump rows; racoon answers an empty schedule with ac_errno -1. */
+  showSchedule(): Promise<{ errno: number; payload?: Buffer }>;
   status(verbose: boolean, json: boolean): Promise<string>;
   /** Subscribe to daemon events (phase 1/2 up/down...). */
   onEvent(listener: (e: EvtAsync) => void): () => void;
@@ -165,8 +166,10 @@ async function dispatch(req: AdminRequest, h: AdminHandler): Promise<DispatchRes
     switch (req.cmd) {
       case AdminCmd.RELOAD_CONF:
         return reply(await h.reloadConfig());
-      case AdminCmd.SHOW_SCHED:
-        return reply(0, await h.showSchedule());
+      case AdminCmd.SHOW_SCHED: {
+        const r = await h.showSchedule();
+        return reply(r.errno, r.payload);
+      }
       case AdminCmd.SHOW_EVT:
         return reply(0, undefined, true);
       case AdminCmd.SHOW_SA: {

@@ -66,6 +66,9 @@ export const INDEXES_LEN = 264;
 export const PSK_LEN = 24;
 export const PH1DUMP_LEN = 304;
 export const EVT_ASYNC_LEN = 280;
+export const SCHEDDUMP_LEN = 32;
+/** racoon's LOGINLEN (isakmp_xauth.h): the longest login ADMIN_LOGOUT_USER takes. */
+export const LOGINLEN = 31;
 
 export class AdminWireError extends Error {
   override readonly name = 'AdminWireError';
@@ -247,6 +250,36 @@ export function decodePsk(b: Buffer, offset = 0): AdminPsk {
   }
   const cstr = (start: number, len: number): string => b.subarray(start, start + len - 1).toString('utf8');
   return { idType, id: cstr(idStart, idLen), key: cstr(idStart + idLen, keyLen) };
+}
+
+// ---------------------------------------------------------------------------
+// struct scheddump (32 bytes) — the ADMIN_SHOW_SCHED reply row (racoon schedule.h):
+// time_t xtime @0 (when it fires), long id @8, time_t created @16, time_t tick @24 (seconds after created)
+
+export interface SchedDump {
+  xtime: number;
+  id: number;
+  created: number;
+  tick: number;
+}
+
+export function encodeSchedDump(d: SchedDump): Buffer {
+  const b = Buffer.alloc(SCHEDDUMP_LEN);
+  b.writeBigInt64LE(BigInt(d.xtime), 0);
+  b.writeBigInt64LE(BigInt(d.id), 8);
+  b.writeBigInt64LE(BigInt(d.created), 16);
+  b.writeBigInt64LE(BigInt(d.tick), 24);
+  return b;
+}
+
+/** The rows of an ADMIN_SHOW_SCHED reply; a length that is not a multiple of 32 is an error at the first partial row. */
+export function decodeSchedDumps(b: Buffer): SchedDump[] {
+  if (b.length % SCHEDDUMP_LEN !== 0) throw new AdminWireError('scheddump', b.length - (b.length % SCHEDDUMP_LEN), `reply of ${b.length} bytes is not a whole number of ${SCHEDDUMP_LEN}-byte rows`);
+  const out: SchedDump[] = [];
+  for (let o = 0; o < b.length; o += SCHEDDUMP_LEN) {
+    out.push({ xtime: Number(b.readBigInt64LE(o)), id: Number(b.readBigInt64LE(o + 8)), created: Number(b.readBigInt64LE(o + 16)), tick: Number(b.readBigInt64LE(o + 24)) });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------

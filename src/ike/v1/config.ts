@@ -79,6 +79,25 @@ export interface Ikev1PeerExtConfig {
   ikeFrag?: IkeFragMode;
 }
 
+/**
+ * RSA-signature authentication of a remote (racoon `certificate_type x509`,
+ * `ca_type x509`, `peers_certfile x509`, `verify_cert`, `send_cert`, `send_cr`;
+ * loaded by src/daemon/certs.ts). Used when the chosen phase-1 transform's
+ * authentication method is RSA signatures (3, or the XAUTH RSA variants).
+ */
+export interface Ikev1CertConfig {
+  /** our certificate (DER) first, then intermediates, sent as CERT payloads when `sendCert` */
+  certificates: Buffer[];
+  privateKeyPem: string;
+  /** trust anchors (DER CA certificates) the peer's chain must end in */
+  cas: Buffer[];
+  /** `peers_certfile x509`: the only certificate accepted from the peer */
+  peerCertificate: Buffer | null;
+  verifyCert: boolean;
+  sendCert: boolean;
+  sendCr: boolean;
+}
+
 export interface Ikev1PeerConfig extends Ikev1PeerExtConfig {
   name: string;
   local: { address: string; port: number; id: Ikev1Identity };
@@ -88,6 +107,8 @@ export interface Ikev1PeerConfig extends Ikev1PeerExtConfig {
   exchangeModes: ('main' | 'aggressive')[];
   /** accept Aggressive Mode as responder (racoon allows it only when listed in exchange_mode) */
   psk: Buffer;
+  /** certificates and key for RSA-signature phase 1 (absent: pre-shared keys only) */
+  cert?: Ikev1CertConfig;
   ph1Proposals: Ph1ProposalConfig[];
   proposalCheck: ProposalCheck;
   sainfos: SainfoConfig[];
@@ -128,7 +149,7 @@ export function validatePeerConfig(c: Ikev1PeerConfig): ConfigProblem[] {
   const p = (field: string, message: string) => out.push({ field: `${c.name}.${field}`, message });
   if (!isIP(c.local.address)) p('local.address', `"${c.local.address}" is not an IP address`);
   if (c.remote.address !== 'anonymous' && !isIP(c.remote.address)) p('remote.address', `"${c.remote.address}" is not an IP address or anonymous`);
-  if (c.psk.length === 0) p('psk', 'empty pre-shared key');
+  if (c.psk.length === 0 && !c.cert) p('psk', 'empty pre-shared key');
   if (c.ph1Proposals.length === 0) p('ph1Proposals', 'no phase-1 proposal');
   if (c.exchangeModes.length === 0) p('exchangeModes', 'no exchange_mode');
   c.sainfos.forEach((s, i) => {

@@ -20,6 +20,7 @@ import { formatIp, parseIp } from '../../util/ip';
 import { Endpoint, IKE_PORT, NAT_T_PORT, classifyUdpPayload, frameIkeMessage } from '../common/natt';
 import { checkLifetime, Ikev1PeerConfig, SainfoConfig, SelectorConfig } from './config';
 import {
+  AuthMethod,
   EncapsulationMode,
   ExchangeType,
   HeaderFlag,
@@ -65,6 +66,9 @@ import { SadbSaFlags } from '../../pfkey/constants';
 import { CfgServer, CfgSession, ModeCfgClientInfo } from './modecfg';
 import { FRAGMENT_PAYLOAD, FragmentReassembler, ISAKMP_FRAG_MAXLEN, ReassemblyLimits, fragmentMessage, fragmentationVendorId, isFragmentationVendorId, parseFragment } from './frag';
 import { XAUTH_VENDOR_ID, isPskAuthMethod, sameAuthMethod, xauthRole } from './xauth';
+import { CERT_X509_SIGNATURE, rsaSignHash, rsaVerifyHash } from './sig';
+import { nodePubkeyPort } from '../v2/x509-node-port';
+import { certificateSubject, formatName } from '../v2/der';
 import { applyPh1Move, type Ph1Move } from './migrate';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -156,6 +160,8 @@ interface Ph1 {
   remote: Endpoint;
   peerNatt: boolean;
   peerDpd: boolean;
+  /** the chosen transform authenticates with RSA signatures (RFC 2409 §5.1), not a pre-shared key */
+  sigAuth: boolean;
   natDetected: boolean;
   saiBody: Buffer;
   /** Aggressive Mode: the initiator's ID payload body, for HASH_I */
@@ -324,7 +330,8 @@ export class Ikev1Engine {
     const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
     const p2 = sa && [...sa.ph2s.values()].find((p) => p.inboundSpi === inboundSpi && p.state === 'ESTABLISHED');
     if (!sa || !p2) return false;
-    this.sendInformational(sa, [{ type: PayloadType.D, doi: IPSEC_DOI, protocolId: ProtocolId.IPSEC_ESP, spis: [spiBuffer(p2.inboundSpi)] }], now);
+    // held by a phase 1 still being negotiated (handed over from a deleted one): no protected channel yet
+    if (isUp(sa)) this.sendInformational(sa, [{ type: PayloadType.D, doi: IPSEC_DOI, protocolId: ProtocolId.IPSEC_ESP, spis: [spiBuffer(p2.inboundSpi)] }], now);
     this.removePh2(sa, p2, true);
     return true;
   }
@@ -533,6 +540,7 @@ export class Ikev1Engine {
     sa.saiBody = Buffer.from(raw.raw.subarray(4));
     sa.suite = choice.suite;
     sa.lifetimeSeconds = choice.lifetime;
+    sa.sigAuth = isRsaSigAuthMethod(attr(choice.transform.attributes, Ph1Attr.AUTHENTICATION_METHOD));
     this.noteVendorIds(sa, parsed.value);
     sa.lastRecv = Buffer.from(packet);
     const reply: SaPayload = { type: PayloadType.SA, doi: IPSEC_DOI, situation: SIT_IDENTITY_ONLY, proposals: [{ proposalNum: choice.proposalNum, protocolId: ProtocolId.ISAKMP, spi: Buffer.alloc(0), transforms: [choice.transform] }] };
@@ -599,12 +607,14 @@ export class Ikev1Engine {
     sa.cookieR = header.cookieR;
     sa.suite = suite;
     sa.lifetimeSeconds = lifetimeOf(t.attributes, Ph1Attr.LIFE_TYPE, Ph1Attr.LIFE_DURATION) ?? 28800;
+    sa.sigAuth = isRsaSigAuthMethod(attr(t.attributes, Ph1Attr.AUTHENTICATION_METHOD));
+    if (sa.sigAuth && !sa.peer.cert) return this.log('error', 'phase1 negotiation failed: RSA signatures chosen but no certificate is configured', sa);
     this.noteVendorIds(sa, pl);
     sa.lastRecv = Buffer.from(packet);
     sa.dh = makeDh(suite.group, this.random);
     sa.gxi = sa.dh.publicValue;
     sa.ni = this.random.bytes(NONCE_BYTES);
-    this.sendPh1(sa, [{ type: PayloadType.KE, keyData: sa.gxi }, { type: PayloadType.NONCE, data: sa.ni }, ...this.natD(sa)], false, now);
+    this.sendPh1(sa, [{ type: PayloadType.KE, keyData: sa.gxi }, { type: PayloadType.NONCE, data: sa.ni }, ...this.certRequests(sa), ...this.natD(sa)], false, now);
     sa.state = 'MM_I2_SENT';
   }
 
@@ -623,7 +633,7 @@ export class Ikev1Engine {
     this.checkNatD(sa, pl, to);
     sa.lastRecv = Buffer.from(packet);
     this.deriveKeys(sa, gxy);
-    this.sendPh1(sa, [{ type: PayloadType.KE, keyData: sa.gxr }, { type: PayloadType.NONCE, data: sa.nr }, ...this.natD(sa)], false, now);
+    this.sendPh1(sa, [{ type: PayloadType.KE, keyData: sa.gxr }, { type: PayloadType.NONCE, data: sa.nr }, ...this.certRequests(sa), ...this.natD(sa)], false, now);
     sa.state = 'MM_R2_SENT';
   }
 
@@ -647,7 +657,9 @@ export class Ikev1Engine {
     }
     const idii = this.ph1Id(sa.peer);
     const hashI = km.ph1Hash(sa.suite!.hash, sa.keys!.skeyid, 'I', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, generatePayload(idii, 0).subarray(4));
-    const out: Payload[] = [idii, { type: PayloadType.HASH, data: hashI }];
+    const proof = this.authPayloads(sa, hashI);
+    if (!proof) return;
+    const out: Payload[] = [idii, ...proof];
     if (sa.peer.initialContact && !this.hasOtherPh1(sa)) out.push(this.notify(ProtocolId.ISAKMP, NotifyType.INITIAL_CONTACT, Buffer.concat([km.cookieBytes(sa.cookieI), km.cookieBytes(sa.cookieR)])));
     this.sendPh1(sa, out, true, now);
     sa.state = 'MM_I3_SENT';
@@ -657,10 +669,11 @@ export class Ikev1Engine {
   private mmR3(sa: Ph1, pl: Payload[], packet: Buffer, nextIv: Buffer, now: number): void {
     const id = findPayload(pl, PayloadType.ID);
     const h = findPayload(pl, PayloadType.HASH);
-    if (!id || !h || !sa.keys || !sa.suite) return this.log('warn', 'Main Mode message 5 without ID or HASH', sa);
+    if (!id || (!h && !sa.sigAuth) || !sa.keys || !sa.suite) return this.log('warn', `Main Mode message 5 without ID or ${sa.sigAuth ? 'SIG' : 'HASH'}`, sa);
     const expected = km.ph1Hash(sa.suite.hash, sa.keys.skeyid, 'I', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, generatePayload(id, 0).subarray(4));
-    if (!expected.equals(h.data)) {
-      this.log('error', 'HASH mismatched', sa);
+    const bad = this.verifyPeerAuth(sa, pl, id, expected);
+    if (bad) {
+      this.log('error', bad, sa);
       this.log('error', 'phase1 negotiation failed', sa);
       return;
     }
@@ -670,7 +683,9 @@ export class Ikev1Engine {
     this.handleInitialContact(sa, pl);
     const idir = this.ph1Id(sa.peer);
     const hashR = km.ph1Hash(sa.suite.hash, sa.keys.skeyid, 'R', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, generatePayload(idir, 0).subarray(4));
-    this.sendPh1(sa, [idir, { type: PayloadType.HASH, data: hashR }], true, now, false);
+    const proof = this.authPayloads(sa, hashR);
+    if (!proof) return;
+    this.sendPh1(sa, [idir, ...proof], true, now, false);
     this.ph1Established(sa, now);
   }
 
@@ -678,10 +693,12 @@ export class Ikev1Engine {
   private mmEstablishI(sa: Ph1, pl: Payload[], nextIv: Buffer, now: number): void {
     const id = findPayload(pl, PayloadType.ID);
     const h = findPayload(pl, PayloadType.HASH);
-    if (!id || !h || !sa.keys || !sa.suite) return this.log('warn', 'Main Mode message 6 without ID or HASH', sa);
+    if (!id || (!h && !sa.sigAuth) || !sa.keys || !sa.suite) return this.log('warn', `Main Mode message 6 without ID or ${sa.sigAuth ? 'SIG' : 'HASH'}`, sa);
     const expected = km.ph1Hash(sa.suite.hash, sa.keys.skeyid, 'R', sa.gxi, sa.gxr, sa.cookieI, sa.cookieR, sa.saiBody, generatePayload(id, 0).subarray(4));
-    if (!expected.equals(h.data)) {
-      this.log('error', 'HASH mismatched', sa);
+    const bad = this.verifyPeerAuth(sa, pl, id, expected);
+    if (bad) {
+      this.log('error', bad, sa);
+      this.log('error', 'phase1 negotiation failed', sa);
       return;
     }
     if (!this.idMatches(sa.peer, id)) return this.log('error', 'phase1 negotiation failed: peer identifier does not match', sa);
@@ -746,6 +763,10 @@ export class Ikev1Engine {
       this.log('error', `no suitable proposal found: ${choice}`, null, { peer: peer.name });
       return;
     }
+    if (isRsaSigAuthMethod(attr(choice.transform.attributes, Ph1Attr.AUTHENTICATION_METHOD))) {
+      this.log('error', 'phase1 negotiation failed: Aggressive Mode with RSA signatures is not supported (use Main Mode)', null, { peer: peer.name });
+      return;
+    }
     const dh = makeDh(choice.suite.group, this.random);
     const gxy = dh.computeShared(ke.keyData);
     const sa = this.newPh1(peer, 'responder', header.cookieI, this.randomCookie(), { ...to }, { ...from }, now);
@@ -783,6 +804,7 @@ export class Ikev1Engine {
     if (!this.ph1Proposal(sa.peer).transforms.some((o) => sameAttributes(o.attributes, t.attributes))) return this.log('error', 'phase1 negotiation failed: the responder chose a transform we did not offer', sa);
     const suite = ph1Suite(t.attributes);
     if (typeof suite === 'string' || suite.group.id !== dhGroup(sa.peer.ph1Proposals[0].dhGroup)?.id) return this.log('error', 'phase1 negotiation failed: unusable transform', sa);
+    if (isRsaSigAuthMethod(attr(t.attributes, Ph1Attr.AUTHENTICATION_METHOD))) return this.log('error', 'phase1 negotiation failed: Aggressive Mode with RSA signatures is not supported (use Main Mode)', sa);
     if (nr.data.length < 8 || nr.data.length > 256) return this.log('warn', `bad nonce length ${nr.data.length}`, sa);
     const gxy = sa.dh.computeShared(ke.keyData);
     const cookieR = header.cookieR;
@@ -899,9 +921,61 @@ export class Ikev1Engine {
     this.beginPh1(sa.peer, [sainfo], now);
   }
 
+  /** RFC 2409 §5.1: CR payloads (one per trusted CA, by subject DN) in Main Mode messages 3/4 with racoon `send_cr`. */
+  private certRequests(sa: Ph1): Payload[] {
+    const c = sa.peer.cert;
+    if (!sa.sigAuth || !c || !c.sendCr) return [];
+    const names = c.cas.map((ca) => certificateSubject(ca)).filter((n): n is Buffer => n !== null);
+    if (names.length === 0) return [{ type: PayloadType.CR, encoding: CERT_X509_SIGNATURE, data: Buffer.alloc(0) }];
+    return names.map((n) => ({ type: PayloadType.CR, encoding: CERT_X509_SIGNATURE, data: n }));
+  }
+
+  /** Our proof in Main Mode 5/6: HASH_I/R, or [CERT...] SIG_I/R (RFC 2409 §5.1). null (logged) if the key cannot sign. */
+  private authPayloads(sa: Ph1, hash: Buffer): Payload[] | null {
+    if (!sa.sigAuth) return [{ type: PayloadType.HASH, data: hash }];
+    const c = sa.peer.cert!;
+    const sig = rsaSignHash(c.privateKeyPem, hash);
+    if (!sig) {
+      this.log('error', 'phase1 negotiation failed: the private key cannot make an RSA signature', sa);
+      return null;
+    }
+    const certs: Payload[] = c.sendCert ? c.certificates.map((d) => ({ type: PayloadType.CERT, encoding: CERT_X509_SIGNATURE, data: d })) : [];
+    return [...certs, { type: PayloadType.SIG, data: sig }];
+  }
+
+  /**
+   * The peer's proof: HASH_I/R equal to ours (PSK), or (signatures) the peer's certificate —
+   * its CERT payload, or peers_certfile — chaining to a trusted CA (verify_cert), naming the
+   * peer's ID, and its SIG over the HASH. Returns what is wrong, null when it holds.
+   */
+  private verifyPeerAuth(sa: Ph1, pl: Payload[], id: IdPayload, expected: Buffer): string | null {
+    if (!sa.sigAuth) {
+      const h = findPayload(pl, PayloadType.HASH);
+      return h && expected.equals(h.data) ? null : 'HASH mismatched';
+    }
+    const c = sa.peer.cert!;
+    const sig = findPayload(pl, PayloadType.SIG);
+    if (!sig) return 'no SIG payload';
+    const sent = allPayloads(pl, PayloadType.CERT).filter((x) => x.encoding === CERT_X509_SIGNATURE).map((x) => x.data);
+    const ee = sent[0] ?? c.peerCertificate;
+    if (!ee) return 'no certificate from the peer and no peers_certfile configured';
+    if (c.peerCertificate && !ee.equals(c.peerCertificate)) return 'the certificate the peer sent is not the one of peers_certfile';
+    if (c.verifyCert && !c.peerCertificate) {
+      const why = nodePubkeyPort.validateChain([ee, ...sent.slice(1)], c.cas);
+      if (why) return `certificate verification failed: ${why}`;
+    }
+    if (!nodePubkeyPort.certMatchesId(ee, id.idType, id.data)) {
+      const subject = certificateSubject(ee);
+      return `ID mismatched with the certificate: ${IdType[id.idType] ?? id.idType} is not named by "${(subject && formatName(subject)) ?? '?'}"`;
+    }
+    if (!rsaVerifyHash(ee, expected, sig.data)) return 'SIG mismatched (RSA signature over the HASH does not verify)';
+    return null;
+  }
+
   private deriveKeys(sa: Ph1, gxy: Buffer): void {
     const s = sa.suite!;
-    const skeyid = km.skeyidPsk(s.hash, sa.peer.psk, sa.ni, sa.nr);
+    // RFC 2409 §5: SKEYID = prf(Ni_b | Nr_b, g^xy) for signatures, prf(pre-shared-key, Ni_b | Nr_b) for PSK
+    const skeyid = sa.sigAuth ? km.skeyidSig(s.hash, sa.ni, sa.nr, gxy) : km.skeyidPsk(s.hash, sa.peer.psk, sa.ni, sa.nr);
     sa.keys = km.deriveSkeyids(s.hash, skeyid, gxy, sa.cookieI, sa.cookieR);
     sa.cipher = ph1Cipher(s, km.encryptionKey(s.hash, sa.keys.skeyidE, s.keyBytes));
     sa.iv = km.ph1Iv(s.hash, sa.gxi, sa.gxr, s.encr.blockBytes);
@@ -1295,7 +1369,9 @@ export class Ikev1Engine {
           this.log('info', 'purging ISAKMP-SA on peer delete', sa);
           // a peer that re-authenticated (strongSwan's IKEv1 reauth) deletes the old ISAKMP-SA:
           // its IPsec-SAs belong to the new one from now on
-          const heir = [...this.ph1s.values()].find((o) => o !== sa && o.peer === sa.peer && o.remote.address === sa.remote.address && o.state === 'ESTABLISHED');
+          // (or deletes it while our replacement is still being negotiated: that one takes them)
+          const others = [...this.ph1s.values()].filter((o) => o !== sa && o.peer === sa.peer && o.remote.address === sa.remote.address && o.state !== 'DEAD' && o.state !== 'EXPIRED');
+          const heir = others.find((o) => o.state === 'ESTABLISHED') ?? others[0];
           if (heir) this.adoptPh2s(sa, heir);
           this.killPh1(sa, 'deleted by peer');
           return;
@@ -1381,10 +1457,10 @@ export class Ikev1Engine {
   }
 
   /** XAUTH / Mode-Config state of an ISAKMP-SA (the login, the pool address, what a client learned). */
-  cfgInfo(serial: number): { xauth: string; login: string | null; assigned: string | null; client: ModeCfgClientInfo } | null {
+  cfgInfo(serial: number): { xauthRole: 'client' | 'server' | null; xauth: string; modeCfg: string; login: string | null; assigned: string | null; client: ModeCfgClientInfo } | null {
     const sa = [...this.ph1s.values()].find((s) => s.serial === serial);
     const c = sa && this.cfgSessions.get(sa);
-    return c ? { xauth: c.xauthState, login: c.login, assigned: c.assigned, client: c.client } : null;
+    return c ? { xauthRole: c.roles.xauth, xauth: c.xauthState, modeCfg: c.modeCfgState, login: c.login, assigned: c.assigned, client: c.client } : null;
   }
 
   private cfgStart(sa: Ph1, now: number): void {
@@ -1564,6 +1640,7 @@ export class Ikev1Engine {
       remote,
       peerNatt: false,
       peerDpd: false,
+      sigAuth: false,
       natDetected: false,
       saiBody: Buffer.alloc(0),
       idiiBody: Buffer.alloc(0),
@@ -1638,8 +1715,8 @@ export class Ikev1Engine {
       for (const t of prop.transforms) {
         if (t.transformId !== KEY_IKE) continue;
         const method = attr(t.attributes, Ph1Attr.AUTHENTICATION_METHOD);
-        if (!isPskAuthMethod(method)) {
-          why = `authentication method ${method} not supported`;
+        if (!isPskAuthMethod(method) && !(isRsaSigAuthMethod(method) && peer.cert)) {
+          why = isRsaSigAuthMethod(method) ? `authentication method ${method} (RSA signatures) without a certificate configured` : `authentication method ${method} not supported`;
           continue;
         }
         const suite = ph1Suite(t.attributes);
@@ -1669,7 +1746,7 @@ export class Ikev1Engine {
     const v: { type: PayloadType.VID; data: Buffer }[] = [];
     if (peer.natTraversal) v.push({ type: PayloadType.VID, data: VENDOR_ID.NATT_RFC3947 }, { type: PayloadType.VID, data: VENDOR_ID.NATT_DRAFT_02N });
     if (peer.dpdDelaySeconds > 0) v.push({ type: PayloadType.VID, data: VENDOR_ID.DPD });
-    if (peer.ikeFrag && peer.ikeFrag !== 'off') v.push({ type: PayloadType.VID, data: fragmentationVendorId(peer.exchangeModes[0] === 'aggressive') });
+    if (peer.ikeFrag && peer.ikeFrag !== 'off') v.push({ type: PayloadType.VID, data: fragmentationVendorId() });
     if (xauthRole(peer.ph1Proposals.map((p) => p.authMethod))) v.push({ type: PayloadType.VID, data: XAUTH_VENDOR_ID });
     return v;
   }
@@ -1754,6 +1831,11 @@ export class Ikev1Engine {
 
 // -------------------------------------------------------------------------
 // free helpers
+
+/** RFC 2409 App. A: RSA signatures, and XAUTH over them (racoon xauth_rsa_client/server). */
+function isRsaSigAuthMethod(m: number | null): boolean {
+  return m === AuthMethod.RSA_SIGNATURES || m === AuthMethod.XAUTH_INIT_RSA || m === AuthMethod.XAUTH_RESP_RSA;
+}
 
 /** An ISAKMP-SA that protects messages: established, or expired while its replacement is negotiated. */
 function isUp(sa: Ph1): boolean {

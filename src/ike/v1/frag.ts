@@ -32,9 +32,14 @@ export const ISAKMP_FRAG_MAXLEN = 552;
 export const FRAG_LAST = 0x01;
 /** MD5("FRAGMENTATION") — the Cisco IKE fragmentation vendor ID. */
 export const FRAGMENTATION_VID = createHash('md5').update('FRAGMENTATION').digest();
-/** racoon isakmp_frag.h capability word after the MD5: Main Mode (BASE) and Aggressive Mode (AGG). */
+/**
+ * racoon isakmp_frag.h capability word after the MD5: 0x80000000 = fragments
+ * of Main and Aggressive Mode messages (VENDORID_FRAG_IDENT / _AGG), 0x40000000
+ * = base mode (Cisco sends both). strongSwan recognises the VID with the
+ * 0x80000000 bit (or without a word).
+ */
 export const VENDORID_FRAG_BASE = 0x40000000;
-export const VENDORID_FRAG_AGG = 0x80000000;
+export const VENDORID_FRAG_IDENT = 0x80000000;
 
 /** racoon `ike_frag` (racoon.conf(5)); `force` sends fragments before the peer's vendor ID is seen. */
 export type IkeFragMode = 'off' | 'on' | 'force';
@@ -56,10 +61,10 @@ const FRAGMENT: StructDef<keyof FragmentPayload & string> = {
   ],
 };
 
-/** The FRAGMENTATION vendor ID with racoon's capability word. */
-export function fragmentationVendorId(aggressive: boolean): Buffer {
+/** The FRAGMENTATION vendor ID with racoon's capability word (Main and Aggressive Mode fragments). */
+export function fragmentationVendorId(): Buffer {
   const cap = Buffer.alloc(4);
-  cap.writeUInt32BE(aggressive ? (VENDORID_FRAG_BASE | VENDORID_FRAG_AGG) >>> 0 : VENDORID_FRAG_BASE);
+  cap.writeUInt32BE(VENDORID_FRAG_IDENT);
   return Buffer.concat([FRAGMENTATION_VID, cap]);
 }
 

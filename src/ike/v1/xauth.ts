@@ -13,7 +13,7 @@
  *
  * User sources for the server (racoon `mode_cfg { auth_source ...; }`):
  * `system` is tanuki's own password file (`path xauth_users "file";`, lines
- * `login:scrypt$<salt hex>$<key hex>`), see parseXauthUsers; `radius`, `ldap`
+ * `login:scrypt$<salt hex>$<key hex>`, parsed by src/config/xauth-users.ts); `radius`, `ldap`
  * and `pam` are refused when the configuration is built.
  */
 import { scryptSync, timingSafeEqual } from 'node:crypto';
@@ -108,46 +108,15 @@ export interface XauthUserSource {
   verify(login: string, password: Buffer): boolean;
 }
 
+/** One line of the user file (parsed by src/config/xauth-users.ts). */
 export interface XauthUserEntry {
-  login: string;
-  salt: Buffer;
-  key: Buffer;
+  readonly login: string;
+  readonly salt: Buffer;
+  readonly key: Buffer;
 }
 
-export type XauthUsersParse = { ok: true; users: XauthUserEntry[] } | { ok: false; error: { file: string; line: number; column: number; token: string; message: string } };
-
-/** scrypt parameters of the tanuki user file (N=2^14, r=8, p=1; 32-octet key). */
+/** scrypt parameters of tanuki's user file (N=2^14, r=8, p=1; 32-octet key), as src/config/xauth-users.ts writes it. */
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32 } as const;
-
-/** The `scrypt$salt$key` text for a password (what `tanuki-xauth-passwd`-style tooling writes). */
-export function hashXauthPassword(password: string | Buffer, salt: Buffer): string {
-  const key = scryptSync(password, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
-  return `scrypt$${salt.toString('hex')}$${key.toString('hex')}`;
-}
-
-/**
- * tanuki's `auth_source system` user file: one `login:scrypt$<salt hex>$<key hex>`
- * per line, `#` comments and blank lines skipped. Errors name file:line:column
- * and the offending token.
- */
-export function parseXauthUsers(text: string, file: string): XauthUsersParse {
-  const users: XauthUserEntry[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].replace(/\r$/, '');
-    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
-    const err = (column: number, token: string, message: string): XauthUsersParse => ({ ok: false, error: { file, line: i + 1, column, token, message } });
-    const colon = line.indexOf(':');
-    if (colon <= 0) return err(1, line, 'expected login:scrypt$<salt hex>$<key hex>');
-    const login = line.slice(0, colon);
-    const spec = line.slice(colon + 1);
-    const m = /^scrypt\$([0-9a-fA-F]{2,})\$([0-9a-fA-F]{64})$/.exec(spec);
-    if (!m) return err(colon + 2, spec, 'expected scrypt$<salt hex>$<64 hex digits>');
-    if (users.some((u) => u.login === login)) return err(1, login, `login "${login}" appears twice`);
-    users.push({ login, salt: Buffer.from(m[1], 'hex'), key: Buffer.from(m[2], 'hex') });
-  }
-  return { ok: true, users };
-}
 
 /** A user source over parsed entries; unknown logins and wrong passwords take the same path. */
 export function userFileSource(users: readonly XauthUserEntry[]): XauthUserSource {

@@ -74,6 +74,12 @@ export interface Ikev2EngineOptions {
   /** first SA2 reqid handed out to children without a configured one */
   firstReqid?: number;
   /**
+   * Whether debug events are wanted at all (asked per event; default: yes). The
+   * per-message ones describe every payload, which costs more than it is worth
+   * when the daemon's log level would drop them anyway.
+   */
+  debugLogs?: () => boolean;
+  /**
    * what the kernel can install (its SADB_REGISTER lists); the engine also learns
    * them from any REGISTER message it is fed. Unknown = every algorithm is offered.
    */
@@ -164,6 +170,7 @@ export class Ikev2Engine implements Services {
   private nextReqid: number;
   private readonly reqidByChild = new Map<ChildConfig, number>();
   private readonly cookieSecret: Buffer;
+  private readonly debugLogs: () => boolean;
   private kernelAlgorithms: KernelAlgorithms | null;
   private deadPeers: DeadPeer[] = [];
   private readonly esnUnsupported: string | null;
@@ -182,6 +189,7 @@ export class Ikev2Engine implements Services {
     this.halfOpenTimeoutMs = opts.halfOpenTimeoutMs ?? 30000;
     this.nextReqid = opts.firstReqid ?? 1;
     this.cookieSecret = this.random.bytes(32);
+    this.debugLogs = opts.debugLogs ?? (() => true);
     this.kernelAlgorithms = opts.kernelAlgorithms ?? null;
     this.esnUnsupported = opts.esnUnsupported ?? null;
   }
@@ -587,7 +595,7 @@ export class Ikev2Engine implements Services {
       payloads = opened.payloads;
     }
     sa.lastInboundAt = this.clock;
-    this.log('debug', `received ${exchangeName(exchangeType)} response ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
+    if (this.debugLogs()) this.log('debug', `received ${exchangeName(exchangeType)} response ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
     const results: TaskResult[] = a.tasks.map((t) => (t.processResponse ? t.processResponse(this, sa, payloads) : 'done'));
     if (results.includes('failed')) {
       if (exchangeType === ExchangeType.IKE_SA_INIT || exchangeType === ExchangeType.IKE_AUTH) this.log('error', 'phase1 negotiation failed', sa);
@@ -656,7 +664,7 @@ export class Ikev2Engine implements Services {
     if (follow === 'both') sa.local = { ...to };
     if (follow !== 'both' && (sa.remote.address !== from.address || sa.local.address !== to.address))
       this.log('debug', `request from ${from.address}[${from.port}] to ${to.address}[${to.port}] does not move the IKE_SA (RFC 4555 §3.5, RFC 7296 §2.23)`, sa, { messageId });
-    this.log('debug', `received ${exchangeName(exchangeType)} request ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
+    if (this.debugLogs()) this.log('debug', `received ${exchangeName(exchangeType)} request ${messageId} [ ${describePayloads(payloads)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
     const tasks = this.passiveTasks(sa, exchangeType, payloads);
     if (!tasks) {
       this.sendResponse(sa, exchangeType, messageId, [notify(NotifyType.INVALID_SYNTAX)]);
@@ -837,7 +845,7 @@ export class Ikev2Engine implements Services {
     if (a.exchangeType === ExchangeType.IKE_SA_INIT) sa.initRequest = packets[0];
     a.packets = packets;
     a.deadline = this.clock + retransmitDelay(this.policyFor(sa, a.tasks), 0);
-    this.log('debug', `sending ${exchangeName(a.exchangeType)} request ${a.messageId} [ ${describePayloads(out)} ]`, sa, { messageId: a.messageId, exchange: exchangeName(a.exchangeType) });
+    if (this.debugLogs()) this.log('debug', `sending ${exchangeName(a.exchangeType)} request ${a.messageId} [ ${describePayloads(out)} ]`, sa, { messageId: a.messageId, exchange: exchangeName(a.exchangeType) });
     this.send(sa, packets);
   }
 
@@ -861,7 +869,7 @@ export class Ikev2Engine implements Services {
     const packets = this.encode(sa, exchangeType, messageId, true, out);
     sa.lastResponse = { messageId, packets };
     sa.expectedMidIn = messageId + 1;
-    this.log('debug', `sending ${exchangeName(exchangeType)} response ${messageId} [ ${describePayloads(out)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
+    if (this.debugLogs()) this.log('debug', `sending ${exchangeName(exchangeType)} response ${messageId} [ ${describePayloads(out)} ]`, sa, { messageId, exchange: exchangeName(exchangeType) });
     this.send(sa, packets);
     return packets;
   }
@@ -913,6 +921,7 @@ export class Ikev2Engine implements Services {
   }
 
   log(level: LogLevel, msg: string, sa: IkeSa | null, fields: LogFields = {}): void {
+    if (level === 'debug' && !this.debugLogs()) return;
     const event: Ikev2LogEvent = { level, msg };
     if (sa) {
       event.peer = `${sa.remote.address}[${sa.remote.port}]`;

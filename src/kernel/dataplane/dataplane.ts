@@ -20,13 +20,22 @@ import { IpsecDir, SadbSaState, SadbSaType } from '../../pfkey/constants';
 import type { SecurityAssociation } from '../../sadb/sadb';
 import { formatIp } from '../../util/ip';
 import type { AhSa } from '../../xform/ah';
-import type { EspSa } from '../../xform/esp';
+import { EspSa } from '../../xform/esp';
 import { IPPROTO, parseIp } from '../../xform/ip';
 import { DROP_REASONS, type DropReason } from '../../xform/result';
 import { buildUdpEncapHeader, NAT_KEEPALIVE } from '../../xform/udpencap';
 import { selectCryptoBackend, setCryptoBackendReporter } from '../../xform/crypto-provider';
 import type { UserspaceKernel } from '../userspace/kernel';
 import { ipPacket, selectorOf } from './packet';
+
+type PacketSelector = Extract<ReturnType<typeof selectorOf>, { ok: true }>['value']['selector'];
+
+/** A datagram that arrived on a NAT-T socket (DataPlane.receiveEspInUdpBatch). */
+export interface EspInUdpDatagram {
+  payload: Buffer;
+  remote: { address: string; port: number };
+  local: { address: string; port: number };
+}
 import { adaptSa, type UdpFallback } from './sa-adapter';
 
 /** Why the data plane dropped a packet: the transforms' reasons plus the SPD's and the plane's own. */
@@ -127,6 +136,8 @@ export class DataPlane {
   private readonly queuePerFlow: number;
   private udpFallback: UdpFallback | null;
   private readonly unsubscribe: Array<() => void> = [];
+  /** Tunnel endpoints of an ESP transform as text, for the UDP socket. */
+  private readonly endpointText = new WeakMap<EspSa, { src: string; dst: string }>();
 
   constructor(
     readonly kernel: UserspaceKernel,
@@ -221,11 +232,15 @@ export class DataPlane {
     const p = selectorOf(pkt);
     if (!p.ok) return this.fail(p.reason, p.detail);
     const packet = Buffer.from(pkt.subarray(0, p.value.ip.totalLength));
-    const d = this.kernel.outbound(p.value.selector, IpsecDir.OUTBOUND);
+    return this.act(this.kernel.outbound(p.value.selector, IpsecDir.OUTBOUND), packet, p.value.selector, from);
+  }
+
+  /** What the SPD decided for an outbound packet, carried out. */
+  private act(d: ReturnType<UserspaceKernel['outbound']>, packet: Buffer, selector: PacketSelector, from: CleartextPort | undefined): PacketOutcome {
     switch (d.action) {
       case 'bypass': {
-        const port = this.ports.find((q) => q !== from && q.accepts(p.value.selector.dst));
-        if (!port) return this.fail('no-route', `no cleartext port for ${formatIp(p.value.selector.dst)} and no IP forwarding`);
+        const port = this.ports.find((q) => q !== from && q.accepts(selector.dst));
+        if (!port) return this.fail('no-route', `no cleartext port for ${formatIp(selector.dst)} and no IP forwarding`);
         this.counters.outBypassed++;
         port.deliver(packet);
         return { ok: true, action: 'bypassed' };
@@ -233,7 +248,7 @@ export class DataPlane {
       case 'discard':
         return this.fail('policy-discard', `policy ${d.policy.id} discards the packet`);
       case 'acquire': {
-        const key = `${formatIp(p.value.selector.src)}>${formatIp(p.value.selector.dst)}/${p.value.selector.proto}`;
+        const key = `${formatIp(selector.src)}>${formatIp(selector.dst)}/${selector.proto}`;
         const q = this.queued.get(key) ?? [];
         if (q.length >= this.queuePerFlow) return this.fail('acquire-queue-full', `ACQUIRE ${d.acquireSeq} pending, ${q.length} packets already held for ${key}`);
         q.push(packet);
@@ -279,6 +294,123 @@ export class DataPlane {
     if (!this.transport.sendRaw) return this.fail('no-transport', `protocol ${ip.protocol} needs a raw IP socket, which this data plane does not have`);
     this.transport.sendRaw(outer);
     return { ok: true, action: 'bypassed' };
+  }
+
+  // ---- bursts (TUN reads, NAT-T socket reads) -------------------------------------
+
+  /**
+   * A burst of packets from the cleartext side (one TUN wake-up). The plane takes ownership of
+   * the buffers. Packets whose policy names exactly one ESP SA that the whole-packet engine
+   * serves are sealed together (EspSa.outputBatch: one native call per 64 packets); every other
+   * packet is handled as by sendCleartext. Order is kept per SA, hence per flow.
+   */
+  sendCleartextBatch(pkts: readonly Buffer[], from?: CleartextPort): void {
+    const groups = new Map<SecurityAssociation, Buffer[]>();
+    for (const pkt of pkts) {
+      this.guarded('outbound', () => {
+        this.counters.outPackets++;
+        const p = selectorOf(pkt);
+        if (!p.ok) return this.fail(p.reason, p.detail);
+        const packet = p.value.ip.totalLength === pkt.length ? pkt : pkt.subarray(0, p.value.ip.totalLength);
+        const d = this.kernel.outbound(p.value.selector, IpsecDir.OUTBOUND);
+        if (d.action === 'protect' && d.sas.length === 1) {
+          const sa = d.sas[0]!;
+          const x = this.xformFor(sa);
+          if (x.ok && x.x instanceof EspSa && x.x.batched) {
+            const g = groups.get(sa);
+            if (g) g.push(packet);
+            else groups.set(sa, [packet]);
+            return { ok: true, action: 'protected', spis: [sa.spi >>> 0] };
+          }
+        }
+        return this.act(d, packet, p.value.selector, from);
+      });
+    }
+    for (const [sa, group] of groups) this.protectBatch(sa, group);
+  }
+
+  private protectBatch(sa: SecurityAssociation, pkts: Buffer[]): void {
+    const x = this.xformFor(sa);
+    if (!x.ok || !(x.x instanceof EspSa)) {
+      for (const pkt of pkts) this.guarded('outbound', () => this.protect(pkt, [sa]));
+      return;
+    }
+    const esp = x.x;
+    const usable: Buffer[] = [];
+    for (const pkt of pkts) {
+      if (this.kernel.sadb.account(sa, pkt.length)) usable.push(pkt);
+      else this.fail('sa-unusable', `SA 0x${(sa.spi >>> 0).toString(16)} may not be used`);
+    }
+    let results: ReturnType<EspSa['outputBatch']>;
+    try {
+      results = esp.outputBatch(usable);
+    } catch (err) {
+      this.log.error({ err }, 'data plane failure');
+      for (let i = 0; i < usable.length; i++) this.fail('internal', `outbound batch: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    for (const r of results) {
+      if (!r.ok) {
+        this.fail(r.reason, r.detail);
+        continue;
+      }
+      const sent = this.transmitEsp(esp, r.value);
+      if (sent.ok) this.counters.outProtected++;
+    }
+  }
+
+  /** An ESP-in-UDP packet of a known SA: the UDP payload goes straight to the socket (no re-parse, no copy). */
+  private transmitEsp(esp: EspSa, outer: Buffer): PacketOutcome {
+    const natt = esp.sa.natt;
+    if (!natt || !this.transport) return this.transmit(outer);
+    let ends = this.endpointText.get(esp);
+    if (!ends) {
+      ends = { src: formatIp(esp.sa.src), dst: formatIp(esp.sa.dst) };
+      this.endpointText.set(esp, ends);
+    }
+    const at = esp.sa.src.length === 4 ? 20 : 40;
+    this.transport.sendUdp(outer.subarray(at + 8), ends.dst, natt.dport, ends.src, natt.sport);
+    return { ok: true, action: 'bypassed' };
+  }
+
+  /**
+   * A burst of datagrams from a NAT-T socket (everything that arrived in one event-loop turn).
+   * ESP for tunnel-mode SAs the whole-packet engine serves is opened together per SA
+   * (EspSa.inputEspBatch); keepalives, IKE, and everything else go through receiveEspInUdp.
+   */
+  receiveEspInUdpBatch(dgrams: readonly EspInUdpDatagram[]): void {
+    const groups = new Map<SecurityAssociation, { x: EspSa; esps: Buffer[] }>();
+    for (const d of dgrams) {
+      const pl = d.payload;
+      const spi = pl.length >= 8 ? pl.readUInt32BE(0) : 0;
+      const sa = spi === 0 ? undefined : this.findInbound(d.local.address, IPPROTO.ESP, spi);
+      const x = sa ? this.xformFor(sa) : null;
+      if (!sa || !x || !x.ok || !(x.x instanceof EspSa) || !x.x.batched || !x.x.sa.natt) {
+        this.receiveEspInUdp(pl, d.remote, d.local);
+        continue;
+      }
+      this.counters.inPackets++;
+      const g = groups.get(sa);
+      if (g) g.esps.push(pl);
+      else groups.set(sa, { x: x.x, esps: [pl] });
+    }
+    for (const [sa, { x, esps }] of groups) {
+      let results: ReturnType<EspSa['inputEspBatch']>;
+      try {
+        results = x.inputEspBatch(esps);
+      } catch (err) {
+        this.log.error({ err }, 'data plane failure');
+        for (let i = 0; i < esps.length; i++) this.fail('internal', `inbound batch: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+      for (const r of results) {
+        this.guarded('inbound-udp', () => {
+          if (!r.ok) return this.fail(r.reason, `SA 0x${(sa.spi >>> 0).toString(16)}: ${r.detail}`);
+          if (!this.kernel.sadb.account(sa, r.value.packet.length)) return this.fail('sa-unusable', `SA 0x${(sa.spi >>> 0).toString(16)} may not be used`);
+          return this.inbound(r.value.packet, [sa]);
+        });
+      }
+    }
   }
 
   /** An SA appeared: packets held for ACQUIREs go out again (those still without an SA are held again). */

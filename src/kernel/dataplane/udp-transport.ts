@@ -9,9 +9,14 @@
  * SAs without a NAT-T extension UDP-encapsulated instead (DataPlane
  * udpFallback). AH cannot be UDP-encapsulated and is dropped as
  * 'no-transport'.
+ *
+ * Datagrams are not processed one 'message' event at a time: everything that
+ * arrives in one event-loop turn (libuv reads up to 32 datagrams per wake-up)
+ * is collected and handed over as one burst from setImmediate
+ * (DataPlane.receiveEspInUdpBatch), so ESP of one SA is opened with one native call.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import type { DataPlane, ProtectedTransport } from './dataplane';
+import type { DataPlane, EspInUdpDatagram, ProtectedTransport } from './dataplane';
 
 export class UdpEspTransport implements ProtectedTransport {
   private constructor(
@@ -33,8 +38,16 @@ export class UdpEspTransport implements ProtectedTransport {
     socket.on('error', () => undefined);
     const a = socket.address();
     const t = new UdpEspTransport(socket, a.address, a.port);
+    const local = { address: t.address, port: t.port };
+    let burst: EspInUdpDatagram[] = [];
+    const flush = (): void => {
+      const b = burst;
+      burst = [];
+      plane.receiveEspInUdpBatch(b);
+    };
     socket.on('message', (msg, rinfo) => {
-      plane.receiveEspInUdp(msg, { address: rinfo.address, port: rinfo.port }, { address: t.address, port: t.port });
+      if (burst.length === 0) setImmediate(flush);
+      burst.push({ payload: msg, remote: { address: rinfo.address, port: rinfo.port }, local });
     });
     plane.setTransport(t);
     return t;

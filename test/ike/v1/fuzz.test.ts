@@ -69,3 +69,50 @@ describe('IKEv1 responder fuzz', () => {
     expect(after).toEqual(['GETSPI', 'UPDATE', 'ADD']);
   });
 });
+
+describe('IKEv1 responder: the specific attacks, each dropped with a log line', () => {
+  function established() {
+    const p = makePair(peerConfig('b', A, B), peerConfig('a', B, A));
+    p.a.initiate('b', 0);
+    p.run();
+    return p;
+  }
+  const quick = (p: ReturnType<typeof established>) => p.wire.filter((w) => w.from === 'a' && w.data[18] === 32);
+
+  it('replayed Quick Mode messages (QI1, QI2) key nothing twice: QI1 is answered from the cache (racoon check_recvdpkt), QI2 is ignored', () => {
+    const p = established();
+    const before = p.kernel.b.length;
+    const [qi1, qi2] = quick(p);
+    p.b.receiveDatagram(qi1.data, qi1.src, qi1.dst, p.now);
+    p.b.receiveDatagram(qi2.data, qi2.src, qi2.dst, p.now);
+    const acts = p.b.pollActions();
+    expect(acts.filter((a) => a.kind === 'pfkey')).toEqual([]);
+    expect(acts.filter((a) => a.kind === 'datagram')).toHaveLength(1); // the cached QR1
+    expect(p.kernel.b.length).toBe(before);
+  });
+
+  it('a Quick Mode message whose HASH(1) does not verify is dropped: "HASH(1) mismatch"', () => {
+    const p = established();
+    const [qi1] = quick(p);
+    // a fresh message id: the responder decrypts with the IV of that id, the payloads come out garbled or the HASH fails
+    const forged = Buffer.from(qi1.data);
+    forged.writeUInt32BE((forged.readUInt32BE(20) + 1) >>> 0, 20);
+    p.b.receiveDatagram(forged, qi1.src, qi1.dst, p.now);
+    const logs = p.b.pollActions().flatMap((a) => (a.kind === 'log' ? [a.event.msg] : []));
+    expect(logs.some((l) => /HASH\(1\) mismatch|malformed Quick Mode message/.test(l))).toBe(true);
+    expect(p.b.ph1Sas()[0].ph2).toHaveLength(1);
+  });
+
+  it('wrong cookies: an unknown initiator cookie or a wrong responder cookie is dropped with "unknown ... cookie"', () => {
+    const p = established();
+    const [qi1] = quick(p);
+    const badI = Buffer.from(qi1.data);
+    badI[0] ^= 0xff;
+    const badR = Buffer.from(qi1.data);
+    badR[8] ^= 0xff;
+    p.b.receiveDatagram(badI, qi1.src, qi1.dst, p.now);
+    p.b.receiveDatagram(badR, qi1.src, qi1.dst, p.now);
+    const logs = p.b.pollActions().flatMap((a) => (a.kind === 'log' ? [a.event.msg] : []));
+    expect(logs.filter((l) => /unknown (responder )?cookie/.test(l))).toHaveLength(2);
+  });
+});

@@ -7,11 +7,12 @@
  */
 import { SadbMsgType } from '../../../src/pfkey/constants';
 import type { PfKeyMessage } from '../../../src/pfkey/types';
-import { AuthMethod, ExchangeType } from '../../../src/ike/v1/constants';
+import { AuthMethod, ExchangeType, IdType } from '../../../src/ike/v1/constants';
 import type { Ikev1PeerConfig } from '../../../src/ike/v1/config';
 import { Ikev1Engine, Ikev1LogEvent } from '../../../src/ike/v1/engine';
 import { AddressPool, CfgServer, ModeCfgAttr, ModeCfgServerConfig, applyModeCfgAttributes, modeCfgReplyAttributes } from '../../../src/ike/v1/modecfg';
-import { hashXauthPassword, parseXauthUsers, sameAuthMethod, userFileSource, xauthRole } from '../../../src/ike/v1/xauth';
+import { sameAuthMethod, userFileSource, xauthRole } from '../../../src/ike/v1/xauth';
+import { hashXauthPassword, parseXauthUsers } from '../../../src/config/xauth-users';
 import type { Endpoint } from '../../../src/ike/common/natt';
 import { Pair, peerConfig, seededRandom } from './harness';
 
@@ -94,6 +95,20 @@ describe('XAUTH PSK + Mode-Config (racoon road warrior)', () => {
     expect(tx[2].data.readUInt32BE(20)).not.toBe(tx[0].data.readUInt32BE(20));
   });
 
+  it('Aggressive Mode (the Cisco/iOS road-warrior shape, group name as FQDN ID) + XAUTH + Mode-Config, then Quick Mode', () => {
+    const am = { exchangeModes: ['aggressive' as const], local: { address: CLIENT, port: 500, id: { type: IdType.FQDN as const, value: 'group.example' } } };
+    const server = new CfgServer(serverConfig(), userFileSource(USERS.ok ? USERS.users : []));
+    const p = new Pair(
+      new Ikev1Engine({ peers: [clientPeer('gw', CLIENT, am)], random: seededRandom('ac'), pid: 100 }),
+      new Ikev1Engine({ peers: [serverPeer({ exchangeModes: ['aggressive'] })], random: seededRandom('as'), pid: 200, cfgServer: server }),
+    );
+    p.a.initiate('gw', 0);
+    p.run();
+    expect(p.wire.filter((w) => w.data[18] === ExchangeType.AGGRESSIVE)).toHaveLength(3);
+    expect(p.a.cfgInfo(p.a.ph1Sas()[0].serial)).toMatchObject({ xauth: 'ok', client: { address: '10.99.99.1' } });
+    expect(types(p.kernel.a)).toEqual(['GETSPI', 'UPDATE', 'ADD']);
+  });
+
   it('a wrong password: the server sends XAUTH_STATUS=FAIL, no Quick Mode, both ISAKMP-SAs are removed, no address is held', () => {
     const { p, server } = xauthPair({ xauthPassword: Buffer.from('guess') });
     p.a.initiate('gw', 0);
@@ -173,6 +188,47 @@ describe('XAUTH PSK + Mode-Config (racoon road warrior)', () => {
     p.run();
     expect(said(p.logs.b, 'XAUTH server without a user source')).toBe(true);
     expect(p.b.ph1Sas()).toHaveLength(0);
+  });
+});
+
+describe('robustness of the Transaction exchange (issue 5: malformed input is dropped with a log line)', () => {
+  it('20,000 mutated copies of the client\'s Transaction messages leave the server\'s session, pool and SAs intact', () => {
+    const { p, server } = xauthPair();
+    p.a.initiate('gw', 0);
+    p.run();
+    const seeds = p.wire.filter((w) => w.from === 'a' && w.data[18] === ExchangeType.TRANSACTION);
+    expect(seeds).toHaveLength(3);
+    const rnd = seededRandom('mutate');
+    for (let i = 0; i < 20000; i++) {
+      const seed = seeds[i % seeds.length];
+      const m = Buffer.from(seed.data);
+      const r = rnd.bytes(6);
+      switch (r[0] % 4) {
+        case 0: // flip bits in the encrypted body
+          m[28 + (r.readUInt16BE(1) % (m.length - 28))] ^= 1 << (r[3] & 7);
+          break;
+        case 1: // truncate (the header length then lies)
+          p.b.receiveDatagram(m.subarray(0, 28 + (r.readUInt16BE(1) % (m.length - 28))), seed.src, seed.dst, 0);
+          continue;
+        case 2: // another message id / flags / next payload
+          m.writeUInt32BE(r.readUInt32BE(1), 20);
+          m[19] = r[5] & 7;
+          m[16] = r[4];
+          break;
+        default: // random ciphertext of a block multiple
+          rnd.bytes(m.length - 28).copy(m, 28);
+      }
+      p.b.receiveDatagram(m, seed.src, seed.dst, 0);
+    }
+    p.run();
+    const sa = p.b.ph1Sas()[0];
+    expect(sa.state).toBe('ESTABLISHED');
+    expect(p.b.cfgInfo(sa.serial)).toMatchObject({ xauth: 'ok', login: 'alice', assigned: '10.99.99.1' });
+    expect(server.pool!.inUse()).toBe(1);
+    expect(p.logs.b.filter((l) => l.level === 'warn' || l.level === 'error').length).toBeGreaterThan(1000);
+    // still fully working: logout deletes it
+    expect(p.b.logoutUser('alice', p.now)).toBe(1);
+    expect(server.pool!.inUse()).toBe(0);
   });
 });
 
