@@ -119,7 +119,7 @@ export function buildCfgServer(config: RacoonConfig, log: CfgLog): CfgServer | u
   for (const p of problems) log.error({}, p);
   const users = server && xauthServerProblems(config).length === 0 ? userSource(config, log) : null;
   log.info({ pool: pool ? `${m.network4}+${m.poolSize}` : null, xauth: server }, 'mode-cfg server ready');
-  return new CfgServer(problems.length ? null : cfg, users);
+  return new CfgServer(problems.length ? null : cfg, users, m.authThrottle);
 }
 
 function cidr(netmask: string | null): string {

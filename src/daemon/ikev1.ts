@@ -67,7 +67,7 @@ function ph1Proposals(r: RemoteConf): Ph1ProposalConfig[] {
   }));
 }
 
-function sainfoConfig(name: string, s: SaInfo, sp: CachedPolicy): SainfoConfig {
+function sainfoConfig(name: string, s: SaInfo, sp: CachedPolicy, reqids: { out: number; in: number }): SainfoConfig {
   const req = sp.policy.requests[0];
   const sel = (a: CachedPolicy['src']) => ({ address: a.addr.address, prefixlen: a.prefixlen, protocol: a.proto === 255 ? 0 : a.proto, port: a.addr.port });
   return {
@@ -79,7 +79,8 @@ function sainfoConfig(name: string, s: SaInfo, sp: CachedPolicy): SainfoConfig {
     pfsGroup: s.pfsGroup?.ikev1 ?? null,
     lifetimeSeconds: s.lifetime,
     mode: req.mode === IpsecMode.TRANSPORT ? 'transport' : 'tunnel',
-    ...(req.reqid ? { reqid: req.reqid } : {}),
+    ...(reqids.out ? { reqid: reqids.out } : {}),
+    ...(reqids.in ? { inboundReqid: reqids.in } : {}),
   };
 }
 
@@ -194,7 +195,7 @@ export class Ikev1Keying extends SansIoKeying {
           this.ctx.log.warn({ spid: sp.id }, 'failed to get sainfo');
           continue;
         }
-        list.push(sainfoConfig(`spid-${sp.id}`, s, sp));
+        list.push(sainfoConfig(`spid-${sp.id}`, s, sp, this.spd.reqidsOf(sp)));
       }
       peer.sainfos.splice(0, peer.sainfos.length, ...list);
     }

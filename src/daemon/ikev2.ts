@@ -28,9 +28,9 @@ import { nodePubkeyPort } from '../ike/v2/x509-node-port';
 import { certificateSubject } from '../ike/v2/der';
 import type { AuthConfig } from '../ike/v2/config';
 import { formatCertError, isCertMethod, loadRemoteCertificates, remoteAuthMethod, type RemoteCertificates } from './certs';
-import { EvtType, encodePh1Dump } from './admin/wire';
+import { encodePh1Dump } from './admin/wire';
 import { SpdCache, type CachedPolicy } from './spd-cache';
-import { peerForEndpoints, prefixRange, sockAddr, spiBytes, SansIoKeying, type Phase1View } from './keying';
+import { peerForEndpoints, prefixRange, sockAddr, spiBytes, SansIoKeying, type EngineEndpoint, type Phase1View } from './keying';
 import { MigrateHandler, onMigrate, type MigrateIkeView } from './migrate';
 import type { DaemonContext, KeyingEngine } from './racoon';
 
@@ -257,6 +257,7 @@ export class Ikev2Keying extends SansIoKeying {
       return null;
     }
     const req = p.policy.requests[0];
+    const reqids = this.spd.reqidsOf(p);
     return {
       name: `spid-${p.id}`,
       proposals: childProposals(s),
@@ -264,7 +265,8 @@ export class Ikev2Keying extends SansIoKeying {
       remoteTs: [tsOf(p.dst)],
       mode: req.mode === IpsecMode.TRANSPORT ? 'transport' : 'tunnel',
       lifetime: { softSeconds: Math.floor(s.lifetime * 0.8), hardSeconds: s.lifetime },
-      ...(req.reqid ? { reqid: req.reqid } : {}),
+      ...(reqids.out ? { reqid: reqids.out } : {}),
+      ...(reqids.in ? { inboundReqid: reqids.in } : {}),
     };
   }
 
@@ -318,10 +320,13 @@ export class Ikev2Keying extends SansIoKeying {
    * Before it: racoon's EVT_PHASE1_DPD_TIMEOUT (→ the phase1_dead hook) for every peer the engine found
    * dead (RFC 7296 §2.4), announced before the phase 1 goes down as racoon does.
    */
+  protected override readonly reportsDeadPeers = true;
+
+  protected override pollDeadPeerEnds(): { local: EngineEndpoint; remote: EngineEndpoint }[] {
+    return this.engine?.pollDeadPeers() ?? [];
+  }
+
   protected override pump(): void {
-    const now = Math.floor(Date.now() / 1000);
-    for (const d of this.engine?.pollDeadPeers() ?? [])
-      this.ctx.emit({ type: EvtType.PHASE1_DPD_TIMEOUT, timestamp: now, ph1src: sockAddr(d.local), ph1dst: sockAddr(d.remote), ph2msgid: 0 });
     super.pump();
     if (!this.migrations) return;
     const moves = this.migrations.followPeerMoves(this.engine.ikeSas(), this.spd, { pid: this.ctx.pfkey.pid, seq: () => this.migrateSeq++ });

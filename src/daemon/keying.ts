@@ -87,6 +87,13 @@ export abstract class SansIoKeying implements KeyingEngine {
   private up = new Map<number, { local: SockAddr; remote: SockAddr }>();
   /** A DPD failure was reported in the current pump (phase1_dead / EVT_PHASE1_DPD_TIMEOUT). */
   private dpdDead = false;
+  /** true when the engine reports its dead peers (pollDeadPeerEnds) instead of racoon's log text. */
+  protected readonly reportsDeadPeers: boolean = false;
+
+  /** The peers the engine declared dead since the last call (RFC 7296 §2.4 liveness); engines that track them override this. */
+  protected pollDeadPeerEnds(): { local: EngineEndpoint; remote: EngineEndpoint }[] {
+    return [];
+  }
   /** When the daemon first saw each phase 1 / IKE SA (ph1dump `created`), by engine serial. */
   private readonly created = new Map<number, number>();
 
@@ -186,7 +193,8 @@ export abstract class SansIoKeying implements KeyingEngine {
       case 'log': {
         const { level, msg, ...fields } = a.event;
         // racoon's "DPD: remote (ISAKMP-SA ...) seems to be dead." — the phase 1 this pump removes died of DPD.
-        if (/seems to be dead/.test(msg)) this.dpdDead = true;
+        // (Engines that report dead peers themselves, like IKEv2's pollDeadPeers, set reportsDeadPeers.)
+        if (!this.reportsDeadPeers && /seems to be dead/.test(msg)) this.dpdDead = true;
         const lv = level === 'warn' || level === 'error' || level === 'debug' ? level : 'info';
         this.ctx.log[lv]({ ike: this.name, ...fields }, msg);
         return;
@@ -208,6 +216,9 @@ export abstract class SansIoKeying implements KeyingEngine {
       current.set(s.serial, ends);
       if (!this.up.has(s.serial)) this.ctx.emit({ type: EvtType.PHASE1_UP, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });
     }
+    // Dead peers first: racoon announces EVT_PHASE1_DPD_TIMEOUT (phase1_dead) before the phase 1 goes down.
+    for (const d of this.pollDeadPeerEnds())
+      this.ctx.emit({ type: EvtType.PHASE1_DPD_TIMEOUT, timestamp: now, ph1src: sockAddr(d.local), ph1dst: sockAddr(d.remote), ph2msgid: 0 });
     for (const [serial, ends] of this.up) {
       if (current.has(serial)) continue;
       if (this.dpdDead) this.ctx.emit({ type: EvtType.PHASE1_DPD_TIMEOUT, timestamp: now, ph1src: ends.local, ph1dst: ends.remote, ph2msgid: 0 });

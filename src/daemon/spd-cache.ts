@@ -68,6 +68,24 @@ export class SpdCache {
     return [...this.byId.values()].filter((p) => p.dir === IpsecDir.OUTBOUND && p.policy.type === IpsecPolicyType.IPSEC && p.policy.requests.length > 0);
   }
 
+  /**
+   * The inbound IPSEC policy paired with an outbound one (racoon's getsp of
+   * the reversed selector, dir in): the reqid_in of the SAs negotiated for
+   * `out` comes from its templates.
+   */
+  inboundOf(out: CachedPolicy): CachedPolicy | undefined {
+    return [...this.byId.values()].find((p) => p.dir === IpsecDir.INBOUND && p.policy.type === IpsecPolicyType.IPSEC && p.policy.requests.length > 0 && sameSelector(p, out.dst, out.src));
+  }
+
+  /**
+   * SA2 reqids for the SAs negotiated for an outbound policy, racoon's
+   * set_proposal_from_policy: reqid_out from its first template, reqid_in from
+   * the paired inbound policy's (0 = none: the key manager chooses).
+   */
+  reqidsOf(out: CachedPolicy): { out: number; in: number } {
+    return { out: out.policy.requests[0]?.reqid ?? 0, in: this.inboundOf(out)?.policy.requests[0]?.reqid ?? 0 };
+  }
+
   /** The IKE peer a policy points at: the tunnel endpoint of its first tunnel request, else its destination. */
   static peerOf(p: CachedPolicy): { local: string; remote: string } {
     const t = p.policy.requests.find((r) => r.mode === IpsecMode.TUNNEL && r.src && r.dst);

@@ -393,7 +393,8 @@ async function behave(behaviour: Ikev1Behaviour, lab: Lab, first: Ikev1Snapshot)
       await poll(rekeyed, 20000, 'phase-2 rekey');
       const c = installedChild(snap);
       check(c !== undefined && c.spiIn !== child0.spiIn, `charon INSTALLED CHILD_SA with new SPIs (old in 0x${hex8(child0.spiIn)}, now ${c ? hex8(c.spiIn) : 'none'})`);
-      if (c) checks.push(...spiChecks(snap, c));
+      // with a 6 s lifetime the new pair may already be past its soft lifetime when a loaded machine looks
+      if (c) checks.push(...spiChecks(snap, c, true));
       // the old pair leaves tanuki's kernel: by the Delete of the other side or at its hard lifetime
       await poll((x) => !x.tanuki.some((t) => t.spi === child0.spiIn || t.spi === child0.spiOut), 15000, 'old SAs gone');
       check(!snap.tanuki.some((t) => t.spi === child0.spiIn || t.spi === child0.spiOut), `tanuki's kernel no longer holds the old SAs 0x${hex8(child0.spiIn)}/0x${hex8(child0.spiOut)}`);

@@ -94,7 +94,8 @@ export class Lab {
 
   constructor(readonly dir: string) {
     this.sockDir = mkdtempSync('/tmp/tki-');
-    const tag = `${process.pid}${(counter++).toString(36)}`;
+    // pid, a separator, then the counter: two harness processes can never produce the same tag.
+    const tag = `${process.pid}x${(counter++).toString(36)}`;
     this.nsCharon = `tki-${tag}-c`;
     this.nsTanuki = `tki-${tag}-t`;
     this.nsRouter = `tki-${tag}-r`;

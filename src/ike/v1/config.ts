@@ -59,8 +59,10 @@ export interface SainfoConfig {
   lifetimeSeconds: number;
   lifetimeKilobytes?: number;
   mode: 'tunnel' | 'transport';
-  /** SA2 reqid; the engine allocates one when absent */
+  /** SA2 reqid of the outbound SA (racoon reqid_out, the outbound policy's); the engine allocates one when absent */
   reqid?: number;
+  /** SA2 reqid of the inbound SA (racoon reqid_in, the inbound policy's); `reqid` when absent */
+  inboundReqid?: number;
 }
 
 /**

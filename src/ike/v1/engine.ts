@@ -130,7 +130,10 @@ interface Ph2 {
   pfsGroup: number | null;
   inboundSpi: number;
   outboundSpi: number;
+  /** SA2 reqid of the outbound SA (SADB_ADD) */
   reqid: number;
+  /** SA2 reqid of the inbound SA (SADB_GETSPI, SADB_UPDATE): racoon reqid_in */
+  inboundReqid: number;
   mode: 'tunnel' | 'transport';
   chosen: { suite: EspSuite; lifetimeSeconds: number; lifetimeKilobytes: number | null } | null;
   /** the initiator's QI1 payloads after HASH(1), kept for the responder's reply */
@@ -1010,6 +1013,7 @@ export class Ikev1Engine {
       inboundSpi: 0,
       outboundSpi: 0,
       reqid: this.reqidFor(sainfo),
+      inboundReqid: sainfo.inboundReqid ?? this.reqidFor(sainfo),
       mode: sainfo.mode,
       chosen: null,
       idci: null,
@@ -1025,14 +1029,14 @@ export class Ikev1Engine {
     return p2;
   }
 
-  /** racoon quick_i1prep / quick_r1prep: SADB_GETSPI {SA2(mode, reqid), SRC=peer, DST=self, [NAT-T]}. */
+  /** racoon quick_i1prep / quick_r1prep: SADB_GETSPI {SA2(mode, reqid_in), SRC=peer, DST=self, [NAT-T]}. */
   private requestSpi(sa: Ph1, p2: Ph2): void {
     const req: PfKeyRequest = {
       type: SadbMsgType.GETSPI,
       satype: SadbSaType.ESP,
       errno: 0,
       ext: {
-        sa2: { mode: p2.mode === 'tunnel' ? IpsecMode.TUNNEL : IpsecMode.TRANSPORT, sequence: 0, reqid: p2.reqid },
+        sa2: { mode: p2.mode === 'tunnel' ? IpsecMode.TUNNEL : IpsecMode.TRANSPORT, sequence: 0, reqid: p2.inboundReqid },
         addressSrc: sadbAddress(sa.remote),
         addressDst: sadbAddress(sa.local),
       },
@@ -1273,7 +1277,7 @@ export class Ikev1Engine {
     this.installPh2(sa, p2);
   }
 
-  /** racoon pk_sendupdate then pk_sendadd (racoon-compat.md §5). */
+  /** racoon pk_sendupdate (SA2 reqid_in) then pk_sendadd (SA2 reqid_out) (racoon-compat.md §5). */
   private installPh2(sa: Ph1, p2: Ph2): void {
     const c = p2.chosen!;
     const h = sa.suite!.hash;
@@ -1291,7 +1295,7 @@ export class Ikev1Engine {
         errno: 0,
         ext: {
           sa: { spi, replay: RACOON_REPLAY, state: SadbSaState.MATURE, auth: c.suite.sadbAalg, encrypt: c.suite.sadbEalg, flags: c.suite.esn ? SadbSaFlags.X_ESN : 0 },
-          sa2: { mode: p2.mode === 'tunnel' ? IpsecMode.TUNNEL : IpsecMode.TRANSPORT, sequence: 0, reqid: p2.reqid },
+          sa2: { mode: p2.mode === 'tunnel' ? IpsecMode.TUNNEL : IpsecMode.TRANSPORT, sequence: 0, reqid: dir === 'in' ? p2.inboundReqid : p2.reqid },
           addressSrc: sadbAddress(src),
           addressDst: sadbAddress(dst),
           keyEncrypt: { bits: c.suite.encrKeyBytes * 8, key: keymat.subarray(0, c.suite.encrKeyBytes) },

@@ -15,7 +15,8 @@
  *     pulls its configuration with a REQUEST (and accepts a pushed SET).
  *
  * Every Transaction message is HDR*, HASH, ATTR with
- * HASH = prf(SKEYID_a, M-ID | ATTR) (draft-dukes §3.? "as in RFC 2409 §5.7")
+ * HASH = prf(SKEYID_a, M-ID | ATTR) (the informational-exchange HASH of
+ * RFC 2409 §5.7, which draft-dukes-ike-mode-cfg reuses)
  * and its own IV chain: hash(last phase-1 CBC block | M-ID) for the first
  * message of an exchange, then the last ciphertext block of the previous
  * message of the same exchange (RFC 2409 App. B), exactly like Quick Mode.
@@ -105,9 +106,15 @@ export interface ModeCfgServerConfig {
   pfsGroup: number;
 }
 
-/** racoon isakmp_cfg_getport / getaddr4: the address of slot i is network4 + i, i < pool_size. */
+/**
+ * racoon isakmp_cfg_getport / getaddr4: the address of slot i is network4 + i,
+ * i < pool_size. A login that already holds a slot from the same address (its previous ISAKMP-SA is
+ * still alive, e.g. during a phase-1 rekey) gets the same address again, so the
+ * client's virtual IP and the IPsec-SAs bound to it survive; the slot is freed
+ * when the last ISAKMP-SA holding it goes.
+ */
 export class AddressPool {
-  private readonly used = new Map<number, string>();
+  private readonly used = new Map<number, { owner: string; refs: number }>();
   private readonly base: number;
 
   constructor(
@@ -119,21 +126,39 @@ export class AddressPool {
     this.base = b.readUInt32BE(0);
   }
 
-  /** A free address for `owner`, or null when the pool is exhausted ("No more addresses available"). */
-  allocate(owner: string): string | null {
+  /**
+   * The address for `owner`: the one it already holds when `shared` (an XAUTH
+   * login), else a free one; null when the pool is exhausted ("No more addresses available").
+   */
+  allocate(owner: string, shared = false): string | null {
+    if (shared)
+      for (const [i, slot] of this.used)
+        if (slot.owner === owner) {
+          slot.refs++;
+          return this.addressOf(i);
+        }
     for (let i = 0; i < this.size; i++) {
       if (this.used.has(i)) continue;
-      const n = (this.base + i) >>> 0;
-      this.used.set(i, owner);
-      return formatIp(u32(n));
+      this.used.set(i, { owner, refs: 1 });
+      return this.addressOf(i);
     }
     return null;
   }
 
+  /** Drop one holder of the address; true when the slot became free. */
   release(address: string): boolean {
     const b = parseIp(address);
     if (!b || b.length !== 4) return false;
-    return this.used.delete((b.readUInt32BE(0) - this.base) >>> 0);
+    const i = (b.readUInt32BE(0) - this.base) >>> 0;
+    const slot = this.used.get(i);
+    if (!slot) return false;
+    if (--slot.refs > 0) return false;
+    this.used.delete(i);
+    return true;
+  }
+
+  private addressOf(i: number): string {
+    return formatIp(u32((this.base + i) >>> 0));
   }
 
   inUse(): number {
@@ -148,6 +173,8 @@ export class CfgServer {
   constructor(
     readonly config: ModeCfgServerConfig | null,
     readonly users: XauthUserSource | null,
+    /** racoon `auth_throttle` (seconds): a failed login is answered only after this delay */
+    readonly authThrottleSeconds = 0,
   ) {
     this.pool = config && config.poolSize > 0 && config.network4 !== '0.0.0.0' ? new AddressPool(config.network4, config.poolSize) : null;
   }
@@ -368,6 +395,8 @@ export class CfgSession {
   readonly client: ModeCfgClientInfo = emptyClientInfo();
   private readonly exchanges = new Map<number, Exchange>();
   private retransmit: { packet: Buffer; tries: number; deadline: number; messageId: number } | null = null;
+  /** a failed login's SET(FAIL), held back by auth_throttle */
+  private throttled: { at: number } | null = null;
   private statusSent: XauthStatus | null = null;
   private readied = false;
 
@@ -406,10 +435,15 @@ export class CfgSession {
   }
 
   nextTimer(): number | null {
-    return this.retransmit ? this.retransmit.deadline : null;
+    const t = Math.min(this.retransmit?.deadline ?? Infinity, this.throttled?.at ?? Infinity);
+    return t === Infinity ? null : t;
   }
 
   tick(now: number): void {
+    if (this.throttled && now >= this.throttled.at) {
+      this.throttled = null;
+      this.sendNew(CfgType.SET, [{ type: XauthAttr.XAUTH_STATUS, value: XauthStatus.FAIL }], now);
+    }
     const r = this.retransmit;
     if (!r || now < r.deadline) return;
     if (r.tries >= this.port.retry.counter) {
@@ -467,6 +501,7 @@ export class CfgSession {
     if (this.assigned && this.server?.pool?.release(this.assigned)) this.port.log('info', `mode-cfg: released address ${this.assigned}`);
     this.assigned = null;
     this.retransmit = null;
+    this.throttled = null;
   }
 
   // ---- XAUTH, client side
@@ -535,7 +570,10 @@ export class CfgSession {
     this.statusSent = ok ? XauthStatus.OK : XauthStatus.FAIL;
     // the client may pull its configuration right after its ACK: accept it as soon as OK is sent
     if (ok) this.xauthState = 'ok';
-    this.sendNew(CfgType.SET, [{ type: XauthAttr.XAUTH_STATUS, value: this.statusSent }], now);
+    const throttle = this.server!.authThrottleSeconds;
+    // racoon auth_throttle: slow down password guessing by answering a failure late
+    if (!ok && throttle > 0) this.throttled = { at: now + throttle * 1000 };
+    else this.sendNew(CfgType.SET, [{ type: XauthAttr.XAUTH_STATUS, value: this.statusSent }], now);
   }
 
   private xauthAck(now: number): void {
@@ -560,7 +598,8 @@ export class CfgSession {
     if (this.roles.xauth === 'server' && this.xauthState !== 'ok') return this.port.log('error', 'Mode-Config REQUEST before Xauth succeeded: dropped');
     const wantsAddress = req.attributes.some((a) => a.type === ModeCfgAttr.INTERNAL_IP4_ADDRESS);
     if (wantsAddress && !this.assigned && this.server?.pool) {
-      this.assigned = this.server.pool.allocate(this.login ?? `serial-${this.port.serial}`);
+      // the same login from the same address (a phase-1 rekey) keeps its address; another device gets its own
+      this.assigned = this.login ? this.server.pool.allocate(`${this.login}@${this.port.remote.address}`, true) : this.server.pool.allocate(`serial:${this.port.serial}`);
       if (!this.assigned) this.port.log('error', 'mode-cfg: No more addresses available');
     }
     const out = modeCfgReplyAttributes(req.attributes, cfg, this.assigned);

@@ -91,7 +91,7 @@ export function installRequest(sa: IkeSa, child: ChildSa, dir: 'in' | 'out', cry
         // RFC 4303 §2.2.1 / RFC 7296 §3.3.2: 64-bit sequence numbers when the ESN transform was chosen
         flags: child.chosen.esn === EsnId.ESN ? SadbSaFlags.X_ESN : 0,
       },
-      sa2: { mode: ipsecMode(child.mode), sequence: 0, reqid: child.reqid },
+      sa2: { mode: ipsecMode(child.mode), sequence: 0, reqid: inbound ? child.inboundReqid : child.reqid },
       addressSrc: address(src),
       addressDst: address(dst),
       keyEncrypt: { bits: keyEnc.length * 8, key: keyEnc },
@@ -175,7 +175,7 @@ function selectorAddresses(ts: TrafficSelectorWire): SadbAddress[] | null {
 /**
  * X_SPDUPDATE (or X_SPDDELETE) messages for the out, in and fwd policies of a
  * CHILD_SA: every pair of local/remote selector prefixes, requiring ESP with
- * the CHILD_SA's reqid (level unique) and, in tunnel mode, the IKE endpoints.
+ * the CHILD_SA's reqid of that direction (level unique) and, in tunnel mode, the IKE endpoints.
  */
 export function policyRequests(sa: IkeSa, child: ChildSa, op: 'update' | 'delete'): PfKeyRequest[] {
   const out: PfKeyRequest[] = [];
@@ -194,7 +194,7 @@ export function policyRequests(sa: IkeSa, child: ChildSa, op: 'update' | 'delete
               proto: IPPROTO.ESP,
               mode: ipsecMode(child.mode),
               level: IpsecLevel.UNIQUE,
-              reqid: child.reqid,
+              reqid: outbound ? child.reqid : child.inboundReqid,
               ...(tunnel ? { src: sockaddr(outbound ? sa.local : sa.remote, false), dst: sockaddr(outbound ? sa.remote : sa.local, false) } : {}),
             };
             out.push({

@@ -63,8 +63,10 @@ export interface ChildConfig {
   remoteTs: TrafficSelectorConfig[];
   mode: 'tunnel' | 'transport';
   lifetime: LifetimeConfig;
-  /** SA2 reqid; allocated by the engine when absent */
+  /** SA2 reqid of the outbound SA (racoon reqid_out, the outbound policy's); allocated by the engine when absent */
   reqid?: number;
+  /** SA2 reqid of the inbound SA (racoon reqid_in, the inbound policy's); `reqid` when absent */
+  inboundReqid?: number;
 }
 
 /**

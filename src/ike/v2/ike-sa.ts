@@ -81,7 +81,10 @@ export const NO_CHILD_KEYS: ChildSa['keys'] = Object.freeze({ encrIn: EMPTY, int
 
 export interface ChildSa {
   config: ChildConfig;
+  /** SA2 reqid of the outbound SA (SADB_ADD, the out policy) */
   reqid: number;
+  /** SA2 reqid of the inbound SA (SADB_GETSPI/SADB_UPDATE, the in and fwd policies): racoon reqid_in */
+  inboundReqid: number;
   mode: 'tunnel' | 'transport';
   inboundSpi: number;
   outboundSpi: number;

@@ -549,8 +549,6 @@ export function saAddToXfrm(msg: PfKeyMessage): Translated<XfrmMessageOf<XfrmMsg
   if (proto === null) return fail(Errno.EINVAL, `satype ${msg.satype} is not AH, ESP or IPCOMP`);
   if (!sa || !addressSrc || !addressDst) return fail(Errno.EINVAL, 'ADD/UPDATE needs SA, ADDRESS_SRC and ADDRESS_DST');
   if (sa.spi === 0) return fail(Errno.EINVAL, 'SPI 0 is reserved (RFC 4303 §2.1)');
-  // RFC 4304 ESN needs XFRM_STATE_ESN + XFRMA_REPLAY_ESN_VAL, not mapped yet: refuse rather than install a non-ESN SA
-  if (sa.flags & SadbSaFlags.X_ESN) return fail(Errno.EOPNOTSUPP, 'ESN SAs (SADB_X_SAFLAGS_ESN) are not supported by the xfrm backend yet');
   if (addressSrc.addr.family !== addressDst.addr.family) return fail(Errno.EINVAL, 'ADDRESS_SRC and ADDRESS_DST have different address families');
   if (!addrBytes(addressSrc.addr) || !addrBytes(addressDst.addr)) return fail(Errno.EINVAL, 'ADDRESS_SRC/DST is not a valid address');
   const family = addressSrc.addr.family;

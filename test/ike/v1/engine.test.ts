@@ -177,3 +177,19 @@ describe('IKEv1 over IPv6', () => {
     expect(upA.ext.addressSrc!.prefixlen).toBe(128);
   });
 });
+
+describe('IKEv1 SA2 reqids of level unique policies (racoon set_proposal_from_policy)', () => {
+  it('GETSPI and UPDATE carry reqid_in (the inbound policy\'s), ADD reqid_out (the outbound policy\'s), on both ends', () => {
+    const p = makePair(peerConfig('b', A, B, {}, { reqid: 16385, inboundReqid: 16386 }), peerConfig('a', B, A, {}, { reqid: 21, inboundReqid: 22 }));
+    p.a.initiate('b', 0);
+    p.run();
+    const reqids = (k: PfKeyMessage[], t: SadbMsgType) => k.filter((m) => m.type === t).map((m) => m.ext.sa2!.reqid);
+    expect(reqids(p.kernel.a, SadbMsgType.GETSPI)).toEqual([16386]);
+    expect(reqids(p.kernel.a, SadbMsgType.UPDATE)).toEqual([16386]);
+    expect(reqids(p.kernel.a, SadbMsgType.ADD)).toEqual([16385]);
+    expect(reqids(p.kernel.b, SadbMsgType.GETSPI)).toEqual([22]);
+    expect(reqids(p.kernel.b, SadbMsgType.UPDATE)).toEqual([22]);
+    expect(reqids(p.kernel.b, SadbMsgType.ADD)).toEqual([21]);
+    expect(p.a.ph1Sas()[0].ph2[0]).toMatchObject({ state: 'ESTABLISHED', reqid: 16385 });
+  });
+});

@@ -9,8 +9,6 @@ import { Ph2Attr } from '../../../src/ike/v1/constants';
 import { espSuite } from '../../../src/ike/v1/suites';
 import { makePair, peerConfig } from './harness';
 import { toXformSa } from '../../../src/kernel/dataplane/sa-adapter';
-import { saAddToXfrm } from '../../../src/kernel/xfrm/translate';
-import type { PfKeyMessage } from '../../../src/pfkey/types';
 import type { SecurityAssociation } from '../../../src/sadb/sadb';
 
 const A = '10.0.0.1';
@@ -72,23 +70,4 @@ describe('the userspace data plane honours the ESN flag', () => {
   });
 });
 
-describe('the xfrm backend refuses what it cannot install', () => {
-  it('an SA with SADB_X_SAFLAGS_ESN gets EOPNOTSUPP with a clear reason instead of a silently non-ESN kernel SA', () => {
-    const msg = {
-      type: SadbMsgType.ADD,
-      satype: 3,
-      errno: 0,
-      seq: 1,
-      pid: 1,
-      ext: {
-        sa: { spi: 0x1234, replay: 4, state: 1, auth: 3, encrypt: 12, flags: SadbSaFlags.X_ESN },
-        addressSrc: { proto: 255, prefixlen: 32, addr: { family: 2, address: '10.0.0.1', port: 0 } },
-        addressDst: { proto: 255, prefixlen: 32, addr: { family: 2, address: '10.0.0.2', port: 0 } },
-        keyEncrypt: { bits: 128, key: Buffer.alloc(16, 1) },
-        keyAuth: { bits: 160, key: Buffer.alloc(20, 2) },
-      },
-    } as PfKeyMessage;
-    const r = saAddToXfrm(msg);
-    expect(r).toMatchObject({ ok: false, errno: 95, reason: expect.stringContaining('ESN') }); // EOPNOTSUPP
-  });
-});
+// The xfrm backend maps SADB_X_SAFLAGS_ESN to XFRM_STATE_ESN + XFRMA_REPLAY_ESN_VAL: test/ike/v2/esn.test.ts.

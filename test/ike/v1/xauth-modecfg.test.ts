@@ -109,6 +109,20 @@ describe('XAUTH PSK + Mode-Config (racoon road warrior)', () => {
     expect(types(p.kernel.a)).toEqual(['GETSPI', 'UPDATE', 'ADD']);
   });
 
+  it('a second ISAKMP-SA of the same login from the same address (phase-1 rekey) gets the same pool address', () => {
+    const { p, server } = xauthPair();
+    p.a.initiate('gw', 0);
+    p.run();
+    // the client's next phase 1 (as a rekey would do) while the first is still alive
+    const c2 = new Ikev1Engine({ peers: [clientPeer('gw', CLIENT, { initialContact: false })], random: seededRandom('rekey'), pid: 101 }); // a rekeying client has another ISAKMP-SA: no INITIAL-CONTACT
+    const p2 = new Pair(c2, p.b);
+    c2.initiate('gw', 0);
+    p2.run();
+    expect(p.b.ph1Sas().filter((s) => s.state === 'ESTABLISHED')).toHaveLength(2);
+    expect(c2.cfgInfo(c2.ph1Sas()[0].serial)!.client.address).toBe('10.99.99.1');
+    expect(server.pool!.inUse()).toBe(1);
+  });
+
   it('a wrong password: the server sends XAUTH_STATUS=FAIL, no Quick Mode, both ISAKMP-SAs are removed, no address is held', () => {
     const { p, server } = xauthPair({ xauthPassword: Buffer.from('guess') });
     p.a.initiate('gw', 0);
@@ -119,6 +133,23 @@ describe('XAUTH PSK + Mode-Config (racoon road warrior)', () => {
     expect(p.a.ph1Sas()).toHaveLength(0);
     expect(p.b.ph1Sas()).toHaveLength(0);
     expect(server.pool!.inUse()).toBe(0);
+  });
+
+  it('auth_throttle 3: the FAIL status of a wrong password is sent only 3 s later (racoon slows password guessing)', () => {
+    const server = new CfgServer(serverConfig(), userFileSource(USERS.ok ? USERS.users : []), 3);
+    const p = new Pair(
+      new Ikev1Engine({ peers: [clientPeer('gw', CLIENT, { xauthPassword: Buffer.from('guess') })], random: seededRandom('tc'), pid: 100 }),
+      new Ikev1Engine({ peers: [serverPeer()], random: seededRandom('ts'), pid: 200, cfgServer: server }),
+    );
+    p.a.initiate('gw', 0);
+    p.run();
+    expect(transactions(p).map((w) => w.from)).toEqual(['b', 'a']);
+    expect(p.b.getTimer()).toBe(p.now + 3000);
+    p.tick();
+    expect(p.now).toBe(3000);
+    expect(transactions(p).map((w) => w.from)).toEqual(['b', 'a', 'b', 'a']);
+    expect(p.a.ph1Sas()).toHaveLength(0);
+    expect(p.b.ph1Sas()).toHaveLength(0);
   });
 
   it('an unknown login fails the same way as a wrong password', () => {
@@ -297,6 +328,17 @@ describe('Mode-Config attributes and helpers', () => {
     expect(pool.release('10.99.99.255')).toBe(true);
     expect(pool.release('10.99.99.255')).toBe(false);
     expect(pool.allocate('e')).toBe('10.99.99.255');
+  });
+
+  it('a login that still holds an address (phase-1 rekey) gets the same one; the slot is freed with its last holder', () => {
+    const pool = new AddressPool('10.99.99.1', 4);
+    expect(pool.allocate('login:alice', true)).toBe('10.99.99.1');
+    expect(pool.allocate('login:alice', true)).toBe('10.99.99.1');
+    expect(pool.allocate('serial:7')).toBe('10.99.99.2');
+    expect(pool.release('10.99.99.1')).toBe(false);
+    expect(pool.inUse()).toBe(2);
+    expect(pool.release('10.99.99.1')).toBe(true);
+    expect(pool.allocate('login:bob', true)).toBe('10.99.99.1');
   });
 
   it('auth methods: the server\'s xauth_psk_server (65002) matches the client\'s 65001 (racoon isakmpsa_switch_authmethod); roles follow the configured method', () => {

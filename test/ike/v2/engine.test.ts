@@ -1,4 +1,4 @@
-import { SadbMsgType, NatTType, IpsecMode, SadbEalg, SadbAalg } from '../../../src/pfkey/constants';
+import { SadbMsgType, NatTType, IpsecMode, SadbEalg, SadbAalg, IpsecPolicyType, IpsecDir, IpsecLevel } from '../../../src/pfkey/constants';
 import { rangeToPrefixes } from '../../../src/ike/v2/child-sa';
 import type { PfKeyMessage } from '../../../src/pfkey/types';
 import { ExchangeType, NotifyType, PayloadType } from '../../../src/ike/v2/constants';
@@ -277,6 +277,50 @@ describe('IKEv2 engine: two engines, virtual clock (RFC 7296 §1.2)', () => {
     expectMatchingSas(A, B);
     // PFS: the CREATE_CHILD_SA carried a KE payload
     expect(net.sent.filter((w) => header(w).exchangeType === ExchangeType.CREATE_CHILD_SA)).toHaveLength(2);
+  });
+});
+
+describe('IKEv2 SA2 reqids of level unique policies (racoon reqid_in / reqid_out)', () => {
+  it('GETSPI and UPDATE carry the inbound policy\'s reqid, ADD the outbound policy\'s; the ACQUIRE\'s reqid picks the child; a rekey keeps both', () => {
+    const net = new VirtualNet();
+    const { a, b } = pskPair();
+    a.children[0] = { ...a.children[0], reqid: 16385, inboundReqid: 16386 };
+    b.children[0] = { ...b.children[0], reqid: 21, inboundReqid: 22 };
+    // a second child towards the same peer: the ACQUIRE's reqid (not the first child) decides
+    a.children.unshift({ ...a.children[0], name: 'other', localTs: [a.children[0].remoteTs[0]], remoteTs: [a.children[0].localTs[0]], reqid: 16387, inboundReqid: 16388 });
+    const A = net.add('A', '10.99.0.1', [a], {}, 0xa0000000);
+    const B = net.add('B', '10.99.0.2', [b], {}, 0xb0000000);
+    const acquire: PfKeyMessage = {
+      type: SadbMsgType.ACQUIRE,
+      satype: 3,
+      errno: 0,
+      seq: 7,
+      pid: 0,
+      ext: {
+        addressSrc: { proto: 255, prefixlen: 32, addr: { family: 2, address: '10.99.0.1', port: 0 } },
+        addressDst: { proto: 255, prefixlen: 32, addr: { family: 2, address: '10.99.0.2', port: 0 } },
+        policy: { type: IpsecPolicyType.IPSEC, dir: IpsecDir.OUTBOUND, id: 9, priority: 0, requests: [{ proto: 50, mode: IpsecMode.TUNNEL, level: IpsecLevel.UNIQUE, reqid: 16385 }] },
+      },
+    };
+    A.engine.receivePfKey(acquire, 0);
+    net.pump();
+    expect(A.engine.ikeSas()[0].children.map((c) => c.name)).toEqual(['c1']);
+    expect(installs(A, SadbMsgType.GETSPI).map((m) => m.ext.sa2!.reqid)).toEqual([16386]);
+    expect(installs(A, SadbMsgType.UPDATE).map((m) => m.ext.sa2!.reqid)).toEqual([16386]);
+    expect(installs(A, SadbMsgType.ADD).map((m) => m.ext.sa2!.reqid)).toEqual([16385]);
+    expect(installs(B, SadbMsgType.GETSPI).map((m) => m.ext.sa2!.reqid)).toEqual([22]);
+    expect(installs(B, SadbMsgType.UPDATE).map((m) => m.ext.sa2!.reqid)).toEqual([22]);
+    expect(installs(B, SadbMsgType.ADD).map((m) => m.ext.sa2!.reqid)).toEqual([21]);
+    const old = A.engine.ikeSas()[0].children[0];
+    A.engine.receivePfKey(
+      { type: SadbMsgType.EXPIRE, satype: 3, errno: 0, seq: 0, pid: 0, ext: { sa: { spi: old.inboundSpi, replay: 0, state: 1, auth: 0, encrypt: 0, flags: 0 }, lifetimeSoft: { allocations: 0, bytes: 0n, addtime: 2700n, usetime: 0n } } },
+      2700_000,
+    );
+    net.pump();
+    expect(installs(A, SadbMsgType.UPDATE).map((m) => m.ext.sa2!.reqid)).toEqual([16386, 16386]);
+    expect(installs(A, SadbMsgType.ADD).map((m) => m.ext.sa2!.reqid)).toEqual([16385, 16385]);
+    expect(installs(B, SadbMsgType.UPDATE).map((m) => m.ext.sa2!.reqid)).toEqual([22, 22]);
+    expect(installs(B, SadbMsgType.ADD).map((m) => m.ext.sa2!.reqid)).toEqual([21, 21]);
   });
 });
 

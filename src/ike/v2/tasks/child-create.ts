@@ -45,6 +45,7 @@ export class ChildCreateTask implements Task {
   readonly kind: 'child_create' | 'child_rekey';
   private config: ChildConfig | null;
   private reqid = 0;
+  private inboundReqid = 0;
   private inboundSpi: number | null = null;
   private waiting = false;
   private chosen: ChosenTransforms | null = null;
@@ -87,8 +88,9 @@ export class ChildCreateTask implements Task {
       return; // no GETSPI: the request goes without this CHILD_SA
     }
     this.reqid = this.opts.rekeyOf?.reqid ?? this.config.reqid ?? svc.allocateReqid(this.config);
+    this.inboundReqid = this.opts.rekeyOf?.inboundReqid ?? this.config.inboundReqid ?? this.reqid;
     this.waiting = true;
-    svc.pfkeyRequest(sa, this, getSpiRequest(sa, this.reqid, this.mode));
+    svc.pfkeyRequest(sa, this, getSpiRequest(sa, this.inboundReqid, this.mode));
   }
 
   pending(): boolean {
@@ -348,6 +350,7 @@ export class ChildCreateTask implements Task {
     const child: ChildSa = {
       config: cfg,
       reqid: this.reqid,
+      inboundReqid: this.inboundReqid,
       mode: this.mode,
       inboundSpi: this.inboundSpi!,
       outboundSpi: outboundSpi >>> 0,
