@@ -20,7 +20,7 @@
  *
  * Needs `npm run build` (dist/) and root with ip netns, as the interop suite.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkPrerequisites, formatMissing } from '../../src/interop/prereq';
@@ -147,6 +147,7 @@ describe('tanuki ↔ strongSwan charon: MOBIKE after a Mobile IPv6 MIGRATE (RFC 
         process.stderr.write(`charon-mobike evidence in ${dir}\n--- charon.log\n${tail(charonLog)}\n--- racoon.log\n${tail(racoonLog)}\n`);
       }
       expect(evidence).toEqual(want);
+      if (!process.env.KEEP_MIGRATE_DIRS) rmSync(dir, { recursive: true, force: true }); // kept when the test fails
     } finally {
       await lab.teardown();
       untrack();

@@ -86,7 +86,7 @@ describe('MOBIKE between two racoon daemons: the home agent follows without a MI
       writeFileSync(join(s.dir, 'racoon.conf'), config(s));
       writeFileSync(join(s.dir, 'psk.txt'), `${s.name === 'mn' ? 'ha' : 'mn'}.test\tshared-secret-for-the-test\n`);
       chmodSync(join(s.dir, 'psk.txt'), 0o600);
-      s.proc = spawn(process.execPath, [bin('racoon'), '-F', '-d', '-f', join(s.dir, 'racoon.conf'), '-l', join(s.dir, 'racoon.log'), '--socket', sock(s), '--pid-file', join(s.dir, 'racoon.pid'), '--no-raw'], { stdio: 'ignore' });
+      s.proc = spawn(process.execPath, [bin('racoon'), '-F', '-d', '-f', join(s.dir, 'racoon.conf'), '-l', join(s.dir, 'racoon.log'), '--socket', sock(s), '--pid-file', join(s.dir, 'racoon.pid')], { stdio: 'ignore' });
     }
     await waitFor('the admin sockets', () => [mn, ha].every((s) => existsSync(join(s.dir, 'racoon.sock'))));
     expect(setkey(mn, `spdadd 10.1.0.0/24 10.2.0.0/24 any -P out ipsec esp/tunnel/${MN}-${HA}/require;\nspdadd 10.2.0.0/24 10.1.0.0/24 any -P in ipsec esp/tunnel/${HA}-${MN}/require;\n`).status).toBe(0);
