@@ -67,7 +67,8 @@ function ph1Proposals(r: RemoteConf): Ph1ProposalConfig[] {
   }));
 }
 
-function sainfoConfig(name: string, s: SaInfo, sp: CachedPolicy, reqids: { out: number; in: number }): SainfoConfig {
+/** racoon sainfo + the SP it serves → the engine's Quick Mode policy (exported for tests). */
+export function sainfoConfig(name: string, s: SaInfo, sp: CachedPolicy, reqids: { out: number; in: number }): SainfoConfig {
   const req = sp.policy.requests[0];
   const sel = (a: CachedPolicy['src']) => ({ address: a.addr.address, prefixlen: a.prefixlen, protocol: a.proto === 255 ? 0 : a.proto, port: a.addr.port });
   return {
@@ -78,6 +79,7 @@ function sainfoConfig(name: string, s: SaInfo, sp: CachedPolicy, reqids: { out: 
     auth: s.authentication.map((a) => a.alg.ikev1 ?? 0).filter((n) => n !== 0),
     pfsGroup: s.pfsGroup?.ikev1 ?? null,
     lifetimeSeconds: s.lifetime,
+    ...(s.esn ? { esn: true } : {}),
     mode: req.mode === IpsecMode.TRANSPORT ? 'transport' : 'tunnel',
     ...(reqids.out ? { reqid: reqids.out } : {}),
     ...(reqids.in ? { inboundReqid: reqids.in } : {}),

@@ -156,6 +156,8 @@ const STATE_KEYWORDS: Readonly<Record<LexState, KeywordTable>> = {
     'encryption_algorithm',
     'authentication_algorithm',
     'compression_algorithm',
+    // tanuki RFC 4304 extension (docs/ikev1.md)
+    'esn',
   ]),
   S_RMT: kw(['anonymous', 'inherit']),
   S_RMTS: kw([

@@ -1728,8 +1728,9 @@ export class RacoonParser {
     let pfsGroup: RacoonAlgorithm | null = null;
     let lifetime = DEFAULT_LIFETIME;
     let remoteid = 0;
+    let esn = false;
     const algs: Record<'ipsec_enc' | 'ipsec_auth' | 'ipsec_comp', AlgorithmChoice[]> = { ipsec_enc: [], ipsec_auth: [], ipsec_comp: [] };
-    const keys = ['encryption_algorithm', 'authentication_algorithm', 'compression_algorithm', 'pfs_group', 'lifetime', 'remoteid', "'}'"];
+    const keys = ['encryption_algorithm', 'authentication_algorithm', 'compression_algorithm', 'pfs_group', 'lifetime', 'remoteid', 'esn', "'}'"];
     while (this.peek().kind !== 'EOC') {
       const t = this.peek();
       if (t.kind !== 'KW') this.syntax(keys);
@@ -1740,6 +1741,9 @@ export class RacoonParser {
           break;
         case 'remoteid':
           remoteid = this.num();
+          break;
+        case 'esn':
+          esn = this.sw();
           break;
         case 'lifetime': {
           const lt = this.peek();
@@ -1792,6 +1796,7 @@ export class RacoonParser {
       encryption: algs.ipsec_enc,
       authentication: algs.ipsec_auth,
       compression: algs.ipsec_comp,
+      esn,
       priority,
       description,
       pos: saTok.pos,

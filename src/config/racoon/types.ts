@@ -332,6 +332,12 @@ export interface SaInfo {
   readonly encryption: readonly AlgorithmChoice[];
   readonly authentication: readonly AlgorithmChoice[];
   readonly compression: readonly AlgorithmChoice[];
+  /**
+   * tanuki extension: `esn on|off;` — propose/accept RFC 4304 Extended
+   * Sequence Numbers in IKEv1 Quick Mode (default off, as racoon, which has no
+   * ESN). IKEv2 ignores it: it always offers ESN and NO_ESN (RFC 7296 §3.3.2).
+   */
+  readonly esn: boolean;
   /** racoon's prisainfo() priority. */
   readonly priority: number;
   /** racoon's sainfo2str(): "loc='…', rmt='…', peer='…', id=N". */
