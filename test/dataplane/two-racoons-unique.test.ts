@@ -99,7 +99,11 @@ describe.each(cases)('two racoon daemons with level unique policies, IKEv%d (%#)
 
   it('the first ping raises ACQUIRE and is answered once the SAs are in; then both ways', () => {
     const first = ping(left, right.host, 8000);
-    expect(first[0]).toMatchObject({ seq: 1, outcome: { ok: true, action: 'queued' }, reply: true });
+    expect(first[0]).toMatchObject({ seq: 1, outcome: { ok: true, action: 'queued' } });
+    // IKEv2 installs both ends before the held packet leaves. IKEv1's initiator installs when it sends
+    // Quick Mode message 3 and the responder when it receives it, so the held first packet may reach
+    // the responder before its SA (README, known issues): only the packets after it must be answered.
+    if (version === 2) expect(first[0]?.reply).toBe(true);
     const again = ping(left, right.host, 2000);
     expect(again[0]).toMatchObject({ outcome: { ok: true, action: 'protected' }, reply: true });
     const back = ping(right, left.host, 2000);
