@@ -1,6 +1,7 @@
 /** IKE_AUTH with RFC 7427 digital signatures and X.509 certificates (RFC 7296 §2.15, §3.6, §3.7). */
 import { generateKeyPairSync } from 'node:crypto';
-import { AuthMethod, ExchangeType } from '../../../src/ike/v2/constants';
+import { AuthMethod, CertEncoding, ExchangeType, PayloadType } from '../../../src/ike/v2/constants';
+import { allPayloads, isResponse, parseMessage } from '../../../src/ike/v2/payloads';
 import { nodePubkeyPort } from '../../../src/ike/v2/x509-node-port';
 import { VirtualNet } from '../helpers/harness';
 import { pskPair } from '../helpers/configs';
@@ -84,5 +85,43 @@ describe('IKE_AUTH with certificates', () => {
     net.pump();
     expect(A.engine.ikeSas().length + B.engine.ikeSas().length).toBe(0);
     expect(B.logs.some((l) => /AUTH method SHARED_KEY_MIC, configured: RFC 7427 digital signature/.test(l.msg))).toBe(true);
+  });
+
+  /** The CERTREQ payloads of the responder's IKE_SA_INIT answer on the wire. */
+  function initResponseCertReqs(net: VirtualNet) {
+    const wire = net.sent.find((w) => {
+      const m = parseMessage(w.data);
+      return m.ok && m.value.header.exchangeType === ExchangeType.IKE_SA_INIT && isResponse(m.value.header);
+    });
+    const m = parseMessage(wire!.data);
+    if (!m.ok) throw new Error(m.error.message);
+    return allPayloads(m.value.payloads, PayloadType.CERTREQ);
+  }
+
+  it('RFC 7296 §3.7: a certificate responder puts CERTREQ (SHA-1 of the CA SubjectPublicKeyInfo) in its IKE_SA_INIT response', () => {
+    // strongSwan charon with send_cert = ifasked sends CERT only if the IKE_SA_INIT response had a CERTREQ
+    const net = new VirtualNet();
+    const { a, b } = certPair();
+    const A = net.add('A', '10.99.0.1', [a], { pubkey: nodePubkeyPort });
+    net.add('B', '10.99.0.2', [b], { pubkey: nodePubkeyPort });
+    A.engine.initiate('v2psk', 0);
+    net.pump();
+    const crs = initResponseCertReqs(net);
+    expect(crs).toHaveLength(1);
+    expect(crs[0].encoding).toBe(CertEncoding.X509_SIGNATURE);
+    expect(crs[0].data.equals(nodePubkeyPort.caKeyId(pki.ca)!)).toBe(true);
+  });
+
+  it('no CERTREQ in the IKE_SA_INIT response with PSK only, or with racoon send_cr off', () => {
+    for (const variant of ['psk', 'send_cr off'] as const) {
+      const net = new VirtualNet();
+      const { a, b } = variant === 'psk' ? pskPair() : certPair();
+      if (b.auth.method === 'pubkey') b.auth.sendCertReq = false;
+      const A = net.add('A', '10.99.0.1', [a], { pubkey: nodePubkeyPort });
+      net.add('B', '10.99.0.2', [b], { pubkey: nodePubkeyPort });
+      A.engine.initiate('v2psk', 0);
+      net.pump();
+      expect(initResponseCertReqs(net)).toEqual([]);
+    }
   });
 });

@@ -45,10 +45,27 @@ function certPayloads(cfg: Ikev2PeerConfig): Payload[] {
   return cfg.auth.method === 'pubkey' && cfg.auth.sendCert !== false ? cfg.auth.certificates.map((data) => ({ type: PayloadType.CERT, encoding: CertEncoding.X509_SIGNATURE, data })) : [];
 }
 
-function certReq(svc: Services, cfg: Ikev2PeerConfig): Payload[] {
-  if (cfg.auth.method !== 'pubkey' || !svc.pubkey || cfg.auth.sendCertReq === false) return [];
-  const ids = cfg.auth.trustedCas.map((c) => svc.pubkey!.caKeyId(c)).filter((x): x is Buffer => x !== null);
+/**
+ * RFC 7296 §3.7: one CERTREQ (encoding 4, X.509 Certificate - Signature) listing the
+ * SHA-1 hashes of the SubjectPublicKeyInfo of the trusted CAs of every config in `cfgs`
+ * that uses certificate authentication and does not turn racoon `send_cr` off.
+ */
+export function certReqFor(svc: Services, cfgs: readonly Ikev2PeerConfig[]): Payload[] {
+  const pubkey = svc.pubkey;
+  if (!pubkey) return [];
+  const ids: Buffer[] = [];
+  for (const cfg of cfgs) {
+    if (cfg.auth.method !== 'pubkey' || cfg.auth.sendCertReq === false) continue;
+    for (const ca of cfg.auth.trustedCas) {
+      const id = pubkey.caKeyId(ca);
+      if (id && !ids.some((x) => x.equals(id))) ids.push(id);
+    }
+  }
   return ids.length ? [{ type: PayloadType.CERTREQ, encoding: CertEncoding.X509_SIGNATURE, data: Buffer.concat(ids) }] : [];
+}
+
+function certReq(svc: Services, cfg: Ikev2PeerConfig): Payload[] {
+  return certReqFor(svc, [cfg]);
 }
 
 /** Check the peer's AUTH (and certificates) against config `cfg`; null = authenticated, else why not. */

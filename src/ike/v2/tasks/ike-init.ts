@@ -12,6 +12,7 @@ import type { IkeSa } from '../ike-sa';
 import { Payload, findNotify, findPayload, notify } from '../payloads';
 import { ChosenTransforms, answerProposal, checkAnswer, ikeProposals, offeredDhGroups, selectIkeProposal } from '../proposal';
 import { SkProtector } from '../sk';
+import { certReqFor } from './ike-auth';
 import type { Services, Task, TaskResult } from './task';
 
 /** RFC 7296 §2.10: nonces are at least 16 and at most 256 octets; we send 32. */
@@ -193,6 +194,9 @@ export class IkeInitTask implements Task {
       { type: PayloadType.NONCE, nonce: sa.nr },
       ...natdPayloads(svc, sa, sa.spiR),
     );
+    // RFC 7296 §3.7: a responder that wants certificates asks for them here; the config that
+    // will authenticate the peer is chosen only in IKE_AUTH, so ask for the CAs of every candidate.
+    out.push(...certReqFor(svc, [sa.peer, ...sa.candidates]));
     if (sa.peer.fragmentation) out.push(notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED));
     out.push(signatureHashNotify());
     return 'done';
