@@ -42,7 +42,7 @@ const IKEV2_VERSION_BYTE = 0x20; // RFC 7296 §3.1: major 2, minor 0
  * An IKEv2 identity from racoon's my_identifier / peers_identifier. `asn1dn`
  * without a value is the subject of the certificate (`subject`: ours for
  * my_identifier, the peers_certfile one for peers_identifier); null when
- * there is none (for the peer: any identity its certificate names).
+ * there is none (for the peer, whatever identity its certificate names).
  */
 function identity(id: Identifier, fallbackAddress: string, subject: Buffer | null = null): Ikev2Identity | null {
   switch (id.type) {
